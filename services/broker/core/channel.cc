@@ -1,0 +1,413 @@
+#include "services/broker/core/channel.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "services/broker/core/names.h"
+#include "services/broker/core/topic.h"
+
+namespace nsq::broker {
+namespace {
+// Most messages handed to one consumer in one Deliver call.
+constexpr int64_t kMaxDispatchBatch = 4096;
+
+// nsqd's wording: "FIN <id> failed ID not in flight" (the front door adds E_FIN_FAILED).
+absl::Status NotInFlight(const char* what, const MessageId& id) {
+  return absl::FailedPreconditionError(absl::StrCat(what, " ", id.ToString(), " failed ID not in flight"));
+}
+absl::Status NotOwned(const char* what, const MessageId& id) {
+  return absl::FailedPreconditionError(
+      absl::StrCat(what, " ", id.ToString(), " failed client does not own message"));
+}
+}  // namespace
+
+Channel::Channel(Engine* engine, std::string topic_name, std::string name,
+                 std::unique_ptr<BackendQueue> backend, bool paused)
+    : engine_(engine),
+      topic_name_(std::move(topic_name)),
+      name_(std::move(name)),
+      ephemeral_(IsEphemeralName(name_)),
+      paused_(paused),
+      queue_(engine->options().mem_queue_size, std::move(backend)) {}
+
+absl::Status Channel::PutMessages(absl::Span<const MessagePtr> messages, int64_t deliver_at_ns) {
+  absl::MutexLock lock(&mu_);
+  if (deleted_) return absl::OkStatus();
+  message_count_ += messages.size();
+  absl::Status status;
+  if (deliver_at_ns > 0) {
+    for (const MessagePtr& m : messages) DeferLocked(QueuedMessage{m, 0, 0}, deliver_at_ns);
+    return status;
+  }
+  std::vector<QueuedMessage> batch;
+  batch.reserve(messages.size());
+  for (const MessagePtr& m : messages) batch.push_back(QueuedMessage{m, 0, 0});
+  int64_t dropped = 0;
+  status = queue_.PutBatch(batch, &dropped);
+  engine_->RecordStorageResult(status);
+  DispatchLocked();
+  return status;
+}
+
+absl::Status Channel::PutQueued(absl::Span<const QueuedMessage> messages) {
+  absl::MutexLock lock(&mu_);
+  if (deleted_) return absl::OkStatus();
+  message_count_ += messages.size();
+  const int64_t now_ns = absl::ToUnixNanos(engine_->clock()->Now());
+  absl::Status status;
+  for (const QueuedMessage& m : messages) {
+    if (m.deliver_at_ns > now_ns) {
+      DeferLocked(QueuedMessage{m.message, 0, m.attempts}, m.deliver_at_ns);
+    } else {
+      absl::Status st = PutReadyLocked(QueuedMessage{m.message, 0, m.attempts});
+      if (!st.ok()) status = st;
+    }
+  }
+  DispatchLocked();
+  return status;
+}
+
+absl::Status Channel::PutReadyLocked(QueuedMessage message) {
+  absl::Status st = queue_.Put(std::move(message));
+  engine_->RecordStorageResult(st);
+  return st;
+}
+
+void Channel::DeferLocked(QueuedMessage message, int64_t due_ns) {
+  message.deliver_at_ns = 0;
+  deferred_.push(Deferred{due_ns, deferred_seq_++, std::move(message)});
+}
+
+void Channel::DispatchLocked() {
+  if (paused_ || consumers_.empty()) return;
+  const size_t n = consumers_.size();
+  size_t idle = 0;
+  int64_t now_ns = -1;
+  while (idle < n) {
+    ConsumerImpl* c = consumers_[next_consumer_ % n];
+    next_consumer_ = (next_consumer_ + 1) % n;
+    const int64_t room = std::min(c->ready_count_ - c->in_flight_count_, kMaxDispatchBatch);
+    if (room <= 0) {
+      ++idle;
+      continue;
+    }
+    if (now_ns < 0) now_ns = absl::ToUnixNanos(engine_->clock()->Now());
+    batch_.clear();
+    QueuedMessage qm;
+    absl::Status read_error;
+    while (static_cast<int64_t>(batch_.size()) < room && queue_.Pop(&qm, &read_error)) {
+      if (qm.attempts < 0xffff) ++qm.attempts;
+      const MessageId id = qm.message->id;
+      const uint16_t attempts = qm.attempts;
+      MessagePtr msg = qm.message;
+      const int64_t deadline = now_ns + c->msg_timeout_ns_;
+      auto [it, inserted] = in_flight_.try_emplace(id, InFlight{std::move(qm), c, deadline, now_ns});
+      if (!inserted) continue;  // the same id twice on one channel: keep the first
+      PushDeadlineLocked(deadline, id);
+      batch_.push_back(Delivery{std::move(msg), attempts});
+    }
+    if (!read_error.ok()) engine_->RecordStorageResult(read_error);
+    if (batch_.empty()) return;  // nothing left to hand out
+    c->in_flight_count_ += static_cast<int64_t>(batch_.size());
+    c->message_count_ += batch_.size();
+    c->sink_->Deliver(batch_);
+    idle = 0;
+  }
+}
+
+void Channel::PushDeadlineLocked(int64_t at_ns, const MessageId& id) {
+  deadlines_.push(Deadline{at_ns, id});
+  // Entries of finished messages stay until they surface; rebuild when they dominate.
+  if (deadlines_.size() > 2 * in_flight_.size() + 1024) {
+    std::vector<Deadline> live;
+    live.reserve(in_flight_.size());
+    for (const auto& [mid, entry] : in_flight_) live.push_back(Deadline{entry.deadline_ns, mid});
+    deadlines_ = decltype(deadlines_)(std::greater<Deadline>(), std::move(live));
+  }
+}
+
+absl::StatusOr<std::shared_ptr<ConsumerImpl>> Channel::AddConsumer(std::shared_ptr<Topic> topic,
+                                                                   ConsumerInfo info,
+                                                                   DeliverySink* sink) {
+  const EngineOptions& opts = engine_->options();
+  absl::Duration timeout = info.msg_timeout;
+  if (timeout == absl::ZeroDuration()) timeout = opts.msg_timeout;
+  absl::MutexLock lock(&mu_);
+  if (deleted_) return absl::NotFoundError("channel deleted");
+  if (opts.max_channel_consumers > 0 &&
+      static_cast<int64_t>(consumers_.size()) >= opts.max_channel_consumers) {
+    return absl::ResourceExhaustedError(absl::StrCat("channel consumers for ", topic_name_, ":",
+                                                     name_, " exceeds limit of ",
+                                                     opts.max_channel_consumers));
+  }
+  auto consumer = std::make_shared<ConsumerImpl>(engine_, std::move(topic), shared_from_this(),
+                                                 std::move(info), timeout, sink,
+                                                 engine_->clock()->Now());
+  consumers_.push_back(consumer.get());
+  return consumer;
+}
+
+absl::Status Channel::SetPaused(bool paused) {
+  absl::MutexLock lock(&mu_);
+  paused_ = paused;
+  if (!paused_) DispatchLocked();
+  return absl::OkStatus();
+}
+
+bool Channel::paused() const {
+  absl::MutexLock lock(&mu_);
+  return paused_;
+}
+
+bool Channel::deleted() const {
+  absl::MutexLock lock(&mu_);
+  return deleted_;
+}
+
+bool Channel::HasConsumers() const {
+  absl::MutexLock lock(&mu_);
+  return !consumers_.empty();
+}
+
+void Channel::ClearInFlightLocked() {
+  in_flight_.clear();
+  deadlines_ = decltype(deadlines_)();
+  for (ConsumerImpl* c : consumers_) c->in_flight_count_ = 0;
+}
+
+void Channel::DropDeferredLocked() { deferred_ = decltype(deferred_)(); }
+
+absl::Status Channel::Empty() {
+  absl::MutexLock lock(&mu_);
+  ClearInFlightLocked();
+  DropDeferredLocked();
+  absl::Status st = queue_.Clear();
+  engine_->RecordStorageResult(st);
+  // Consumers' windows are open again, but there is nothing to send.
+  return st;
+}
+
+void Channel::Delete(const absl::Status& why) {
+  absl::MutexLock lock(&mu_);
+  if (deleted_) return;
+  deleted_ = true;
+  for (ConsumerImpl* c : consumers_) {
+    c->closed_ = true;
+    c->sink_->Closed(why);
+  }
+  consumers_.clear();
+  ClearInFlightLocked();
+  DropDeferredLocked();
+  engine_->RecordStorageResult(queue_.Destroy());
+}
+
+void Channel::CloseConsumers(const absl::Status& why) {
+  absl::MutexLock lock(&mu_);
+  while (!consumers_.empty()) {
+    ConsumerImpl* c = consumers_.back();
+    RemoveConsumerLocked(c);
+    c->sink_->Closed(why);
+  }
+}
+
+void Channel::RemoveConsumerLocked(ConsumerImpl* consumer) {
+  consumer->closed_ = true;
+  consumers_.erase(std::remove(consumers_.begin(), consumers_.end(), consumer), consumers_.end());
+  if (consumer->in_flight_count_ > 0) {
+    // Requeue at once (nsqd waits for the timeout), oldest delivery first.
+    std::vector<std::pair<int64_t, MessageId>> owned;
+    for (const auto& [id, entry] : in_flight_) {
+      if (entry.owner == consumer) owned.emplace_back(entry.delivered_ns, id);
+    }
+    std::sort(owned.begin(), owned.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [ts, id] : owned) {
+      auto it = in_flight_.find(id);
+      QueuedMessage qm = std::move(it->second.queued);
+      in_flight_.erase(it);
+      ++requeue_count_;
+      PutReadyLocked(std::move(qm)).IgnoreError();
+    }
+    consumer->in_flight_count_ = 0;
+  }
+  DispatchLocked();
+}
+
+absl::Status Channel::FinishLocked(ConsumerImpl* consumer, const MessageId& id) {
+  auto it = in_flight_.find(id);
+  if (it == in_flight_.end()) return NotInFlight("FIN", id);
+  if (it->second.owner != consumer) return NotOwned("FIN", id);
+  in_flight_.erase(it);
+  --consumer->in_flight_count_;
+  ++consumer->finish_count_;
+  return absl::OkStatus();
+}
+
+absl::Time Channel::ProcessTimers(absl::Time now) {
+  const int64_t now_ns = absl::ToUnixNanos(now);
+  absl::MutexLock lock(&mu_);
+  bool changed = false;
+  while (!deadlines_.empty() && deadlines_.top().at_ns <= now_ns) {
+    Deadline d = deadlines_.top();
+    deadlines_.pop();
+    auto it = in_flight_.find(d.id);
+    if (it == in_flight_.end() || it->second.deadline_ns != d.at_ns) continue;  // stale
+    QueuedMessage qm = std::move(it->second.queued);
+    --it->second.owner->in_flight_count_;
+    in_flight_.erase(it);
+    ++timeout_count_;
+    PutReadyLocked(std::move(qm)).IgnoreError();
+    changed = true;
+  }
+  while (!deferred_.empty() && deferred_.top().due_ns <= now_ns) {
+    QueuedMessage qm = deferred_.top().queued;
+    deferred_.pop();
+    PutReadyLocked(std::move(qm)).IgnoreError();
+    changed = true;
+  }
+  if (changed) DispatchLocked();
+  int64_t next = INT64_MAX;
+  if (!deadlines_.empty()) next = std::min(next, deadlines_.top().at_ns);
+  if (!deferred_.empty()) next = std::min(next, deferred_.top().due_ns);
+  return next == INT64_MAX ? absl::InfiniteFuture() : absl::FromUnixNanos(next);
+}
+
+ChannelStats Channel::Stats(bool include_consumers) const {
+  absl::MutexLock lock(&mu_);
+  ChannelStats s;
+  s.name = name_;
+  s.depth = queue_.Depth();
+  s.backend_depth = queue_.backend_depth();
+  s.in_flight_count = static_cast<int64_t>(in_flight_.size());
+  s.deferred_count = static_cast<int64_t>(deferred_.size());
+  s.message_count = message_count_;
+  s.requeue_count = requeue_count_;
+  s.timeout_count = timeout_count_;
+  s.paused = paused_;
+  s.ephemeral = ephemeral_;
+  s.consumer_count = static_cast<int64_t>(consumers_.size());
+  if (include_consumers) {
+    for (const ConsumerImpl* c : consumers_) s.consumers.push_back(c->StatsLocked());
+  }
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------
+
+ConsumerImpl::ConsumerImpl(Engine* engine, std::shared_ptr<Topic> topic,
+                           std::shared_ptr<Channel> channel, ConsumerInfo info,
+                           absl::Duration msg_timeout, DeliverySink* sink, absl::Time connect_time)
+    : engine_(engine),
+      topic_(std::move(topic)),
+      channel_(std::move(channel)),
+      info_(std::move(info)),
+      msg_timeout_(msg_timeout),
+      msg_timeout_ns_(absl::ToInt64Nanoseconds(msg_timeout)),
+      sink_(sink),
+      connect_time_(connect_time) {}
+
+ConsumerImpl::~ConsumerImpl() { Close(); }
+
+absl::Status ConsumerImpl::SetReady(int64_t count) {
+  const int64_t max = engine_->options().max_rdy_count;
+  if (count < 0 || count > max) {
+    return absl::InvalidArgumentError(absl::StrCat("RDY count ", count, " out of range 0-", max));
+  }
+  absl::MutexLock lock(&channel_->mu_);
+  if (closed_) return absl::FailedPreconditionError("consumer closed");
+  ready_count_ = count;
+  channel_->DispatchLocked();
+  return absl::OkStatus();
+}
+
+absl::Status ConsumerImpl::Finish(const MessageId& id) {
+  absl::MutexLock lock(&channel_->mu_);
+  if (closed_) return NotInFlight("FIN", id);
+  absl::Status st = channel_->FinishLocked(this, id);
+  if (st.ok()) channel_->DispatchLocked();
+  return st;
+}
+
+std::vector<absl::Status> ConsumerImpl::FinishBatch(absl::Span<const MessageId> ids) {
+  std::vector<absl::Status> out;
+  out.reserve(ids.size());
+  absl::MutexLock lock(&channel_->mu_);
+  bool any = false;
+  for (const MessageId& id : ids) {
+    if (closed_) {
+      out.push_back(NotInFlight("FIN", id));
+      continue;
+    }
+    out.push_back(channel_->FinishLocked(this, id));
+    any |= out.back().ok();
+  }
+  if (any) channel_->DispatchLocked();
+  return out;
+}
+
+absl::Status ConsumerImpl::Requeue(const MessageId& id, absl::Duration delay) {
+  const absl::Duration max = engine_->options().max_req_timeout;
+  delay = std::clamp(delay, absl::ZeroDuration(), max);
+  absl::MutexLock lock(&channel_->mu_);
+  Channel& ch = *channel_;
+  auto it = ch.in_flight_.find(id);
+  if (closed_ || it == ch.in_flight_.end()) return NotInFlight("REQ", id);
+  if (it->second.owner != this) return NotOwned("REQ", id);
+  QueuedMessage qm = std::move(it->second.queued);
+  ch.in_flight_.erase(it);
+  --in_flight_count_;
+  ++requeue_count_;
+  ++ch.requeue_count_;
+  absl::Status st;
+  if (delay == absl::ZeroDuration()) {
+    st = ch.PutReadyLocked(std::move(qm));
+  } else {
+    ch.DeferLocked(std::move(qm), absl::ToUnixNanos(engine_->clock()->Now() + delay));
+  }
+  ch.DispatchLocked();
+  return st;
+}
+
+absl::Status ConsumerImpl::Touch(const MessageId& id) {
+  absl::MutexLock lock(&channel_->mu_);
+  Channel& ch = *channel_;
+  auto it = ch.in_flight_.find(id);
+  if (closed_ || it == ch.in_flight_.end()) return NotInFlight("TOUCH", id);
+  if (it->second.owner != this) return NotOwned("TOUCH", id);
+  const int64_t now_ns = absl::ToUnixNanos(engine_->clock()->Now());
+  const int64_t cap = it->second.delivered_ns + absl::ToInt64Nanoseconds(engine_->options().max_msg_timeout);
+  const int64_t deadline = std::min(now_ns + msg_timeout_ns_, cap);
+  if (deadline != it->second.deadline_ns) {
+    it->second.deadline_ns = deadline;
+    ch.PushDeadlineLocked(deadline, id);
+  }
+  return absl::OkStatus();
+}
+
+void ConsumerImpl::Close() {
+  {
+    absl::MutexLock lock(&channel_->mu_);
+    if (closed_) return;
+    channel_->RemoveConsumerLocked(this);
+  }
+  if (channel_->ephemeral()) engine_->ReapEphemeral(topic_, channel_);
+}
+
+ConsumerStats ConsumerImpl::Stats() const {
+  absl::MutexLock lock(&channel_->mu_);
+  return StatsLocked();
+}
+
+ConsumerStats ConsumerImpl::StatsLocked() const {
+  ConsumerStats s;
+  s.info = info_;
+  s.msg_timeout = msg_timeout_;
+  s.ready_count = ready_count_;
+  s.in_flight_count = in_flight_count_;
+  s.message_count = message_count_;
+  s.finish_count = finish_count_;
+  s.requeue_count = requeue_count_;
+  s.connect_time = connect_time_;
+  return s;
+}
+
+}  // namespace nsq::broker

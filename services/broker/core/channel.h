@@ -1,0 +1,150 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <queue>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "services/broker/core/engine.h"
+#include "services/broker/core/message_queue.h"
+
+namespace nsq::broker {
+
+// One channel of a topic: its ready FIFO (memory, then backend), the in-flight set
+// (ordered by timeout) and the deferred queue (ordered by due time), and its consumers.
+// Thread-safe; everything is guarded by mu_, which is also held while a consumer's
+// sink is called (sinks only queue work).
+class Channel : public std::enable_shared_from_this<Channel> {
+ public:
+  Channel(Engine* engine, std::string topic_name, std::string name,
+          std::unique_ptr<BackendQueue> backend, bool paused);
+
+  const std::string& name() const { return name_; }
+  const std::string& topic_name() const { return topic_name_; }
+  bool ephemeral() const { return ephemeral_; }
+
+  // From the topic (with the topic's lock held): new messages for this channel.
+  absl::Status PutMessages(absl::Span<const MessagePtr> messages, int64_t deliver_at_ns);
+  absl::Status PutQueued(absl::Span<const QueuedMessage> messages);
+
+  absl::StatusOr<std::shared_ptr<ConsumerImpl>> AddConsumer(std::shared_ptr<Topic> topic,
+                                                            ConsumerInfo info,
+                                                            DeliverySink* sink);
+  absl::Status SetPaused(bool paused);
+  bool paused() const;
+  absl::Status Empty();
+  // Closes every consumer with `why`, drops all messages and the backend.
+  void Delete(const absl::Status& why);
+  // Closes every consumer; their in-flight messages go back to the queue.
+  void CloseConsumers(const absl::Status& why);
+  bool deleted() const;
+  bool HasConsumers() const;
+
+  // Times out in-flight messages, releases due deferred ones; returns the next deadline.
+  absl::Time ProcessTimers(absl::Time now);
+  ChannelStats Stats(bool include_consumers) const;
+
+ private:
+  friend class ConsumerImpl;
+
+  struct InFlight {
+    QueuedMessage queued;
+    ConsumerImpl* owner;
+    int64_t deadline_ns;
+    int64_t delivered_ns;
+  };
+  struct Deadline {
+    int64_t at_ns;
+    MessageId id;
+    bool operator>(const Deadline& o) const { return at_ns > o.at_ns; }
+  };
+  struct Deferred {
+    int64_t due_ns;
+    uint64_t seq;  // keeps equal due times in arrival order
+    QueuedMessage queued;
+    bool operator>(const Deferred& o) const {
+      return due_ns != o.due_ns ? due_ns > o.due_ns : seq > o.seq;
+    }
+  };
+
+  absl::Status PutReadyLocked(QueuedMessage message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DeferLocked(QueuedMessage message, int64_t due_ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Hands ready messages to consumers with room in their RDY window.
+  void DispatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PushDeadlineLocked(int64_t at_ns, const MessageId& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes `consumer` and requeues what it had in flight.
+  void RemoveConsumerLocked(ConsumerImpl* consumer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status FinishLocked(ConsumerImpl* consumer, const MessageId& id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ClearInFlightLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DropDeferredLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  Engine* const engine_;
+  const std::string topic_name_;
+  const std::string name_;
+  const bool ephemeral_;
+
+  mutable absl::Mutex mu_;
+  bool paused_ ABSL_GUARDED_BY(mu_);
+  bool deleted_ ABSL_GUARDED_BY(mu_) = false;
+  MessageQueue queue_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<MessageId, InFlight> in_flight_ ABSL_GUARDED_BY(mu_);
+  std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> deadlines_
+      ABSL_GUARDED_BY(mu_);
+  std::priority_queue<Deferred, std::vector<Deferred>, std::greater<Deferred>> deferred_
+      ABSL_GUARDED_BY(mu_);
+  uint64_t deferred_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<ConsumerImpl*> consumers_ ABSL_GUARDED_BY(mu_);
+  size_t next_consumer_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<Delivery> batch_ ABSL_GUARDED_BY(mu_);
+
+  uint64_t message_count_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t requeue_count_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t timeout_count_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// The engine's side of a consumer. Its counters are guarded by its channel's mu_.
+class ConsumerImpl final : public Consumer {
+ public:
+  ConsumerImpl(Engine* engine, std::shared_ptr<Topic> topic, std::shared_ptr<Channel> channel,
+               ConsumerInfo info, absl::Duration msg_timeout, DeliverySink* sink,
+               absl::Time connect_time);
+  ~ConsumerImpl() override;
+
+  absl::Status SetReady(int64_t count) override;
+  absl::Status Finish(const MessageId& id) override;
+  std::vector<absl::Status> FinishBatch(absl::Span<const MessageId> ids) override;
+  absl::Status Requeue(const MessageId& id, absl::Duration delay) override;
+  absl::Status Touch(const MessageId& id) override;
+  void Close() override;
+  ConsumerStats Stats() const override;
+
+ private:
+  friend class Channel;
+  ConsumerStats StatsLocked() const;
+
+  Engine* const engine_;
+  const std::shared_ptr<Topic> topic_;
+  const std::shared_ptr<Channel> channel_;
+  const ConsumerInfo info_;
+  const absl::Duration msg_timeout_;
+  const int64_t msg_timeout_ns_;
+  DeliverySink* const sink_;
+  const absl::Time connect_time_;
+
+  // All guarded by channel_->mu_.
+  bool closed_ = false;
+  int64_t ready_count_ = 0;
+  int64_t in_flight_count_ = 0;
+  uint64_t message_count_ = 0;
+  uint64_t finish_count_ = 0;
+  uint64_t requeue_count_ = 0;
+};
+
+}  // namespace nsq::broker

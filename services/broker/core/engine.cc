@@ -1,0 +1,336 @@
+#include "services/broker/core/engine.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "services/broker/core/channel.h"
+#include "services/broker/core/names.h"
+#include "services/broker/core/topic.h"
+
+namespace nsq::broker {
+namespace {
+
+// A topic or channel deleted between lookup and use is retried against a fresh lookup;
+// a few rounds are plenty (it takes a concurrent delete per round to need another).
+constexpr int kRaceRetries = 8;
+
+// Debian's Abseil has its own string_view type; its hash maps look up by that.
+absl::string_view Key(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+bool IsExiting(const absl::Status& st) {
+  return st.code() == absl::StatusCode::kFailedPrecondition && st.message() == "exiting";
+}
+
+absl::Status BadTopic(std::string_view name) {
+  return absl::InvalidArgumentError(absl::StrCat("E_BAD_TOPIC topic name \"", std::string(name), "\" is not valid"));
+}
+absl::Status BadChannel(std::string_view name) {
+  return absl::InvalidArgumentError(absl::StrCat("E_BAD_CHANNEL channel name \"", std::string(name), "\" is not valid"));
+}
+absl::Status TopicNotFound() { return absl::NotFoundError("TOPIC_NOT_FOUND"); }
+absl::Status ChannelNotFound() { return absl::NotFoundError("CHANNEL_NOT_FOUND"); }
+
+}  // namespace
+
+Engine::Engine(EngineOptions options, const Clock* clock, Storage* storage)
+    : options_(options), clock_(clock), storage_(storage) {}
+
+Engine::~Engine() { Shutdown(); }
+
+absl::Status Engine::Start() {
+  absl::StatusOr<Metadata> md = storage_->LoadMetadata();
+  if (!md.ok()) return md.status();
+  for (const Metadata::Topic& t : md->topics) {
+    if (!IsValidName(t.name) || IsEphemeralName(t.name)) continue;
+    auto topic = GetOrCreateTopic(t.name);
+    if (!topic.ok()) return topic.status();
+    (*topic)->SetPaused(t.paused).IgnoreError();
+    for (const Metadata::Channel& c : t.channels) {
+      if (!IsValidName(c.name) || IsEphemeralName(c.name)) continue;
+      auto ch = (*topic)->GetOrCreateChannel(c.name, c.paused);
+      if (!ch.ok()) return ch.status();
+    }
+  }
+  started_.store(true);
+  return absl::OkStatus();
+}
+
+void Engine::Shutdown() {
+  std::vector<std::shared_ptr<Topic>> topics;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    for (const auto& [name, topic] : topics_) topics.push_back(topic);
+  }
+  const absl::Status why = absl::UnavailableError("broker is shutting down");
+  for (const auto& topic : topics) {
+    for (const auto& channel : topic->Channels()) channel->CloseConsumers(why);
+  }
+}
+
+absl::StatusOr<std::shared_ptr<Topic>> Engine::GetOrCreateTopic(std::string_view name) {
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = topics_.find(Key(name));
+    if (it != topics_.end()) return it->second;
+  }
+  std::shared_ptr<Topic> topic;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = topics_.find(Key(name));
+    if (it != topics_.end()) return it->second;
+    std::unique_ptr<BackendQueue> backend;
+    if (!IsEphemeralName(name)) {
+      auto opened = storage_->OpenQueue(name, "");
+      RecordStorageResult(opened.status());
+      if (!opened.ok()) return opened.status();
+      backend = *std::move(opened);
+    }
+    topic = std::make_shared<Topic>(this, std::string(name), std::move(backend), false);
+    topics_.emplace(std::string(name), topic);
+  }
+  if (!topic->ephemeral()) PersistMetadata();
+  return topic;
+}
+
+std::shared_ptr<Topic> Engine::FindTopic(std::string_view name) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = topics_.find(Key(name));
+  return it == topics_.end() ? nullptr : it->second;
+}
+
+bool Engine::TopicExists(std::string_view topic) const { return FindTopic(topic) != nullptr; }
+
+absl::StatusOr<std::shared_ptr<Channel>> Engine::FindChannel(std::string_view topic,
+                                                             std::string_view channel) const {
+  if (!IsValidName(topic)) return BadTopic(topic);
+  if (!IsValidName(channel)) return BadChannel(channel);
+  std::shared_ptr<Topic> t = FindTopic(topic);
+  if (!t) return TopicNotFound();
+  std::shared_ptr<Channel> c = t->FindChannel(channel);
+  if (!c) return ChannelNotFound();
+  return c;
+}
+
+absl::Status Engine::Publish(std::string_view topic, absl::Span<const std::string_view> bodies,
+                             absl::Duration defer, std::vector<MessageId>* ids) {
+  if (!IsValidName(topic)) return BadTopic(topic);
+  if (bodies.empty()) return absl::InvalidArgumentError("E_BAD_BODY no message bodies");
+  for (std::string_view body : bodies) {
+    if (body.empty()) return absl::InvalidArgumentError("E_BAD_MESSAGE empty message body");
+    if (static_cast<int64_t>(body.size()) > options_.max_msg_size) {
+      return absl::ResourceExhaustedError(absl::StrCat("E_BAD_MESSAGE message too big ", body.size(),
+                                                       " > ", options_.max_msg_size));
+    }
+  }
+  if (defer < absl::ZeroDuration() || defer > options_.max_req_timeout) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("E_INVALID DPUB timeout ", absl::ToInt64Milliseconds(defer), " out of range 0-",
+                     absl::ToInt64Milliseconds(options_.max_req_timeout)));
+  }
+  absl::Status st;
+  for (int i = 0; i < kRaceRetries; ++i) {
+    auto t = GetOrCreateTopic(topic);
+    if (!t.ok()) return t.status();
+    const size_t mark = ids ? ids->size() : 0;
+    st = (*t)->Publish(bodies, defer, ids);
+    if (!IsExiting(st)) return st;
+    if (ids) ids->resize(mark);
+  }
+  return absl::UnavailableError("topic is being deleted");
+}
+
+absl::StatusOr<std::shared_ptr<Consumer>> Engine::Subscribe(std::string_view topic,
+                                                            std::string_view channel,
+                                                            ConsumerInfo info, DeliverySink* sink) {
+  if (!IsValidName(topic)) return BadTopic(topic);
+  if (!IsValidName(channel)) return BadChannel(channel);
+  if (info.msg_timeout < absl::ZeroDuration() || info.msg_timeout > options_.max_msg_timeout) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "E_BAD_BODY msg_timeout ", absl::ToInt64Milliseconds(info.msg_timeout),
+        "ms out of range 0-", absl::ToInt64Milliseconds(options_.max_msg_timeout), "ms"));
+  }
+  for (int i = 0; i < kRaceRetries; ++i) {
+    auto t = GetOrCreateTopic(topic);
+    if (!t.ok()) return t.status();
+    bool created = false;
+    auto consumer = (*t)->Subscribe(channel, info, sink, &created);
+    if (!consumer.ok() && IsExiting(consumer.status())) continue;
+    if (created && !IsEphemeralName(channel)) PersistMetadata();
+    if (!consumer.ok()) return consumer.status();
+    return std::shared_ptr<Consumer>(*std::move(consumer));
+  }
+  return absl::UnavailableError("topic is being deleted");
+}
+
+absl::Status Engine::CreateTopic(std::string_view topic) {
+  if (!IsValidName(topic)) return BadTopic(topic);
+  return GetOrCreateTopic(topic).status();
+}
+
+absl::Status Engine::DeleteTopic(std::string_view topic) {
+  if (!IsValidName(topic)) return BadTopic(topic);
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = topics_.find(Key(topic));
+    if (it == topics_.end()) return TopicNotFound();
+    std::shared_ptr<Topic> t = it->second;
+    topics_.erase(it);
+    // Under mu_, so a topic of the same name cannot be created (and open the same
+    // storage) before this one's storage is gone.
+    t->Delete(absl::NotFoundError(absl::StrCat("topic ", std::string(topic), " was deleted")));
+  }
+  PersistMetadata();
+  return absl::OkStatus();
+}
+
+absl::Status Engine::EmptyTopic(std::string_view topic) {
+  if (!IsValidName(topic)) return BadTopic(topic);
+  std::shared_ptr<Topic> t = FindTopic(topic);
+  if (!t) return TopicNotFound();
+  return t->Empty();
+}
+
+absl::Status Engine::SetTopicPaused(std::string_view topic, bool paused) {
+  if (!IsValidName(topic)) return BadTopic(topic);
+  std::shared_ptr<Topic> t = FindTopic(topic);
+  if (!t) return TopicNotFound();
+  absl::Status st = t->SetPaused(paused);
+  PersistMetadata();
+  return st;
+}
+
+absl::Status Engine::CreateChannel(std::string_view topic, std::string_view channel) {
+  if (!IsValidName(topic)) return BadTopic(topic);
+  if (!IsValidName(channel)) return BadChannel(channel);
+  for (int i = 0; i < kRaceRetries; ++i) {
+    auto t = GetOrCreateTopic(topic);
+    if (!t.ok()) return t.status();
+    bool created = false;
+    auto ch = (*t)->GetOrCreateChannel(channel, false, &created);
+    if (!ch.ok() && IsExiting(ch.status())) continue;
+    if (created && !IsEphemeralName(channel)) PersistMetadata();
+    return ch.status();
+  }
+  return absl::UnavailableError("topic is being deleted");
+}
+
+absl::Status Engine::DeleteChannel(std::string_view topic, std::string_view channel) {
+  if (!IsValidName(topic)) return BadTopic(topic);
+  if (!IsValidName(channel)) return BadChannel(channel);
+  std::shared_ptr<Topic> t = FindTopic(topic);
+  if (!t) return TopicNotFound();
+  absl::Status st = t->DeleteChannel(channel);
+  if (!st.ok()) return st;
+  if (t->ephemeral() && !t->HasChannels()) {
+    absl::MutexLock lock(&mu_);
+    auto it = topics_.find(Key(topic));
+    if (it != topics_.end() && it->second == t && !t->HasChannels()) {
+      topics_.erase(it);
+      t->Delete(absl::OkStatus());
+    }
+  }
+  PersistMetadata();
+  return absl::OkStatus();
+}
+
+absl::Status Engine::EmptyChannel(std::string_view topic, std::string_view channel) {
+  auto c = FindChannel(topic, channel);
+  if (!c.ok()) return c.status();
+  return (*c)->Empty();
+}
+
+absl::Status Engine::SetChannelPaused(std::string_view topic, std::string_view channel, bool paused) {
+  auto c = FindChannel(topic, channel);
+  if (!c.ok()) return c.status();
+  absl::Status st = (*c)->SetPaused(paused);
+  PersistMetadata();
+  return st;
+}
+
+void Engine::ReapEphemeral(const std::shared_ptr<Topic>& topic,
+                           const std::shared_ptr<Channel>& channel) {
+  absl::MutexLock lock(&mu_);
+  bool removed = false;
+  const bool topic_empty = topic->ReapChannel(channel, &removed);
+  if (removed && topic_empty && topic->ephemeral()) {
+    auto it = topics_.find(Key(topic->name()));
+    if (it != topics_.end() && it->second == topic) {
+      topics_.erase(it);
+      topic->Delete(absl::OkStatus());
+    }
+  }
+}
+
+absl::StatusOr<std::vector<TopicStats>> Engine::GetStats(const StatsFilter& filter) const {
+  std::vector<std::shared_ptr<Topic>> topics;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    if (!filter.topic.empty()) {
+      auto it = topics_.find(Key(filter.topic));
+      if (it == topics_.end()) return TopicNotFound();
+      topics.push_back(it->second);
+    } else {
+      for (const auto& [name, topic] : topics_) topics.push_back(topic);
+    }
+  }
+  if (!filter.topic.empty() && !filter.channel.empty() && !topics[0]->FindChannel(filter.channel)) {
+    return ChannelNotFound();
+  }
+  std::sort(topics.begin(), topics.end(),
+            [](const auto& a, const auto& b) { return a->name() < b->name(); });
+  std::vector<TopicStats> out;
+  out.reserve(topics.size());
+  for (const auto& t : topics) out.push_back(t->Stats(filter));
+  return out;
+}
+
+absl::Time Engine::ProcessTimers() {
+  std::vector<std::shared_ptr<Channel>> channels;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    for (const auto& [name, topic] : topics_) {
+      for (auto& c : topic->Channels()) channels.push_back(std::move(c));
+    }
+  }
+  const absl::Time now = clock_->Now();
+  absl::Time next = absl::InfiniteFuture();
+  for (const auto& c : channels) next = std::min(next, c->ProcessTimers(now));
+  return next;
+}
+
+void Engine::PersistMetadata() {
+  if (!started_.load()) return;
+  absl::MutexLock meta_lock(&metadata_mu_);
+  Metadata md;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    for (const auto& [name, topic] : topics_) {
+      if (topic->ephemeral()) continue;
+      Metadata::Topic t{name, topic->paused(), {}};
+      for (const auto& c : topic->Channels()) {
+        if (c->ephemeral()) continue;
+        t.channels.push_back(Metadata::Channel{c->name(), c->paused()});
+      }
+      std::sort(t.channels.begin(), t.channels.end(),
+                [](const auto& a, const auto& b) { return a.name < b.name; });
+      md.topics.push_back(std::move(t));
+    }
+  }
+  std::sort(md.topics.begin(), md.topics.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  RecordStorageResult(storage_->SaveMetadata(md));
+}
+
+void Engine::RecordStorageResult(const absl::Status& status) {
+  if (status.ok() && !unhealthy_.load(std::memory_order_relaxed)) return;
+  absl::MutexLock lock(&health_mu_);
+  health_ = status;
+  unhealthy_.store(!status.ok(), std::memory_order_relaxed);
+}
+
+absl::Status Engine::Health() const {
+  absl::MutexLock lock(&health_mu_);
+  return health_;
+}
+
+}  // namespace nsq::broker

@@ -1,0 +1,207 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "services/broker/core/clock.h"
+#include "services/broker/core/message.h"
+#include "services/broker/core/options.h"
+#include "services/broker/core/storage.h"
+
+namespace nsq::broker {
+
+class Topic;
+class Channel;
+class ConsumerImpl;
+
+// One message handed to a consumer. It is in flight for that consumer from then on.
+struct Delivery {
+  MessagePtr message;
+  uint16_t attempts = 0;  // this delivery included
+};
+
+// Where the engine pushes a consumer's messages; implemented by each front door (gRPC
+// stream, V2 connection). Both calls are made with the channel's lock held: they must be
+// quick and must not call back into the engine (queue the work, then return).
+class DeliverySink {
+ public:
+  virtual ~DeliverySink() = default;
+  // Appends to the consumer's outgoing messages; `batch` may be moved from.
+  virtual void Deliver(std::vector<Delivery>& batch) = 0;
+  // The engine dropped the consumer (its channel or topic was deleted, or the broker is
+  // stopping). No Deliver follows.
+  virtual void Closed(const absl::Status& why) = 0;
+};
+
+// Who a consumer is, for stats and for its in-flight timeout.
+struct ConsumerInfo {
+  std::string client_id;
+  std::string hostname;
+  std::string user_agent;
+  std::string remote_address;
+  std::string protocol;  // "grpc", "v2"
+  // In-flight timeout; zero = --msg-timeout. Must be within (0, --max-msg-timeout].
+  absl::Duration msg_timeout = absl::ZeroDuration();
+};
+
+struct ConsumerStats {
+  ConsumerInfo info;
+  absl::Duration msg_timeout;
+  int64_t ready_count = 0;
+  int64_t in_flight_count = 0;
+  uint64_t message_count = 0;
+  uint64_t finish_count = 0;
+  uint64_t requeue_count = 0;
+  absl::Time connect_time;
+};
+
+struct ChannelStats {
+  std::string name;
+  int64_t depth = 0;          // waiting to be delivered: memory + backend
+  int64_t backend_depth = 0;  // of which in the backend
+  int64_t in_flight_count = 0;
+  int64_t deferred_count = 0;
+  uint64_t message_count = 0;
+  uint64_t requeue_count = 0;
+  uint64_t timeout_count = 0;
+  bool paused = false;
+  bool ephemeral = false;
+  int64_t consumer_count = 0;
+  std::vector<ConsumerStats> consumers;  // when asked for
+};
+
+struct TopicStats {
+  std::string name;
+  int64_t depth = 0;  // held by the topic itself (no channel yet, or paused)
+  int64_t backend_depth = 0;
+  uint64_t message_count = 0;
+  uint64_t message_bytes = 0;
+  bool paused = false;
+  bool ephemeral = false;
+  std::vector<ChannelStats> channels;
+};
+
+struct StatsFilter {
+  std::string topic;    // "" = all
+  std::string channel;  // "" = all (with topic)
+  bool include_consumers = true;
+};
+
+// A subscribed consumer's handle: one per client connection/stream. Thread-safe.
+// Destroying it closes it.
+class Consumer {
+ public:
+  virtual ~Consumer() = default;
+  // RDY: at most `count` messages in flight at once (0 stops delivery).
+  // InvalidArgument outside [0, --max-rdy-count].
+  virtual absl::Status SetReady(int64_t count) = 0;
+  // FIN. FailedPrecondition if `id` is not in flight for this consumer.
+  virtual absl::Status Finish(const MessageId& id) = 0;
+  // FIN of many ids under one lock; returns one status per id (all OK in the common case).
+  virtual std::vector<absl::Status> FinishBatch(absl::Span<const MessageId> ids) = 0;
+  // REQ: delay is clamped to [0, --max-req-timeout]; zero requeues at the tail now.
+  virtual absl::Status Requeue(const MessageId& id, absl::Duration delay) = 0;
+  // TOUCH: restarts the in-flight timeout, up to delivery + --max-msg-timeout.
+  virtual absl::Status Touch(const MessageId& id) = 0;
+  // Leaves the channel; messages in flight for it are requeued at once. Idempotent.
+  virtual void Close() = 0;
+  virtual ConsumerStats Stats() const = 0;
+};
+
+// The broker engine: topics, channels, consumers, in-flight and deferred queues. No I/O,
+// no threads of its own: front doors call in from any thread, and the owner calls
+// ProcessTimers() periodically. Lock order: engine, then topic, then channel, then a
+// sink's own lock.
+class Engine {
+ public:
+  Engine(EngineOptions options, const Clock* clock, Storage* storage);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Restores topics, channels and paused flags from storage.
+  absl::Status Start();
+  // Closes every consumer (their in-flight messages go back to their channels).
+  void Shutdown();
+
+  const EngineOptions& options() const { return options_; }
+  const Clock* clock() const { return clock_; }
+
+  // PUB/MPUB/DPUB: creates the topic if needed. Ids of the new messages are appended to
+  // `ids` when it is not null. Errors: InvalidArgument (bad topic name, empty body, no
+  // bodies, negative or too long defer), ResourceExhausted (a body over --max-msg-size),
+  // Unavailable (the storage failed).
+  absl::Status Publish(std::string_view topic, absl::Span<const std::string_view> bodies,
+                       absl::Duration defer = absl::ZeroDuration(),
+                       std::vector<MessageId>* ids = nullptr);
+
+  // SUB: creates topic and channel if needed and adds a consumer with RDY 0.
+  absl::StatusOr<std::shared_ptr<Consumer>> Subscribe(std::string_view topic,
+                                                      std::string_view channel,
+                                                      ConsumerInfo info, DeliverySink* sink);
+
+  absl::Status CreateTopic(std::string_view topic);
+  absl::Status DeleteTopic(std::string_view topic);  // NotFound if missing
+  absl::Status EmptyTopic(std::string_view topic);
+  absl::Status SetTopicPaused(std::string_view topic, bool paused);
+  // CreateChannel creates the topic too (nsqd's HTTP API needs it to exist: the HTTP
+  // adapter checks that first).
+  absl::Status CreateChannel(std::string_view topic, std::string_view channel);
+  absl::Status DeleteChannel(std::string_view topic, std::string_view channel);
+  absl::Status EmptyChannel(std::string_view topic, std::string_view channel);
+  absl::Status SetChannelPaused(std::string_view topic, std::string_view channel, bool paused);
+
+  bool TopicExists(std::string_view topic) const;
+  // NotFound when the filter names a missing topic or channel.
+  absl::StatusOr<std::vector<TopicStats>> GetStats(const StatsFilter& filter = {}) const;
+
+  // Times out in-flight messages and releases due deferred ones. Returns when it next has
+  // something to do (InfiniteFuture if nothing is pending).
+  absl::Time ProcessTimers();
+
+  // OK, or the last storage error (cleared by the next successful storage write).
+  absl::Status Health() const;
+
+ private:
+  friend class Topic;
+  friend class Channel;
+  friend class ConsumerImpl;
+
+  absl::StatusOr<std::shared_ptr<Topic>> GetOrCreateTopic(std::string_view name);
+  std::shared_ptr<Topic> FindTopic(std::string_view name) const;
+  absl::StatusOr<std::shared_ptr<Channel>> FindChannel(std::string_view topic,
+                                                       std::string_view channel) const;
+  // Removes an ephemeral channel with no consumers (and its topic if that leaves it with
+  // no channel and it is ephemeral).
+  void ReapEphemeral(const std::shared_ptr<Topic>& topic, const std::shared_ptr<Channel>& channel);
+  void PersistMetadata();
+  void RecordStorageResult(const absl::Status& status);
+
+  const EngineOptions options_;
+  const Clock* const clock_;
+  Storage* const storage_;
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<Topic>> topics_ ABSL_GUARDED_BY(mu_);
+
+  // Serializes metadata snapshots and writes; taken before mu_.
+  absl::Mutex metadata_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  std::atomic<bool> started_{false};
+
+  std::atomic<bool> unhealthy_{false};  // fast path of RecordStorageResult
+  mutable absl::Mutex health_mu_;
+  absl::Status health_ ABSL_GUARDED_BY(health_mu_);
+};
+
+}  // namespace nsq::broker

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/time/time.h"
+
+namespace nsq::broker {
+
+// NSQ's 16-byte message id: 16 lowercase hex characters of a 64-bit snowflake-like id.
+// Clients treat it as opaque bytes.
+struct MessageId {
+  static constexpr size_t kSize = 16;
+  std::array<char, kSize> bytes{};
+
+  std::string_view view() const { return std::string_view(bytes.data(), kSize); }
+  std::string ToString() const { return std::string(view()); }
+  // False unless `raw` is exactly 16 bytes.
+  static bool FromBytes(std::string_view raw, MessageId* out);
+
+  friend bool operator==(const MessageId& a, const MessageId& b) { return a.bytes == b.bytes; }
+  friend bool operator!=(const MessageId& a, const MessageId& b) { return !(a == b); }
+  template <typename H>
+  friend H AbslHashValue(H h, const MessageId& id) {
+    return H::combine(std::move(h), id.view());
+  }
+};
+
+// A published message. Immutable once built and shared (reference counted) by every
+// channel of its topic, so a topic with N channels holds the body once.
+struct Message {
+  MessageId id;
+  int64_t timestamp_ns = 0;  // publish time, Unix ns
+  std::string body;
+};
+using MessagePtr = std::shared_ptr<const Message>;
+
+// Makes NSQ ids: ((ts - epoch) << 22) | (node_id << 12) | sequence, ts = UnixNano >> 20.
+// NSQ sleeps when the 12-bit sequence runs out inside one tick; this one borrows the next
+// tick instead, so ids stay unique and increasing without blocking. Not thread-safe: one
+// per topic, used under the topic's lock.
+class IdGenerator {
+ public:
+  explicit IdGenerator(int64_t node_id) : node_id_(node_id) {}
+  MessageId Next(absl::Time now);
+
+ private:
+  int64_t node_id_;
+  int64_t last_ts_ = 0;
+  int64_t sequence_ = 0;
+};
+
+}  // namespace nsq::broker

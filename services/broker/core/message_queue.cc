@@ -1,0 +1,69 @@
+#include "services/broker/core/message_queue.h"
+
+#include <algorithm>
+
+namespace nsq::broker {
+namespace {
+// Messages read from the backend at once when memory runs dry: big enough to amortize a
+// backend read, small enough to keep memory near the bound with --mem-queue-size=0.
+constexpr size_t kRefillBatch = 256;
+}  // namespace
+
+MessageQueue::MessageQueue(int64_t capacity, std::unique_ptr<BackendQueue> backend)
+    : capacity_(std::max<int64_t>(capacity, 0)), backend_(std::move(backend)) {}
+
+absl::Status MessageQueue::Put(QueuedMessage message, bool* dropped) {
+  if (dropped) *dropped = false;
+  const bool backend_busy = backend_ && backend_->Depth() > 0;
+  if (!backend_busy && static_cast<int64_t>(memory_.size()) < capacity_) {
+    memory_.push_back(std::move(message));
+    return absl::OkStatus();
+  }
+  if (!backend_) {
+    if (dropped) *dropped = true;
+    return absl::OkStatus();
+  }
+  return backend_->Append(absl::MakeConstSpan(&message, 1));
+}
+
+absl::Status MessageQueue::PutBatch(std::vector<QueuedMessage>& messages, int64_t* dropped) {
+  if (dropped) *dropped = 0;
+  size_t i = 0;
+  if (!backend_ || backend_->Depth() == 0) {
+    while (i < messages.size() && static_cast<int64_t>(memory_.size()) < capacity_) {
+      memory_.push_back(std::move(messages[i++]));
+    }
+  }
+  if (i == messages.size()) return absl::OkStatus();
+  if (!backend_) {
+    if (dropped) *dropped = static_cast<int64_t>(messages.size() - i);
+    return absl::OkStatus();
+  }
+  return backend_->Append(absl::MakeConstSpan(messages).subspan(i));
+}
+
+bool MessageQueue::Pop(QueuedMessage* out, absl::Status* error) {
+  if (memory_.empty() && backend_ && backend_->Depth() > 0) {
+    refill_.clear();
+    absl::Status st = backend_->Pop(kRefillBatch, &refill_);
+    if (!st.ok() && error) *error = st;
+    for (auto& m : refill_) memory_.push_back(std::move(m));
+    refill_.clear();
+  }
+  if (memory_.empty()) return false;
+  *out = std::move(memory_.front());
+  memory_.pop_front();
+  return true;
+}
+
+absl::Status MessageQueue::Clear() {
+  memory_.clear();
+  return backend_ ? backend_->Clear() : absl::OkStatus();
+}
+
+absl::Status MessageQueue::Destroy() {
+  memory_.clear();
+  return backend_ ? backend_->Destroy() : absl::OkStatus();
+}
+
+}  // namespace nsq::broker

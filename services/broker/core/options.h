@@ -1,0 +1,22 @@
+#pragma once
+
+#include <cstdint>
+
+#include "absl/time/time.h"
+
+namespace nsq::broker {
+
+// The engine's share of nsqd's options (nsq.md 1.1); the service's options struct holds
+// the flags and copies them here.
+struct EngineOptions {
+  int64_t node_id = 0;                                 // --node-id, part of message ids
+  int64_t mem_queue_size = 10000;                      // per topic and per channel
+  absl::Duration msg_timeout = absl::Seconds(60);      // default in-flight timeout
+  absl::Duration max_msg_timeout = absl::Minutes(15);  // bound of consumer timeout and TOUCH
+  int64_t max_msg_size = 1048576;                      // bytes per message body
+  absl::Duration max_req_timeout = absl::Hours(1);     // REQ delay clamp, DPUB bound
+  int64_t max_rdy_count = 2500;                        // bound of a consumer's RDY
+  int64_t max_channel_consumers = 0;                   // 0 = unlimited
+};
+
+}  // namespace nsq::broker

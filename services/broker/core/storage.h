@@ -1,0 +1,80 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "services/broker/core/message.h"
+
+namespace nsq::broker {
+
+// A message waiting in a topic or channel queue.
+struct QueuedMessage {
+  MessagePtr message;
+  // Unix ns before which it must not be delivered (deferred publish waiting in a topic
+  // backlog); 0 = deliverable now.
+  int64_t deliver_at_ns = 0;
+  // Deliveries so far on this channel (0 in a topic).
+  uint16_t attempts = 0;
+};
+
+// The overflow part of one topic's or channel's FIFO: what does not fit in
+// --mem-queue-size goes here and comes back in order. Called with the owning topic's
+// or channel's lock held, so implementations need no locking of their own for one
+// queue (but several queues may be used from several threads at once).
+class BackendQueue {
+ public:
+  virtual ~BackendQueue() = default;
+  // Appends at the tail, in order.
+  virtual absl::Status Append(absl::Span<const QueuedMessage> messages) = 0;
+  // Removes up to `max` messages from the head, oldest first, appending them to `out`.
+  virtual absl::Status Pop(size_t max, std::vector<QueuedMessage>* out) = 0;
+  virtual int64_t Depth() const = 0;
+  // Drops every message.
+  virtual absl::Status Clear() = 0;
+  // Drops every message and the queue itself (its topic or channel was deleted).
+  virtual absl::Status Destroy() = 0;
+};
+
+// What survives a restart besides the messages: nsqd.dat's job.
+struct Metadata {
+  struct Channel {
+    std::string name;
+    bool paused = false;
+  };
+  struct Topic {
+    std::string name;
+    bool paused = false;
+    std::vector<Channel> channels;
+  };
+  std::vector<Topic> topics;
+};
+
+// Where queues overflow to and where metadata is kept. Thread-safe.
+class Storage {
+ public:
+  virtual ~Storage() = default;
+  // The backend of a topic (channel == "") or of a channel. Never called for ephemeral
+  // names: those drop past --mem-queue-size instead.
+  virtual absl::StatusOr<std::unique_ptr<BackendQueue>> OpenQueue(std::string_view topic,
+                                                                   std::string_view channel) = 0;
+  virtual absl::Status SaveMetadata(const Metadata& metadata) = 0;
+  virtual absl::StatusOr<Metadata> LoadMetadata() = 0;
+};
+
+// Keeps overflow in memory and metadata nowhere: the stand-in until RocksDB is behind
+// this interface. Memory is therefore not bounded by --mem-queue-size with it.
+class MemoryStorage final : public Storage {
+ public:
+  absl::StatusOr<std::unique_ptr<BackendQueue>> OpenQueue(std::string_view topic,
+                                                          std::string_view channel) override;
+  absl::Status SaveMetadata(const Metadata& metadata) override;
+  absl::StatusOr<Metadata> LoadMetadata() override;
+};
+
+}  // namespace nsq::broker

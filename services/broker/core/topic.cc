@@ -1,0 +1,209 @@
+#include "services/broker/core/topic.h"
+
+#include "absl/strings/str_cat.h"
+#include "services/broker/core/channel.h"
+#include "services/broker/core/names.h"
+
+namespace nsq::broker {
+namespace {
+constexpr size_t kFlushBatch = 1024;
+absl::Status Exiting() { return absl::FailedPreconditionError("exiting"); }
+}  // namespace
+
+Topic::Topic(Engine* engine, std::string name, std::unique_ptr<BackendQueue> backend, bool paused)
+    : engine_(engine),
+      name_(std::move(name)),
+      ephemeral_(IsEphemeralName(name_)),
+      paused_(paused),
+      ids_(engine->options().node_id),
+      backlog_(engine->options().mem_queue_size, std::move(backend)) {}
+
+absl::Status Topic::Publish(absl::Span<const std::string_view> bodies, absl::Duration defer,
+                            std::vector<MessageId>* ids) {
+  const absl::Time now = engine_->clock()->Now();
+  const int64_t now_ns = absl::ToUnixNanos(now);
+  const int64_t deliver_at = defer > absl::ZeroDuration() ? absl::ToUnixNanos(now + defer) : 0;
+  // Bodies are copied outside the lock; only ids are handed out under it.
+  std::vector<std::shared_ptr<Message>> built;
+  built.reserve(bodies.size());
+  uint64_t bytes = 0;
+  for (std::string_view body : bodies) {
+    auto m = std::make_shared<Message>();
+    m->timestamp_ns = now_ns;
+    m->body.assign(body.data(), body.size());
+    bytes += body.size();
+    built.push_back(std::move(m));
+  }
+  std::vector<MessagePtr> messages(built.begin(), built.end());
+
+  absl::MutexLock lock(&mu_);
+  if (deleted_) return Exiting();
+  for (auto& m : built) {
+    m->id = ids_.Next(now);
+    if (ids != nullptr) ids->push_back(m->id);
+  }
+  message_count_ += messages.size();
+  message_bytes_ += bytes;
+  if (channels_.empty() || paused_) {
+    std::vector<QueuedMessage> queued;
+    queued.reserve(messages.size());
+    for (MessagePtr& m : messages) queued.push_back(QueuedMessage{std::move(m), deliver_at, 0});
+    absl::Status st = backlog_.PutBatch(queued);
+    engine_->RecordStorageResult(st);
+    return st;
+  }
+  absl::Status result;
+  for (auto& [name, channel] : channels_) {
+    absl::Status st = channel->PutMessages(messages, deliver_at);
+    if (!st.ok()) result = st;
+  }
+  return result;
+}
+
+void Topic::FlushBacklogLocked() {
+  if (paused_ || channels_.empty()) return;
+  std::vector<QueuedMessage> batch;
+  QueuedMessage qm;
+  while (true) {
+    absl::Status read_error;
+    batch.clear();
+    while (batch.size() < kFlushBatch && backlog_.Pop(&qm, &read_error)) batch.push_back(std::move(qm));
+    if (!batch.empty()) {
+      for (auto& [name, channel] : channels_) channel->PutQueued(batch).IgnoreError();
+    }
+    if (!read_error.ok()) {
+      engine_->RecordStorageResult(read_error);
+      return;
+    }
+    if (batch.size() < kFlushBatch) return;
+  }
+}
+
+absl::StatusOr<std::shared_ptr<Channel>> Topic::GetOrCreateChannelLocked(std::string_view name,
+                                                                         bool paused,
+                                                                         bool* created) {
+  if (created) *created = false;
+  if (deleted_) return Exiting();
+  auto it = channels_.find(name);
+  if (it != channels_.end()) return it->second;
+  std::unique_ptr<BackendQueue> backend;
+  if (!IsEphemeralName(name)) {
+    auto opened = engine_->storage_->OpenQueue(name_, name);
+    engine_->RecordStorageResult(opened.status());
+    if (!opened.ok()) return opened.status();
+    backend = *std::move(opened);
+  }
+  auto channel = std::make_shared<Channel>(engine_, name_, std::string(name), std::move(backend), paused);
+  channels_.emplace(std::string(name), channel);
+  if (created) *created = true;
+  FlushBacklogLocked();
+  return channel;
+}
+
+absl::StatusOr<std::shared_ptr<Channel>> Topic::GetOrCreateChannel(std::string_view name, bool paused,
+                                                                   bool* created) {
+  absl::MutexLock lock(&mu_);
+  return GetOrCreateChannelLocked(name, paused, created);
+}
+
+absl::StatusOr<std::shared_ptr<ConsumerImpl>> Topic::Subscribe(std::string_view channel_name,
+                                                               ConsumerInfo info, DeliverySink* sink,
+                                                               bool* created) {
+  absl::MutexLock lock(&mu_);
+  auto channel = GetOrCreateChannelLocked(channel_name, false, created);
+  if (!channel.ok()) return channel.status();
+  return (*channel)->AddConsumer(shared_from_this(), std::move(info), sink);
+}
+
+std::shared_ptr<Channel> Topic::FindChannel(std::string_view name) const {
+  absl::MutexLock lock(&mu_);
+  auto it = channels_.find(name);
+  return it == channels_.end() ? nullptr : it->second;
+}
+
+absl::Status Topic::DeleteChannel(std::string_view name) {
+  absl::MutexLock lock(&mu_);
+  auto it = channels_.find(name);
+  if (it == channels_.end()) return absl::NotFoundError("CHANNEL_NOT_FOUND");
+  std::shared_ptr<Channel> channel = it->second;
+  channels_.erase(it);
+  channel->Delete(absl::NotFoundError(absl::StrCat("channel ", name_, ":", std::string(name), " was deleted")));
+  return absl::OkStatus();
+}
+
+bool Topic::ReapChannel(const std::shared_ptr<Channel>& channel, bool* removed) {
+  absl::MutexLock lock(&mu_);
+  *removed = false;
+  auto it = channels_.find(channel->name());
+  if (it != channels_.end() && it->second == channel && !channel->HasConsumers()) {
+    channels_.erase(it);
+    channel->Delete(absl::OkStatus());
+    *removed = true;
+  }
+  return channels_.empty();
+}
+
+std::vector<std::shared_ptr<Channel>> Topic::Channels() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::shared_ptr<Channel>> out;
+  out.reserve(channels_.size());
+  for (const auto& [name, channel] : channels_) out.push_back(channel);
+  return out;
+}
+
+absl::Status Topic::SetPaused(bool paused) {
+  absl::MutexLock lock(&mu_);
+  paused_ = paused;
+  FlushBacklogLocked();
+  return absl::OkStatus();
+}
+
+bool Topic::paused() const {
+  absl::MutexLock lock(&mu_);
+  return paused_;
+}
+
+absl::Status Topic::Empty() {
+  absl::MutexLock lock(&mu_);
+  absl::Status st = backlog_.Clear();
+  engine_->RecordStorageResult(st);
+  return st;
+}
+
+void Topic::Delete(const absl::Status& why) {
+  absl::MutexLock lock(&mu_);
+  if (deleted_) return;
+  deleted_ = true;
+  for (auto& [name, channel] : channels_) channel->Delete(why);
+  channels_.clear();
+  engine_->RecordStorageResult(backlog_.Destroy());
+}
+
+bool Topic::deleted() const {
+  absl::MutexLock lock(&mu_);
+  return deleted_;
+}
+
+bool Topic::HasChannels() const {
+  absl::MutexLock lock(&mu_);
+  return !channels_.empty();
+}
+
+TopicStats Topic::Stats(const StatsFilter& filter) const {
+  absl::MutexLock lock(&mu_);
+  TopicStats s;
+  s.name = name_;
+  s.depth = backlog_.Depth();
+  s.backend_depth = backlog_.backend_depth();
+  s.message_count = message_count_;
+  s.message_bytes = message_bytes_;
+  s.paused = paused_;
+  s.ephemeral = ephemeral_;
+  for (const auto& [name, channel] : channels_) {
+    if (!filter.channel.empty() && name != filter.channel) continue;
+    s.channels.push_back(channel->Stats(filter.include_consumers));
+  }
+  return s;
+}
+
+}  // namespace nsq::broker

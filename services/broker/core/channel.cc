@@ -101,7 +101,7 @@ void Channel::DispatchLocked() {
       const uint16_t attempts = qm.attempts;
       MessagePtr msg = qm.message;
       const int64_t deadline = now_ns + c->msg_timeout_ns_;
-      auto [it, inserted] = in_flight_.try_emplace(id, InFlight{std::move(qm), c, deadline, now_ns});
+      auto [it, inserted] = in_flight_.try_emplace(id, InFlight{std::move(qm), c, deadline, now_ns, delivery_seq_++});
       if (!inserted) continue;  // the same id twice on one channel: keep the first
       PushDeadlineLocked(deadline, id);
       batch_.push_back(Delivery{std::move(msg), attempts});
@@ -215,12 +215,12 @@ void Channel::RemoveConsumerLocked(ConsumerImpl* consumer) {
   consumers_.erase(std::remove(consumers_.begin(), consumers_.end(), consumer), consumers_.end());
   if (consumer->in_flight_count_ > 0) {
     // Requeue at once (nsqd waits for the timeout), oldest delivery first.
-    std::vector<std::pair<int64_t, MessageId>> owned;
+    std::vector<std::pair<uint64_t, MessageId>> owned;
     for (const auto& [id, entry] : in_flight_) {
-      if (entry.owner == consumer) owned.emplace_back(entry.delivered_ns, id);
+      if (entry.owner == consumer) owned.emplace_back(entry.delivery_seq, id);
     }
     std::sort(owned.begin(), owned.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (const auto& [ts, id] : owned) {
+    for (const auto& [seq, id] : owned) {
       auto it = in_flight_.find(id);
       QueuedMessage qm = std::move(it->second.queued);
       in_flight_.erase(it);

@@ -58,6 +58,7 @@ class Channel : public std::enable_shared_from_this<Channel> {
     ConsumerImpl* owner;
     int64_t deadline_ns;
     int64_t delivered_ns;
+    uint64_t delivery_seq;  // order of delivery on this channel
   };
   struct Deadline {
     int64_t at_ns;
@@ -100,6 +101,7 @@ class Channel : public std::enable_shared_from_this<Channel> {
   std::priority_queue<Deferred, std::vector<Deferred>, std::greater<Deferred>> deferred_
       ABSL_GUARDED_BY(mu_);
   uint64_t deferred_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t delivery_seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<ConsumerImpl*> consumers_ ABSL_GUARDED_BY(mu_);
   size_t next_consumer_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<Delivery> batch_ ABSL_GUARDED_BY(mu_);

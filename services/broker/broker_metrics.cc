@@ -1,0 +1,94 @@
+#include "services/broker/broker_metrics.h"
+
+#include <string>
+
+#include "prometheus/client_metric.h"
+
+namespace nsq::broker {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily Family(std::string name, std::string help, MetricType type) {
+  MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
+
+void Add(MetricFamily* f, std::vector<ClientMetric::Label> labels, double value) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  if (f->type == MetricType::Counter) {
+    m.counter.value = value;
+  } else {
+    m.gauge.value = value;
+  }
+  f->metric.push_back(std::move(m));
+}
+
+}  // namespace
+
+BrokerMetrics::BrokerMetrics(const Engine* engine, absl::Time start_time)
+    : engine_(engine), start_time_(start_time) {}
+
+std::vector<MetricFamily> BrokerMetrics::Collect() const {
+  const auto C = MetricType::Counter;
+  const auto G = MetricType::Gauge;
+  MetricFamily healthy = Family("nsq_broker_healthy", "1 if storage is healthy, else 0", G);
+  MetricFamily start = Family("nsq_broker_start_time_seconds", "Start time of the broker, Unix seconds", G);
+  MetricFamily topics = Family("nsq_broker_topics", "Number of topics", G);
+  MetricFamily t_msgs = Family("nsq_topic_messages_total", "Messages published to the topic", C);
+  MetricFamily t_bytes = Family("nsq_topic_message_bytes_total", "Body bytes published to the topic", C);
+  MetricFamily t_depth = Family("nsq_topic_depth", "Messages held by the topic (no channel yet, or paused)", G);
+  MetricFamily t_bdepth = Family("nsq_topic_backend_depth", "Of the topic's depth, messages in the storage backend", G);
+  MetricFamily t_paused = Family("nsq_topic_paused", "1 if the topic is paused", G);
+  MetricFamily t_channels = Family("nsq_topic_channels", "Number of channels of the topic", G);
+  MetricFamily c_msgs = Family("nsq_channel_messages_total", "Messages put on the channel", C);
+  MetricFamily c_depth = Family("nsq_channel_depth", "Messages waiting for delivery on the channel", G);
+  MetricFamily c_bdepth = Family("nsq_channel_backend_depth", "Of the channel's depth, messages in the storage backend", G);
+  MetricFamily c_inflight = Family("nsq_channel_in_flight", "Messages delivered and not yet finished", G);
+  MetricFamily c_deferred = Family("nsq_channel_deferred", "Messages waiting for their delay to pass", G);
+  MetricFamily c_requeued = Family("nsq_channel_requeued_total", "Messages requeued by consumers", C);
+  MetricFamily c_timedout = Family("nsq_channel_timed_out_total", "Messages whose in-flight timeout passed", C);
+  MetricFamily c_clients = Family("nsq_channel_clients", "Consumers subscribed to the channel", G);
+  MetricFamily c_paused = Family("nsq_channel_paused", "1 if the channel is paused", G);
+
+  Add(&healthy, {}, engine_->Health().ok() ? 1 : 0);
+  Add(&start, {}, absl::ToDoubleSeconds(start_time_ - absl::UnixEpoch()));
+  StatsFilter filter;
+  filter.include_consumers = false;
+  auto stats = engine_->GetStats(filter);
+  if (stats.ok()) {
+    Add(&topics, {}, static_cast<double>(stats->size()));
+    for (const TopicStats& t : *stats) {
+      std::vector<ClientMetric::Label> tl = {{"topic", t.name}};
+      Add(&t_msgs, tl, static_cast<double>(t.message_count));
+      Add(&t_bytes, tl, static_cast<double>(t.message_bytes));
+      Add(&t_depth, tl, static_cast<double>(t.depth));
+      Add(&t_bdepth, tl, static_cast<double>(t.backend_depth));
+      Add(&t_paused, tl, t.paused ? 1 : 0);
+      Add(&t_channels, tl, static_cast<double>(t.channels.size()));
+      for (const ChannelStats& c : t.channels) {
+        std::vector<ClientMetric::Label> cl = {{"channel", c.name}, {"topic", t.name}};
+        Add(&c_msgs, cl, static_cast<double>(c.message_count));
+        Add(&c_depth, cl, static_cast<double>(c.depth));
+        Add(&c_bdepth, cl, static_cast<double>(c.backend_depth));
+        Add(&c_inflight, cl, static_cast<double>(c.in_flight_count));
+        Add(&c_deferred, cl, static_cast<double>(c.deferred_count));
+        Add(&c_requeued, cl, static_cast<double>(c.requeue_count));
+        Add(&c_timedout, cl, static_cast<double>(c.timeout_count));
+        Add(&c_clients, cl, static_cast<double>(c.consumer_count));
+        Add(&c_paused, cl, c.paused ? 1 : 0);
+      }
+    }
+  }
+  return {healthy, start,     topics,     t_msgs,   t_bytes,    t_depth,    t_bdepth,
+          t_paused, t_channels, c_msgs,   c_depth,  c_bdepth,   c_inflight, c_deferred,
+          c_requeued, c_timedout, c_clients, c_paused};
+}
+
+}  // namespace nsq::broker

@@ -1,0 +1,24 @@
+#pragma once
+
+#include <vector>
+
+#include "absl/time/time.h"
+#include "prometheus/collectable.h"
+#include "prometheus/metric_family.h"
+#include "services/broker/core/engine.h"
+
+namespace nsq::broker {
+
+// The broker's Prometheus metrics, all declared here. They are read from the engine's
+// own counters at scrape time, so the data path pays nothing for them.
+class BrokerMetrics final : public prometheus::Collectable {
+ public:
+  BrokerMetrics(const Engine* engine, absl::Time start_time);
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+ private:
+  const Engine* const engine_;
+  const absl::Time start_time_;
+};
+
+}  // namespace nsq::broker

@@ -1,0 +1,81 @@
+#include "services/broker/broker_options.h"
+
+#include <openssl/md5.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/flags/flags.h"
+
+namespace nsq::broker {
+
+void BrokerOptions::RegisterFlags(flags::FlagSet* f) {
+  f->AddBool("version", &show_version, "print version string");
+  f->AddString("log-level", &log_level, "set log verbosity: debug, info, warn, error, or fatal");
+  f->AddString("log-prefix", &log_prefix, "log message prefix");
+  f->AddInt64("node-id", &node_id, "unique part for message IDs, (int) in range [0,1024) (default is hash of hostname)", "id");
+  f->AddString("tcp-address", &tcp_address, "<addr>:<port> to listen on for TCP clients");
+  f->AddString("http-address", &http_address, "<addr>:<port> to listen on for HTTP clients");
+  f->AddString("grpc-address", &grpc_address, "<addr>:<port> to listen on for gRPC clients");
+  f->AddString("broadcast-address", &broadcast_address, "address that will be registered with discovery (defaults to the OS hostname)");
+  f->AddString("data-path", &data_path, "path to store disk-backed messages");
+  f->AddInt64("mem-queue-size", &mem_queue_size, "number of messages to keep in memory (per topic/channel)");
+  f->AddInt64("max-bytes-per-file", &max_bytes_per_file, "number of bytes per diskqueue file before rolling (accepted for nsqd compatibility)");
+  f->AddInt64("sync-every", &sync_every, "number of messages per diskqueue fsync");
+  f->AddDuration("sync-timeout", &sync_timeout, "duration of time per diskqueue fsync");
+  f->AddDuration("msg-timeout", &msg_timeout, "default duration to wait before auto-requeing a message");
+  f->AddDuration("max-msg-timeout", &max_msg_timeout, "maximum duration before a message will timeout");
+  f->AddInt64("max-msg-size", &max_msg_size, "maximum size of a single message in bytes");
+  f->AddDuration("max-req-timeout", &max_req_timeout, "maximum requeuing timeout for a message");
+  f->AddInt64("max-body-size", &max_body_size, "maximum size of a single command body");
+  f->AddInt64("max-rdy-count", &max_rdy_count, "maximum RDY count for a client");
+  f->AddInt64("max-channel-consumers", &max_channel_consumers, "maximum channel consumer connection count per nsqd instance (default 0, i.e., unlimited)");
+}
+
+absl::Status BrokerOptions::Validate() const {
+  if (node_id < 0 || node_id >= 1024) return absl::InvalidArgumentError("--node-id must be [0,1024)");
+  if (mem_queue_size < 0) return absl::InvalidArgumentError("--mem-queue-size must be >= 0");
+  if (max_msg_size <= 0) return absl::InvalidArgumentError("--max-msg-size must be > 0");
+  if (max_body_size < max_msg_size) {
+    return absl::InvalidArgumentError("--max-body-size must be >= --max-msg-size");
+  }
+  if (msg_timeout <= absl::ZeroDuration()) return absl::InvalidArgumentError("--msg-timeout must be > 0");
+  if (max_msg_timeout < msg_timeout) {
+    return absl::InvalidArgumentError("--max-msg-timeout must be >= --msg-timeout");
+  }
+  if (max_req_timeout < absl::ZeroDuration()) return absl::InvalidArgumentError("--max-req-timeout must be >= 0");
+  if (max_rdy_count < 1) return absl::InvalidArgumentError("--max-rdy-count must be >= 1");
+  if (max_channel_consumers < 0) return absl::InvalidArgumentError("--max-channel-consumers must be >= 0");
+  if (sync_every < 1) return absl::InvalidArgumentError("--sync-every must be >= 1");
+  if (grpc_address.empty()) return absl::InvalidArgumentError("--grpc-address must not be empty");
+  return absl::OkStatus();
+}
+
+int64_t DefaultNodeId(const std::string& hostname) {
+  unsigned char digest[MD5_DIGEST_LENGTH];
+  MD5(reinterpret_cast<const unsigned char*>(hostname.data()), hostname.size(), digest);
+  uLong crc = crc32(0L, digest, MD5_DIGEST_LENGTH);
+  return static_cast<int64_t>(crc % 1024);
+}
+
+void BrokerOptions::ResolveDefaults() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  if (node_id == -1) node_id = DefaultNodeId(host);
+  if (broadcast_address.empty()) broadcast_address = host;
+}
+
+EngineOptions BrokerOptions::ToEngineOptions() const {
+  EngineOptions e;
+  e.node_id = node_id;
+  e.mem_queue_size = mem_queue_size;
+  e.msg_timeout = msg_timeout;
+  e.max_msg_timeout = max_msg_timeout;
+  e.max_msg_size = max_msg_size;
+  e.max_req_timeout = max_req_timeout;
+  e.max_rdy_count = max_rdy_count;
+  e.max_channel_consumers = max_channel_consumers;
+  return e;
+}
+
+}  // namespace nsq::broker

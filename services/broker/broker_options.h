@@ -1,0 +1,60 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "services/broker/core/options.h"
+
+namespace nsq::flags {
+class FlagSet;
+}
+
+namespace nsq::broker {
+
+// Every option of the broker (our nsqd), with nsqd's flag names and config keys
+// (nsq.md 1.1). Defaults are nsqd's, except that listeners bind 127.0.0.1.
+struct BrokerOptions {
+  // Process.
+  std::string log_level = "info";        // debug, info, warn, error, fatal
+  std::string log_prefix = "[nsqd] ";    // prepended to every log line
+  int64_t node_id = -1;                  // [0,1024); -1 = crc32(md5(hostname)) % 1024
+  bool show_version = false;             // --version
+
+  // Listeners.
+  std::string tcp_address = "127.0.0.1:4150";   // NSQ TCP protocol V2 (legacy gateway)
+  std::string http_address = "127.0.0.1:4151";  // HTTP: /ping, /metrics, NSQ HTTP API
+  std::string grpc_address = "127.0.0.1:4153";  // nsq.v1.Broker, health, reflection
+  std::string broadcast_address;                // registered with discovery; "" = hostname
+
+  // Queues.
+  std::string data_path;             // "" = current working directory
+  int64_t mem_queue_size = 10000;    // messages kept in memory per topic and per channel
+  int64_t max_bytes_per_file = 104857600;  // accepted for nsqd compatibility
+  int64_t sync_every = 2500;         // messages per fsync
+  absl::Duration sync_timeout = absl::Seconds(2);  // most time between fsyncs
+
+  // Messages and commands.
+  absl::Duration msg_timeout = absl::Seconds(60);      // default in-flight timeout
+  absl::Duration max_msg_timeout = absl::Minutes(15);  // bound of consumer timeout / TOUCH
+  int64_t max_msg_size = 1048576;                      // bytes per message body
+  int64_t max_body_size = 5242880;                     // bytes per MPUB / Publish request
+  absl::Duration max_req_timeout = absl::Hours(1);     // REQ clamp, DPUB bound
+  int64_t max_rdy_count = 2500;                        // bound of a consumer's RDY
+  int64_t max_channel_consumers = 0;                   // per channel; 0 = unlimited
+
+  // Registers every field above as a flag (and config key) on `flags`.
+  void RegisterFlags(flags::FlagSet* flags);
+  // nsqd's startup checks, with its messages.
+  absl::Status Validate() const;
+  // Fills node_id from the hostname when it was not given.
+  void ResolveDefaults();
+  EngineOptions ToEngineOptions() const;
+};
+
+// nsqd's default node id: crc32(md5(hostname)) % 1024.
+int64_t DefaultNodeId(const std::string& hostname);
+
+}  // namespace nsq::broker

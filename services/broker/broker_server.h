@@ -1,0 +1,64 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "services/broker/broker_options.h"
+#include "services/broker/core/clock.h"
+#include "services/broker/core/engine.h"
+
+namespace nsq::http {
+class Server;
+}
+
+namespace nsq::broker {
+
+class BrokerGrpcServer;
+class BrokerMetrics;
+
+// The broker process (our nsqd): storage, engine, the timer thread, the gRPC port and the
+// HTTP port. main() builds one, Start()s it, waits for SIGINT/SIGTERM and Stop()s it.
+// Tests run it in-process with "127.0.0.1:0" addresses.
+class BrokerServer {
+ public:
+  // `clock` defaults to the real clock; it must outlive the server.
+  explicit BrokerServer(BrokerOptions options, const Clock* clock = nullptr);
+  ~BrokerServer();
+  BrokerServer(const BrokerServer&) = delete;
+  BrokerServer& operator=(const BrokerServer&) = delete;
+
+  // Opens storage, restores metadata, starts listening. On error nothing is left running.
+  absl::Status Start();
+  // Stops accepting, closes consumers (their in-flight messages are requeued), stops the
+  // timer thread. Idempotent.
+  void Stop();
+
+  int grpc_port() const;
+  int http_port() const;
+  Engine* engine() { return engine_.get(); }
+  const BrokerOptions& options() const { return options_; }
+
+ private:
+  void TimerLoop();
+
+  BrokerOptions options_;
+  const Clock* const clock_;
+  const absl::Time start_time_;
+  std::unique_ptr<Storage> storage_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<BrokerGrpcServer> grpc_;
+  std::unique_ptr<http::Server> http_;
+  std::shared_ptr<BrokerMetrics> metrics_;
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool started_ = false;
+  std::thread timer_thread_;
+};
+
+}  // namespace nsq::broker

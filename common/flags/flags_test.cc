@@ -65,7 +65,9 @@ TEST(ParseGoDurationTest, RejectsMalformedAndOverflowingInput) {
                            "9223372036854775808ns", "3000000h"}) {
     absl::StatusOr<absl::Duration> got = ParseGoDuration(text);
     EXPECT_FALSE(got.ok()) << '"' << text << "\" parsed as " << *got;
-    if (!got.ok()) EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument);
+    if (!got.ok()) {
+      EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument);
+    }
   }
   EXPECT_THAT(ParseGoDuration("10").status().message(), HasSubstr("missing unit"));
   EXPECT_THAT(ParseGoDuration("10sec").status().message(), HasSubstr("unknown unit \"sec\""));

@@ -446,6 +446,8 @@ TEST_F(ServerTest, DefaultLimitRejectsSixMegabyteBody) {
 
 TEST_F(ServerTest, MalformedRequestsGet400AndClose) {
   StartServer();
+  static constexpr char kTlsHelloBytes[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n";
+  const std::string kTlsHello(kTlsHelloBytes, sizeof(kTlsHelloBytes) - 1);  // Has NULs.
   for (const std::string& bad : {
            std::string("NOT A REQUEST\r\n\r\n"),
            std::string("GET /ping HTTP/1.1\r\nNo colon here\r\n\r\n"),
@@ -453,7 +455,7 @@ TEST_F(ServerTest, MalformedRequestsGet400AndClose) {
            std::string("POST /echo HTTP/1.1\r\nContent-Length: abc\r\n\r\n"),
            std::string("GET /a%zz HTTP/1.1\r\nHost: x\r\n\r\n"),
            std::string("GET noslash HTTP/1.1\r\nHost: x\r\n\r\n"),
-           std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 17),
+           kTlsHello,
        }) {
     RawConn conn(server_->port());
     ASSERT_TRUE(conn.Send(bad));
@@ -532,6 +534,19 @@ TEST_F(ServerTest, StopWithConnectedClientsReturnsPromptlyAndClosesThem) {
   server_->Stop();                                // Idempotent.
   RawConn after(server_->port());
   EXPECT_FALSE(after.connected());
+}
+
+TEST_F(ServerTest, IdleConnectionIsClosedAfterIoTimeout) {
+  Server::Options options;
+  options.io_timeout = absl::Milliseconds(100);
+  StartServer(options);
+  RawConn idle(server_->port());
+  ASSERT_TRUE(idle.Send("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(idle.ReadResponse().has_value());
+  EXPECT_TRUE(idle.WaitForClose(absl::Seconds(5)));
+  RawConn stalled(server_->port());
+  ASSERT_TRUE(stalled.Send("GET /ping HTTP/1.1\r\nHo"));
+  EXPECT_TRUE(stalled.WaitForClose(absl::Seconds(5)));
 }
 
 TEST(ServerLifecycleTest, DestroyWithoutStartAndStopWithoutStartAreFine) {

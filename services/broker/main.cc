@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
 
   nsq::broker::BrokerServer server(options);
   if (absl::Status st = server.Start(); !st.ok()) {
-    spdlog::critical("failed to start: {}", st.message());
+    spdlog::critical("failed to start: {}", std::string(st.message()));
     return 1;
   }
   int sig = nsq::process::WaitForShutdownSignal();

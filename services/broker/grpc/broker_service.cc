@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/impl/server_builder_option.h>
+#include <grpcpp/support/message_allocator.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -34,6 +35,12 @@ constexpr int64_t kRequestOverheadBytes = 64 * 1024;
 // that started an operation; a reaction seen here would deadlock on the channel lock in
 // the engine, so it is a broken invariant.
 thread_local int t_in_engine_callback = 0;
+
+class SubscribeReactor;
+// The reactor whose OnReadDone runs on this thread. Deliveries to it caused by its own
+// command (a FIN or RDY letting more messages out) only queue: OnReadDone builds and
+// writes the response after the engine call returns, outside the channel lock.
+thread_local const SubscribeReactor* t_reading_reactor = nullptr;
 
 void CheckNotInEngineCallback(const char* reaction) {
   if (t_in_engine_callback != 0) {
@@ -107,7 +114,7 @@ class SubscribeReactor final
           pending_.insert(pending_.end(), std::make_move_iterator(batch.begin()),
                           std::make_move_iterator(batch.end()));
         }
-        start = !writing_ && !building_ && !spare_ready_;
+        start = !writing_ && !building_ && !spare_ready_ && t_reading_reactor != this;
       }
     }
     if (start) Pump(/*build_while_writing=*/false);
@@ -128,7 +135,12 @@ class SubscribeReactor final
       EndStream(grpc::Status::OK, /*close_consumer=*/true);
       return;
     }
-    if (HandleCommand()) StartRead(&request_);
+    t_reading_reactor = this;
+    const bool more = HandleCommand();
+    t_reading_reactor = nullptr;
+    // What the command queued (messages it let out, errors, the subscribed reply).
+    Pump(/*build_while_writing=*/true);
+    if (more) StartRead(&request_);
   }
 
   void OnWriteDone(bool ok) override {
@@ -275,7 +287,6 @@ class SubscribeReactor final
       close_now->Close();
       return false;
     }
-    Pump(/*build_while_writing=*/false);
     return true;
   }
 
@@ -321,7 +332,7 @@ class SubscribeReactor final
       absl::MutexLock lock(&mu_);
       if (finishing_) return;
       pending_errors_.push_back(std::move(error));
-      start = !writing_ && !building_ && !spare_ready_;
+      start = !writing_ && !building_ && !spare_ready_ && t_reading_reactor != this;
     }
     if (start) Pump(/*build_while_writing=*/false);
   }
@@ -495,10 +506,80 @@ class SubscribeReactor final
   grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
 };
 
+// Recycles Publish request/response objects. Protobuf keeps the strings of a cleared
+// repeated field, with their capacity, for the next parse: a batch parsed into a
+// recycled request allocates nothing per body, and the response's ids likewise. Objects
+// that grew large are freed instead of pinning memory. Thread-safe.
+class PublishMessagePool final
+    : public grpc::MessageAllocator<nsq::v1::PublishRequest, nsq::v1::PublishResponse> {
+ public:
+  ~PublishMessagePool() override {
+    absl::MutexLock lock(&mu_);
+    for (Holder* holder : free_) delete holder;
+  }
+
+  grpc::MessageHolder<nsq::v1::PublishRequest, nsq::v1::PublishResponse>* AllocateMessages()
+      override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!free_.empty()) {
+        Holder* holder = free_.back();
+        free_.pop_back();
+        return holder;
+      }
+    }
+    return new Holder(this);
+  }
+
+ private:
+  static constexpr size_t kMaxPooled = 32;
+  static constexpr int64_t kMaxPooledBytes = 1024 * 1024;
+
+  class Holder final
+      : public grpc::MessageHolder<nsq::v1::PublishRequest, nsq::v1::PublishResponse> {
+   public:
+    explicit Holder(PublishMessagePool* pool) : pool_(pool) {
+      set_request(&request_);
+      set_response(&response_);
+    }
+    void Release() override { pool_->Recycle(this); }
+
+    nsq::v1::PublishRequest request_;
+    nsq::v1::PublishResponse response_;
+
+   private:
+    PublishMessagePool* const pool_;
+  };
+
+  void Recycle(Holder* holder) {
+    // SpaceUsedLong counts cleared-but-kept elements too.
+    if (static_cast<int64_t>(holder->request_.SpaceUsedLong() +
+                             holder->response_.SpaceUsedLong()) > kMaxPooledBytes) {
+      delete holder;
+      return;
+    }
+    holder->request_.Clear();
+    holder->response_.Clear();
+    {
+      absl::MutexLock lock(&mu_);
+      if (free_.size() < kMaxPooled) {
+        free_.push_back(holder);
+        return;
+      }
+    }
+    delete holder;
+  }
+
+  absl::Mutex mu_;
+  std::vector<Holder*> free_ ABSL_GUARDED_BY(mu_);
+};
+
 class BrokerServiceImpl final : public nsq::v1::Broker::CallbackService {
  public:
   BrokerServiceImpl(Engine* engine, BrokerServiceOptions options)
-      : engine_(engine), options_(std::move(options)) {}
+      : engine_(engine), options_(std::move(options)) {
+    SetMessageAllocatorFor_Publish(&publish_pool_);
+  }
 
   grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context,
                                     const nsq::v1::PublishRequest* request,
@@ -657,6 +738,7 @@ class BrokerServiceImpl final : public nsq::v1::Broker::CallbackService {
 
   Engine* const engine_;
   const BrokerServiceOptions options_;
+  PublishMessagePool publish_pool_;
 };
 
 }  // namespace
@@ -680,6 +762,9 @@ absl::Status AddBrokerServices(grpc::ServerBuilder* builder, grpc::Service* brok
   const int64_t max_receive =
       std::min<int64_t>(options.max_body_size + kRequestOverheadBytes, INT32_MAX);
   builder->SetMaxReceiveMessageSize(static_cast<int>(max_receive));
+  // gRPC turns SO_REUSEPORT on by default: a second broker on the same port would then
+  // start "successfully" and steal half the connections. Fail to bind instead.
+  builder->AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // Read by every server built after this call, so before BuildAndStart is enough.
   grpc::EnableDefaultHealthCheckService(true);
   builder->SetOption(std::make_unique<ReflectionOption>());

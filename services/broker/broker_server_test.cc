@@ -1,0 +1,105 @@
+#include "services/broker/broker_server.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/http/client.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace nsq::broker {
+namespace {
+
+using ::testing::HasSubstr;
+
+BrokerOptions TestOptions() {
+  BrokerOptions o;
+  o.grpc_address = "127.0.0.1:0";
+  o.http_address = "127.0.0.1:0";
+  o.tcp_address = "127.0.0.1:0";
+  o.data_path = ::testing::TempDir();
+  o.node_id = 1;
+  return o;
+}
+
+std::string Http(const BrokerServer& server, const std::string& target, int* status = nullptr) {
+  auto resp = http::HttpRequest("GET", absl::StrCat("127.0.0.1:", server.http_port()), target);
+  EXPECT_TRUE(resp.ok()) << resp.status();
+  if (!resp.ok()) return "";
+  if (status) *status = resp->status;
+  return resp->body;
+}
+
+TEST(BrokerServerTest, PingAnswersOkOnTheHttpPort) {
+  BrokerServer server(TestOptions());
+  ASSERT_TRUE(server.Start().ok());
+  EXPECT_GT(server.grpc_port(), 0);
+  EXPECT_GT(server.http_port(), 0);
+  int status = 0;
+  EXPECT_EQ(Http(server, "/ping", &status), "OK");
+  EXPECT_EQ(status, 200);
+}
+
+TEST(BrokerServerTest, MetricsExposeTopicAndChannelCounters) {
+  BrokerServer server(TestOptions());
+  ASSERT_TRUE(server.Start().ok());
+  ASSERT_TRUE(server.engine()->CreateChannel("orders", "audit").ok());
+  std::vector<std::string_view> bodies = {"a", "bb"};
+  ASSERT_TRUE(server.engine()->Publish("orders", bodies).ok());
+  std::string text = Http(server, "/metrics");
+  EXPECT_THAT(text, HasSubstr("# TYPE nsq_topic_messages_total counter"));
+  EXPECT_THAT(text, HasSubstr("nsq_topic_messages_total{topic=\"orders\"} 2"));
+  EXPECT_THAT(text, HasSubstr("nsq_channel_depth{channel=\"audit\",topic=\"orders\"} 2"));
+  EXPECT_THAT(text, HasSubstr("nsq_broker_healthy 1"));
+}
+
+TEST(BrokerServerTest, InvalidOptionsFailStartWithNsqdsMessage) {
+  BrokerOptions o = TestOptions();
+  o.node_id = 5000;
+  BrokerServer server(o);
+  absl::Status st = server.Start();
+  EXPECT_EQ(st.message(), "--node-id must be [0,1024)");
+}
+
+TEST(BrokerServerTest, BusyGrpcAddressFailsStartWithAClearError) {
+  BrokerServer first(TestOptions());
+  ASSERT_TRUE(first.Start().ok());
+  BrokerOptions o = TestOptions();
+  o.grpc_address = absl::StrCat("127.0.0.1:", first.grpc_port());
+  BrokerServer second(o);
+  absl::Status st = second.Start();
+  EXPECT_FALSE(st.ok());
+  EXPECT_THAT(std::string(st.message()), HasSubstr("gRPC listener on"));
+}
+
+TEST(BrokerServerTest, TimersRunWithoutAnyoneCallingThem) {
+  BrokerServer server(TestOptions());
+  ASSERT_TRUE(server.Start().ok());
+  std::vector<std::string_view> bodies = {"later"};
+  ASSERT_TRUE(server.engine()->CreateChannel("t", "c").ok());
+  ASSERT_TRUE(server.engine()->Publish("t", bodies, absl::Milliseconds(30)).ok());
+  // The timer thread moves the deferred message to the ready queue on its own.
+  absl::Time deadline = absl::Now() + absl::Seconds(5);
+  int64_t depth = 0;
+  while (absl::Now() < deadline) {
+    auto stats = server.engine()->GetStats(StatsFilter{"t", "c", false});
+    ASSERT_TRUE(stats.ok());
+    depth = (*stats)[0].channels[0].depth;
+    if (depth == 1) break;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ(depth, 1);
+}
+
+TEST(BrokerServerTest, StopIsPromptAndIdempotent) {
+  BrokerServer server(TestOptions());
+  ASSERT_TRUE(server.Start().ok());
+  absl::Time start = absl::Now();
+  server.Stop();
+  server.Stop();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
+}  // namespace
+}  // namespace nsq::broker

@@ -37,6 +37,27 @@ Engine::Engine(EngineOptions options, const Clock* clock, Storage* storage)
 
 Engine::~Engine() { Shutdown(); }
 
+void Engine::AddObserver(EngineObserver* observer) { observers_.push_back(observer); }
+
+void Engine::NotifyTopicCreated(const std::string& topic) {
+  for (EngineObserver* o : observers_) o->TopicCreated(topic);
+}
+
+void Engine::NotifyTopicDeleted(const std::string& topic, const std::vector<std::string>& channels) {
+  for (EngineObserver* o : observers_) {
+    for (const std::string& c : channels) o->ChannelDeleted(topic, c);
+    o->TopicDeleted(topic);
+  }
+}
+
+void Engine::NotifyChannelCreated(const std::string& topic, const std::string& channel) {
+  for (EngineObserver* o : observers_) o->ChannelCreated(topic, channel);
+}
+
+void Engine::NotifyChannelDeleted(const std::string& topic, const std::string& channel) {
+  for (EngineObserver* o : observers_) o->ChannelDeleted(topic, channel);
+}
+
 absl::Status Engine::Start() {
   absl::StatusOr<Metadata> md = storage_->LoadMetadata();
   if (!md.ok()) return md.status();
@@ -47,8 +68,10 @@ absl::Status Engine::Start() {
     (*topic)->SetPaused(t.paused).IgnoreError();
     for (const Metadata::Channel& c : t.channels) {
       if (!IsValidName(c.name) || IsEphemeralName(c.name)) continue;
-      auto ch = (*topic)->GetOrCreateChannel(c.name, c.paused);
+      bool created = false;
+      auto ch = (*topic)->GetOrCreateChannel(c.name, c.paused, &created);
       if (!ch.ok()) return ch.status();
+      if (created) NotifyChannelCreated(t.name, c.name);
     }
   }
   started_.store(true);
@@ -89,6 +112,7 @@ absl::StatusOr<std::shared_ptr<Topic>> Engine::GetOrCreateTopic(std::string_view
     topics_.emplace(std::string(name), topic);
   }
   if (!topic->ephemeral()) PersistMetadata();
+  NotifyTopicCreated(topic->name());
   return topic;
 }
 
@@ -155,7 +179,10 @@ absl::StatusOr<std::shared_ptr<Consumer>> Engine::Subscribe(std::string_view top
     bool created = false;
     auto consumer = (*t)->Subscribe(channel, info, sink, &created);
     if (!consumer.ok() && IsExiting(consumer.status())) continue;
-    if (created && !IsEphemeralName(channel)) PersistMetadata();
+    if (created) {
+      if (!IsEphemeralName(channel)) PersistMetadata();
+      NotifyChannelCreated((*t)->name(), std::string(channel));
+    }
     if (!consumer.ok()) return consumer.status();
     return std::shared_ptr<Consumer>(*std::move(consumer));
   }
@@ -169,17 +196,20 @@ absl::Status Engine::CreateTopic(std::string_view topic) {
 
 absl::Status Engine::DeleteTopic(std::string_view topic) {
   if (!IsValidName(topic)) return BadTopic(topic);
+  std::vector<std::string> channels;
   {
     absl::MutexLock lock(&mu_);
     auto it = topics_.find(Key(topic));
     if (it == topics_.end()) return TopicNotFound();
     std::shared_ptr<Topic> t = it->second;
+    for (const auto& c : t->Channels()) channels.push_back(c->name());
     topics_.erase(it);
     // Under mu_, so a topic of the same name cannot be created (and open the same
     // storage) before this one's storage is gone.
     t->Delete(absl::NotFoundError(absl::StrCat("topic ", std::string(topic), " was deleted")));
   }
   PersistMetadata();
+  NotifyTopicDeleted(std::string(topic), channels);
   return absl::OkStatus();
 }
 
@@ -208,7 +238,10 @@ absl::Status Engine::CreateChannel(std::string_view topic, std::string_view chan
     bool created = false;
     auto ch = (*t)->GetOrCreateChannel(channel, false, &created);
     if (!ch.ok() && IsExiting(ch.status())) continue;
-    if (created && !IsEphemeralName(channel)) PersistMetadata();
+    if (created) {
+      if (!IsEphemeralName(channel)) PersistMetadata();
+      NotifyChannelCreated((*t)->name(), std::string(channel));
+    }
     return ch.status();
   }
   return absl::UnavailableError("topic is being deleted");
@@ -221,15 +254,19 @@ absl::Status Engine::DeleteChannel(std::string_view topic, std::string_view chan
   if (!t) return TopicNotFound();
   absl::Status st = t->DeleteChannel(channel);
   if (!st.ok()) return st;
+  bool topic_deleted = false;
   if (t->ephemeral() && !t->HasChannels()) {
     absl::MutexLock lock(&mu_);
     auto it = topics_.find(Key(topic));
     if (it != topics_.end() && it->second == t && !t->HasChannels()) {
       topics_.erase(it);
       t->Delete(absl::OkStatus());
+      topic_deleted = true;
     }
   }
   PersistMetadata();
+  NotifyChannelDeleted(t->name(), std::string(channel));
+  if (topic_deleted) NotifyTopicDeleted(t->name(), {});
   return absl::OkStatus();
 }
 
@@ -249,16 +286,22 @@ absl::Status Engine::SetChannelPaused(std::string_view topic, std::string_view c
 
 void Engine::ReapEphemeral(const std::shared_ptr<Topic>& topic,
                            const std::shared_ptr<Channel>& channel) {
-  absl::MutexLock lock(&mu_);
   bool removed = false;
-  const bool topic_empty = topic->ReapChannel(channel, &removed);
-  if (removed && topic_empty && topic->ephemeral()) {
-    auto it = topics_.find(Key(topic->name()));
-    if (it != topics_.end() && it->second == topic) {
-      topics_.erase(it);
-      topic->Delete(absl::OkStatus());
+  bool topic_deleted = false;
+  {
+    absl::MutexLock lock(&mu_);
+    const bool topic_empty = topic->ReapChannel(channel, &removed);
+    if (removed && topic_empty && topic->ephemeral()) {
+      auto it = topics_.find(Key(topic->name()));
+      if (it != topics_.end() && it->second == topic) {
+        topics_.erase(it);
+        topic->Delete(absl::OkStatus());
+        topic_deleted = true;
+      }
     }
   }
+  if (removed) NotifyChannelDeleted(topic->name(), channel->name());
+  if (topic_deleted) NotifyTopicDeleted(topic->name(), {});
 }
 
 absl::StatusOr<std::vector<TopicStats>> Engine::GetStats(const StatsFilter& filter) const {

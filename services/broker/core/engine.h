@@ -98,6 +98,19 @@ struct StatsFilter {
   bool include_consumers = true;
 };
 
+// Told about topics and channels appearing and going away (discovery registration).
+// Called from the thread that made the change, with no engine lock held; TopicCreated
+// runs before the creating call (a publish, say) goes on to use the topic, so an
+// observer may create channels in it first (nsqd's channel pre-creation from lookupd).
+class EngineObserver {
+ public:
+  virtual ~EngineObserver() = default;
+  virtual void TopicCreated(const std::string& topic) {}
+  virtual void TopicDeleted(const std::string& topic) {}
+  virtual void ChannelCreated(const std::string& topic, const std::string& channel) {}
+  virtual void ChannelDeleted(const std::string& topic, const std::string& channel) {}
+};
+
 // A subscribed consumer's handle: one per client connection/stream. Thread-safe.
 // Destroying it closes it.
 class Consumer {
@@ -129,6 +142,9 @@ class Engine {
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
+
+  // Adds an observer (it must outlive the engine). Only before Start().
+  void AddObserver(EngineObserver* observer);
 
   // Restores topics, channels and paused flags from storage.
   absl::Status Start();
@@ -186,11 +202,17 @@ class Engine {
   // no channel and it is ephemeral).
   void ReapEphemeral(const std::shared_ptr<Topic>& topic, const std::shared_ptr<Channel>& channel);
   void PersistMetadata();
+  void NotifyTopicCreated(const std::string& topic);
+  void NotifyTopicDeleted(const std::string& topic, const std::vector<std::string>& channels);
+  void NotifyChannelCreated(const std::string& topic, const std::string& channel);
+  void NotifyChannelDeleted(const std::string& topic, const std::string& channel);
   void RecordStorageResult(const absl::Status& status);
 
   const EngineOptions options_;
   const Clock* const clock_;
   Storage* const storage_;
+
+  std::vector<EngineObserver*> observers_;  // fixed before Start()
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Topic>> topics_ ABSL_GUARDED_BY(mu_);

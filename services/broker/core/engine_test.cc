@@ -761,5 +761,57 @@ TEST_F(EngineTest, ShutdownClosesConsumersAndRequeuesTheirMessages) {
   EXPECT_EQ(s.depth, 2);
 }
 
+class RecordingObserver : public EngineObserver {
+ public:
+  void TopicCreated(const std::string& t) override { events.push_back("+" + t); }
+  void TopicDeleted(const std::string& t) override { events.push_back("-" + t); }
+  void ChannelCreated(const std::string& t, const std::string& c) override {
+    events.push_back("+" + t + "/" + c);
+  }
+  void ChannelDeleted(const std::string& t, const std::string& c) override {
+    events.push_back("-" + t + "/" + c);
+  }
+  std::vector<std::string> events;
+};
+
+TEST_F(EngineTest, ObserverHearsOfTopicsAndChannelsComingAndGoing) {
+  RecordingObserver observer;
+  engine_ = std::make_unique<Engine>(EngineOptions{}, &clock_, &storage_);
+  engine_->AddObserver(&observer);
+  ASSERT_TRUE(engine_->Start().ok());
+  PublishN("t", 1);
+  PublishN("t", 1);
+  RecordingSink sink;
+  auto c = Sub("t", "ch", &sink);
+  ASSERT_TRUE(engine_->CreateChannel("t", "other").ok());
+  ASSERT_TRUE(engine_->DeleteChannel("t", "other").ok());
+  auto e = Sub("x#ephemeral", "y#ephemeral", &sink);
+  e->Close();
+  ASSERT_TRUE(engine_->DeleteTopic("t").ok());
+  EXPECT_THAT(observer.events,
+              ElementsAre("+t", "+t/ch", "+t/other", "-t/other", "+x#ephemeral",
+                          "+x#ephemeral/y#ephemeral", "-x#ephemeral/y#ephemeral", "-x#ephemeral",
+                          "-t/ch", "-t"));
+}
+
+TEST_F(EngineTest, ObserverMayCreateChannelsBeforeTheFirstPublishLands) {
+  // nsqd's channel pre-creation: channels known elsewhere exist before the first message.
+  class Precreator : public EngineObserver {
+   public:
+    Engine* engine = nullptr;
+    void TopicCreated(const std::string& t) override {
+      ASSERT_TRUE(engine->CreateChannel(t, "a").ok());
+      ASSERT_TRUE(engine->CreateChannel(t, "b").ok());
+    }
+  } precreator;
+  engine_ = std::make_unique<Engine>(EngineOptions{}, &clock_, &storage_);
+  precreator.engine = engine_.get();
+  engine_->AddObserver(&precreator);
+  ASSERT_TRUE(engine_->Start().ok());
+  PublishN("t", 2);
+  EXPECT_EQ(ChannelStatsOf("t", "a").depth, 2);
+  EXPECT_EQ(ChannelStatsOf("t", "b").depth, 2);
+}
+
 }  // namespace
 }  // namespace nsq::broker

@@ -96,6 +96,7 @@ void Channel::DispatchLocked() {
     QueuedMessage qm;
     absl::Status read_error;
     while (static_cast<int64_t>(batch_.size()) < room && queue_.Pop(&qm, &read_error)) {
+      if (c->info_.sample_rate > 0 && c->SampleOut()) continue;  // dropped, as nsqd does
       if (qm.attempts < 0xffff) ++qm.attempts;
       const MessageId id = qm.message->id;
       const uint16_t attempts = qm.attempts;
@@ -303,7 +304,18 @@ ConsumerImpl::ConsumerImpl(Engine* engine, std::shared_ptr<Topic> topic,
       msg_timeout_(msg_timeout),
       msg_timeout_ns_(absl::ToInt64Nanoseconds(msg_timeout)),
       sink_(sink),
-      connect_time_(connect_time) {}
+      connect_time_(connect_time),
+      sample_state_(reinterpret_cast<uintptr_t>(this) ^
+                    static_cast<uint64_t>(absl::ToUnixNanos(absl::Now())) ^ 0x9e3779b97f4a7c15ull) {}
+
+bool ConsumerImpl::SampleOut() {
+  // xorshift64*: nsqd drops when rand.Int31n(100) > sample_rate.
+  sample_state_ ^= sample_state_ >> 12;
+  sample_state_ ^= sample_state_ << 25;
+  sample_state_ ^= sample_state_ >> 27;
+  const uint64_t r = (sample_state_ * 0x2545f4914f6cdd1dull) >> 32;
+  return static_cast<int32_t>(r % 100) > info_.sample_rate;
+}
 
 ConsumerImpl::~ConsumerImpl() { Close(); }
 

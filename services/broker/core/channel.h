@@ -130,6 +130,8 @@ class ConsumerImpl final : public Consumer {
  private:
   friend class Channel;
   ConsumerStats StatsLocked() const;
+  // True when the next message is to be dropped for this consumer's sample_rate.
+  bool SampleOut();
 
   Engine* const engine_;
   const std::shared_ptr<Topic> topic_;
@@ -147,6 +149,7 @@ class ConsumerImpl final : public Consumer {
   uint64_t message_count_ = 0;
   uint64_t finish_count_ = 0;
   uint64_t requeue_count_ = 0;
+  uint64_t sample_state_;  // never 0
 };
 
 }  // namespace nsq::broker

@@ -173,6 +173,10 @@ absl::StatusOr<std::shared_ptr<Consumer>> Engine::Subscribe(std::string_view top
         "E_BAD_BODY msg_timeout ", absl::ToInt64Milliseconds(info.msg_timeout),
         "ms out of range 0-", absl::ToInt64Milliseconds(options_.max_msg_timeout), "ms"));
   }
+  if (info.sample_rate < 0 || info.sample_rate > 99) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("E_BAD_BODY sample rate (", info.sample_rate, ") is invalid"));
+  }
   for (int i = 0; i < kRaceRetries; ++i) {
     auto t = GetOrCreateTopic(topic);
     if (!t.ok()) return t.status();

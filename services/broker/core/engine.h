@@ -53,6 +53,10 @@ struct ConsumerInfo {
   std::string protocol;  // "grpc", "v2"
   // In-flight timeout; zero = --msg-timeout. Must be within (0, --max-msg-timeout].
   absl::Duration msg_timeout = absl::ZeroDuration();
+  // nsqd's IDENTIFY sample_rate: 1..99 delivers each message to this consumer with
+  // probability (sample_rate+1)/100 and drops the others (consumed from the channel,
+  // redelivered to no one), as nsqd does; 0 delivers everything.
+  int32_t sample_rate = 0;
 };
 
 struct ConsumerStats {

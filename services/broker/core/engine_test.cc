@@ -813,5 +813,30 @@ TEST_F(EngineTest, ObserverMayCreateChannelsBeforeTheFirstPublishLands) {
   EXPECT_EQ(ChannelStatsOf("t", "b").depth, 2);
 }
 
+TEST_F(EngineTest, SampleRateDropsMostMessagesForThatConsumerOnly) {
+  PublishN("t", 2000);
+  RecordingSink sampled;
+  ConsumerInfo info;
+  info.sample_rate = 9;  // nsqd keeps a message when rand(0..99) <= 9: about 10%
+  auto c = engine_->Subscribe("t", "ch", info, &sampled);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE((*c)->SetReady(2500).ok());
+  const size_t kept = sampled.deliveries.size();
+  EXPECT_GT(kept, 100u);
+  EXPECT_LT(kept, 320u);
+  // The dropped messages are consumed: nothing is left for anyone else.
+  EXPECT_EQ(ChannelStatsOf("t", "ch").depth, 0);
+  EXPECT_EQ(ChannelStatsOf("t", "ch").in_flight_count, static_cast<int64_t>(kept));
+}
+
+TEST_F(EngineTest, SubscribeRejectsSampleRateOutsideZeroTo99) {
+  RecordingSink sink;
+  ConsumerInfo info;
+  info.sample_rate = 100;
+  auto c = engine_->Subscribe("t", "ch", info, &sink);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(), "E_BAD_BODY sample rate (100) is invalid");
+}
+
 }  // namespace
 }  // namespace nsq::broker

@@ -1,5 +1,6 @@
 #include "services/broker/grpc/broker_service.h"
 
+#include <grpc/slice.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -19,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "nsq/v1/broker.grpc.pb.h"
+#include "services/broker/grpc/subscribe_codec.h"
 
 namespace nsq::broker {
 namespace {
@@ -87,16 +89,19 @@ class ReflectionOption final : public grpc::ServerBuilderOption {
 //
 // Writes: one StartWrite is outstanding at a time. Deliveries accumulate in pending_
 // while a write is on the wire; the next response is built from them in the spare of
-// two response objects (by the thread holding the "building" token, outside mu_), so
+// two output buffers (by the thread holding the "building" token, outside mu_), so
 // each write carries everything that arrived meanwhile, up to the response bounds.
-class SubscribeReactor final
-    : public grpc::ServerBidiReactor<SubscribeRequest, SubscribeResponse>,
-      public DeliverySink {
+//
+// The stream is a raw (ByteBuffer) method: responses are encoded straight from the
+// deliveries and FIN commands are read without a string per id (subscribe_codec.h);
+// clients see the ordinary SubscribeRequest/SubscribeResponse messages.
+class SubscribeReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
+                               public DeliverySink {
  public:
   SubscribeReactor(Engine* engine, const BrokerServiceOptions* options,
                    grpc::CallbackServerContext* context)
       : engine_(engine), options_(options), context_(context) {
-    StartRead(&request_);
+    StartRead(&read_buffer_);
   }
 
   // DeliverySink. Called with the channel lock held: queue and maybe start a write.
@@ -136,11 +141,11 @@ class SubscribeReactor final
       return;
     }
     t_reading_reactor = this;
-    const bool more = HandleCommand();
+    const bool more = HandleRequest();
     t_reading_reactor = nullptr;
     // What the command queued (messages it let out, errors, the subscribed reply).
     Pump(/*build_while_writing=*/true);
-    if (more) StartRead(&request_);
+    if (more) StartRead(&read_buffer_);
   }
 
   void OnWriteDone(bool ok) override {
@@ -182,7 +187,58 @@ class SubscribeReactor final
     std::string id;
   };
 
-  // Runs one client command; false when the stream is ending (no further read).
+  // The bytes of the request just read, valid until the next read.
+  absl::string_view RequestBytes() {
+    if (read_buffer_.TrySingleSlice(&read_slice_).ok()) {
+      return absl::string_view(reinterpret_cast<const char*>(read_slice_.begin()),
+                               read_slice_.size());
+    }
+    read_slices_.clear();
+    read_flat_.clear();
+    if (read_buffer_.Dump(&read_slices_).ok()) {
+      for (const grpc::Slice& slice : read_slices_) {
+        read_flat_.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+      }
+    }
+    return read_flat_;
+  }
+
+  // Runs one client request; false when the stream is ending (no further read).
+  bool HandleRequest() {
+    const absl::string_view bytes = RequestBytes();
+    if (subscribe_codec::DecodeFinishOnly(bytes, &fin_views_)) {
+      std::shared_ptr<Consumer> consumer = SubscribedConsumer();
+      if (consumer == nullptr) return false;
+      HandleFinish(*consumer);
+      return true;
+    }
+    if (!request_.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+      EndStream(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                             "E_INVALID cannot parse SubscribeRequest"),
+                /*close_consumer=*/true);
+      return false;
+    }
+    return HandleCommand();
+  }
+
+  // The consumer for a command other than subscribe; null (the stream is ending) if
+  // there is none.
+  std::shared_ptr<Consumer> SubscribedConsumer() {
+    std::shared_ptr<Consumer> consumer;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finishing_) return nullptr;
+      consumer = consumer_;
+    }
+    if (consumer == nullptr) {
+      EndStream(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                             "E_INVALID subscribe must be the first command"),
+                /*close_consumer=*/false);
+    }
+    return consumer;
+  }
+
+  // Runs the parsed command in request_.
   bool HandleCommand() {
     switch (request_.command_case()) {
       case SubscribeRequest::kSubscribe:
@@ -197,18 +253,8 @@ class SubscribeReactor final
                   /*close_consumer=*/true);
         return false;
     }
-    std::shared_ptr<Consumer> consumer;
-    {
-      absl::MutexLock lock(&mu_);
-      if (finishing_) return false;
-      consumer = consumer_;
-    }
-    if (consumer == nullptr) {
-      EndStream(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                             "E_INVALID subscribe must be the first command"),
-                /*close_consumer=*/false);
-      return false;
-    }
+    std::shared_ptr<Consumer> consumer = SubscribedConsumer();
+    if (consumer == nullptr) return false;
     switch (request_.command_case()) {
       case SubscribeRequest::kReady: {
         absl::Status status = consumer->SetReady(request_.ready().count());
@@ -219,7 +265,9 @@ class SubscribeReactor final
         return true;
       }
       case SubscribeRequest::kFinish:
-        HandleFinish(*consumer, request_.finish());
+        fin_views_.clear();
+        for (const std::string& id : request_.finish().ids()) fin_views_.emplace_back(id);
+        HandleFinish(*consumer);
         return true;
       case SubscribeRequest::kRequeue: {
         const auto& requeue = request_.requeue();
@@ -290,22 +338,23 @@ class SubscribeReactor final
     return true;
   }
 
-  void HandleFinish(Consumer& consumer, const SubscribeRequest::Finish& finish) {
+  // FIN of the ids in fin_views_, in one engine call.
+  void HandleFinish(Consumer& consumer) {
     fin_ids_.clear();
-    fin_raw_.clear();
-    for (const std::string& raw : finish.ids()) {
+    fin_valid_.clear();
+    for (absl::string_view raw : fin_views_) {
       MessageId id;
-      if (!MessageId::FromBytes(raw, &id)) {
+      if (!MessageId::FromBytes(std::string_view(raw.data(), raw.size()), &id)) {
         AddError(InvalidIdError("FIN", raw));
         continue;
       }
       fin_ids_.push_back(id);
-      fin_raw_.push_back(&raw);
+      fin_valid_.push_back(raw);
     }
     if (fin_ids_.empty()) return;
     std::vector<absl::Status> statuses = consumer.FinishBatch(fin_ids_);
-    for (size_t i = 0; i < statuses.size() && i < fin_raw_.size(); ++i) {
-      if (!statuses[i].ok()) AddError(CommandError("E_FIN_FAILED", statuses[i], *fin_raw_[i]));
+    for (size_t i = 0; i < statuses.size() && i < fin_valid_.size(); ++i) {
+      if (!statuses[i].ok()) AddError(CommandError("E_FIN_FAILED", statuses[i], fin_valid_[i]));
     }
   }
 
@@ -403,30 +452,34 @@ class SubscribeReactor final
     }
   }
 
-  // Fills `response` from the builder's scratch. Runs outside mu_ by the token holder.
-  void Build(SubscribeResponse* response) {
-    response->Clear();
+  // Encodes the builder's scratch into `out`: the subscribed reply and errors through
+  // protobuf, then the messages straight from the deliveries, in one slice. Runs outside
+  // mu_ by the token holder.
+  void Build(grpc::ByteBuffer* out) {
+    header_.Clear();
     if (taken_ack_) {
-      response->set_subscribed(true);
-      response->set_max_rdy_count(engine_->options().max_rdy_count);
+      header_.set_subscribed(true);
+      header_.set_max_rdy_count(engine_->options().max_rdy_count);
     }
     for (PendingError& e : taken_errors_) {
-      SubscribeResponse::Error* error = response->add_errors();
+      SubscribeResponse::Error* error = header_.add_errors();
       error->set_code(e.code);
       error->set_message(std::move(e.message));
       error->set_id(std::move(e.id));
     }
     taken_errors_.clear();
-    auto* messages = response->mutable_messages();
-    messages->Reserve(static_cast<int>(taken_.size()));
-    for (const Delivery& d : taken_) {
-      nsq::v1::Message* m = messages->Add();
-      m->set_id(d.message->id.bytes.data(), MessageId::kSize);
-      m->set_timestamp_ns(d.message->timestamp_ns);
-      m->set_attempts(d.attempts);
-      m->set_body(d.message->body);
+    const size_t header_size = header_.ByteSizeLong();
+    const size_t size = header_size + subscribe_codec::EncodedMessagesSize(taken_);
+    grpc_slice slice = grpc_slice_malloc(size);
+    // Written before the slice is wrapped: a small slice's bytes live inside `slice`.
+    char* p = reinterpret_cast<char*>(GRPC_SLICE_START_PTR(slice));
+    if (header_size > 0) {
+      header_.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(p));
     }
+    subscribe_codec::EncodeMessages(taken_, p + header_size);
     taken_.clear();
+    grpc::Slice wrapped(slice, grpc::Slice::STEAL_REF);
+    *out = grpc::ByteBuffer(&wrapped, 1);
   }
 
   // Moves the write pipeline forward: writes a built response if nothing is on the wire,
@@ -452,7 +505,7 @@ class SubscribeReactor final
         spare_ready_ = false;
         writing_ = true;
         wire_ = 1 - wire_;
-        SubscribeResponse* response = &responses_[wire_];
+        grpc::ByteBuffer* response = &responses_[wire_];
         mu_.Unlock();
         StartWrite(response);
         mu_.Lock();
@@ -462,7 +515,7 @@ class SubscribeReactor final
       if (writing_ && !build_while_writing) break;
       building_ = true;
       TakeLocked();
-      SubscribeResponse* spare = &responses_[1 - wire_];
+      grpc::ByteBuffer* spare = &responses_[1 - wire_];
       mu_.Unlock();
       Build(spare);
       mu_.Lock();
@@ -477,17 +530,23 @@ class SubscribeReactor final
   grpc::CallbackServerContext* const context_;
 
   // Used only by OnReadDone (gRPC allows one read outstanding).
+  grpc::ByteBuffer read_buffer_;
+  grpc::Slice read_slice_;
+  std::vector<grpc::Slice> read_slices_;
+  std::string read_flat_;
   SubscribeRequest request_;
+  std::vector<absl::string_view> fin_views_;
   std::vector<MessageId> fin_ids_;
-  std::vector<const std::string*> fin_raw_;
+  std::vector<absl::string_view> fin_valid_;
 
   // Used only by the holder of the building token (building_).
   std::vector<Delivery> taken_;
   std::vector<PendingError> taken_errors_;
   bool taken_ack_ = false;
+  SubscribeResponse header_;
   // responses_[wire_] is on the wire (or was last written); the other is the spare.
   // Each is touched only by the thread that owns it through writing_/building_.
-  SubscribeResponse responses_[2];
+  grpc::ByteBuffer responses_[2];
 
   absl::Mutex mu_;
   int wire_ ABSL_GUARDED_BY(mu_) = 0;
@@ -574,7 +633,23 @@ class PublishMessagePool final
   std::vector<Holder*> free_ ABSL_GUARDED_BY(mu_);
 };
 
-class BrokerServiceImpl final : public nsq::v1::Broker::CallbackService {
+// The generated CallbackService, except that Subscribe is a raw (ByteBuffer) method.
+using BrokerServiceBase = nsq::v1::Broker::WithCallbackMethod_Publish<
+    nsq::v1::Broker::WithRawCallbackMethod_Subscribe<
+    nsq::v1::Broker::WithCallbackMethod_CreateTopic<
+    nsq::v1::Broker::WithCallbackMethod_DeleteTopic<
+    nsq::v1::Broker::WithCallbackMethod_EmptyTopic<
+    nsq::v1::Broker::WithCallbackMethod_PauseTopic<
+    nsq::v1::Broker::WithCallbackMethod_UnpauseTopic<
+    nsq::v1::Broker::WithCallbackMethod_CreateChannel<
+    nsq::v1::Broker::WithCallbackMethod_DeleteChannel<
+    nsq::v1::Broker::WithCallbackMethod_EmptyChannel<
+    nsq::v1::Broker::WithCallbackMethod_PauseChannel<
+    nsq::v1::Broker::WithCallbackMethod_UnpauseChannel<
+    nsq::v1::Broker::WithCallbackMethod_GetStats<
+    nsq::v1::Broker::Service>>>>>>>>>>>>>;
+
+class BrokerServiceImpl final : public BrokerServiceBase {
  public:
   BrokerServiceImpl(Engine* engine, BrokerServiceOptions options)
       : engine_(engine), options_(std::move(options)) {
@@ -611,7 +686,7 @@ class BrokerServiceImpl final : public nsq::v1::Broker::CallbackService {
     return Done(context, status);
   }
 
-  grpc::ServerBidiReactor<SubscribeRequest, SubscribeResponse>* Subscribe(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Subscribe(
       grpc::CallbackServerContext* context) override {
     return new SubscribeReactor(engine_, &options_, context);
   }

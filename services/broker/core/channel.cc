@@ -28,20 +28,22 @@ Channel::Channel(Engine* engine, std::string topic_name, std::string name,
       name_(std::move(name)),
       ephemeral_(IsEphemeralName(name_)),
       paused_(paused),
-      queue_(engine->options().mem_queue_size, std::move(backend)) {}
+      queue_(engine->options().mem_queue_size, std::move(backend), engine->durable()) {}
 
 absl::Status Channel::PutMessages(absl::Span<const MessagePtr> messages, int64_t deliver_at_ns) {
   absl::MutexLock lock(&mu_);
   if (deleted_) return absl::OkStatus();
   message_count_ += messages.size();
   absl::Status status;
-  if (deliver_at_ns > 0) {
+  if (deliver_at_ns > 0 && !queue_.durable()) {
     for (const MessagePtr& m : messages) DeferLocked(QueuedMessage{m, 0, 0}, deliver_at_ns);
     return status;
   }
+  // Durable: a deferred message is written with its due time and waits in the
+  // deferred queue once read back (DispatchLocked), still held on disk.
   std::vector<QueuedMessage> batch;
   batch.reserve(messages.size());
-  for (const MessagePtr& m : messages) batch.push_back(QueuedMessage{m, 0, 0});
+  for (const MessagePtr& m : messages) batch.push_back(QueuedMessage{m, deliver_at_ns, 0});
   int64_t dropped = 0;
   status = queue_.PutBatch(batch, &dropped);
   engine_->RecordStorageResult(status);
@@ -56,10 +58,11 @@ absl::Status Channel::PutQueued(absl::Span<const QueuedMessage> messages) {
   const int64_t now_ns = absl::ToUnixNanos(engine_->clock()->Now());
   absl::Status status;
   for (const QueuedMessage& m : messages) {
-    if (m.deliver_at_ns > now_ns) {
+    if (m.deliver_at_ns > now_ns && !queue_.durable()) {
       DeferLocked(QueuedMessage{m.message, 0, m.attempts}, m.deliver_at_ns);
     } else {
-      absl::Status st = PutReadyLocked(QueuedMessage{m.message, 0, m.attempts});
+      const int64_t due = m.deliver_at_ns > now_ns ? m.deliver_at_ns : 0;
+      absl::Status st = PutReadyLocked(QueuedMessage{m.message, due, m.attempts});
       if (!st.ok()) status = st;
     }
   }
@@ -96,7 +99,15 @@ void Channel::DispatchLocked() {
     QueuedMessage qm;
     absl::Status read_error;
     while (static_cast<int64_t>(batch_.size()) < room && queue_.Pop(&qm, &read_error)) {
-      if (c->info_.sample_rate > 0 && c->SampleOut()) continue;  // dropped, as nsqd does
+      if (qm.deliver_at_ns > now_ns) {  // read back from storage before its due time
+        const int64_t due = qm.deliver_at_ns;
+        DeferLocked(std::move(qm), due);
+        continue;
+      }
+      if (c->info_.sample_rate > 0 && c->SampleOut()) {  // dropped, as nsqd does
+        queue_.Ack(qm.backend_seq);
+        continue;
+      }
       if (qm.attempts < 0xffff) ++qm.attempts;
       const MessageId id = qm.message->id;
       const uint16_t attempts = qm.attempts;
@@ -202,6 +213,27 @@ void Channel::Delete(const absl::Status& why) {
   engine_->RecordStorageResult(queue_.Destroy());
 }
 
+absl::Status Channel::Persist() {
+  absl::MutexLock lock(&mu_);
+  if (deleted_) return absl::OkStatus();
+  std::vector<QueuedMessage> extra;
+  // Anything still in flight (no consumer left to finish it) is delivered again later.
+  std::vector<std::pair<uint64_t, MessageId>> order;
+  for (const auto& [id, entry] : in_flight_) order.emplace_back(entry.delivery_seq, id);
+  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [seq, id] : order) extra.push_back(std::move(in_flight_.find(id)->second.queued));
+  ClearInFlightLocked();
+  while (!deferred_.empty()) {
+    QueuedMessage qm = deferred_.top().queued;
+    qm.deliver_at_ns = deferred_.top().due_ns;
+    deferred_.pop();
+    extra.push_back(std::move(qm));
+  }
+  absl::Status st = queue_.Persist(std::move(extra));
+  engine_->RecordStorageResult(st);
+  return st;
+}
+
 void Channel::CloseConsumers(const absl::Status& why) {
   absl::MutexLock lock(&mu_);
   while (!consumers_.empty()) {
@@ -237,6 +269,7 @@ absl::Status Channel::FinishLocked(ConsumerImpl* consumer, const MessageId& id) 
   auto it = in_flight_.find(id);
   if (it == in_flight_.end()) return NotInFlight("FIN", id);
   if (it->second.owner != consumer) return NotOwned("FIN", id);
+  queue_.Ack(it->second.queued.backend_seq);
   in_flight_.erase(it);
   --consumer->in_flight_count_;
   ++consumer->finish_count_;

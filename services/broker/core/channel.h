@@ -43,6 +43,9 @@ class Channel : public std::enable_shared_from_this<Channel> {
   void Delete(const absl::Status& why);
   // Closes every consumer; their in-flight messages go back to the queue.
   void CloseConsumers(const absl::Status& why);
+  // Graceful shutdown (after CloseConsumers): writes queued and deferred messages out to
+  // the backend so that a restart delivers them, deferred ones at their due time.
+  absl::Status Persist();
   bool deleted() const;
   bool HasConsumers() const;
 

@@ -79,6 +79,7 @@ absl::Status Engine::Start() {
 }
 
 void Engine::Shutdown() {
+  if (shut_down_.exchange(true)) return;
   std::vector<std::shared_ptr<Topic>> topics;
   {
     absl::ReaderMutexLock lock(&mu_);
@@ -87,6 +88,10 @@ void Engine::Shutdown() {
   const absl::Status why = absl::UnavailableError("broker is shutting down");
   for (const auto& topic : topics) {
     for (const auto& channel : topic->Channels()) channel->CloseConsumers(why);
+  }
+  for (const auto& topic : topics) {
+    RecordStorageResult(topic->Persist());
+    for (const auto& channel : topic->Channels()) RecordStorageResult(channel->Persist());
   }
 }
 
@@ -103,7 +108,7 @@ absl::StatusOr<std::shared_ptr<Topic>> Engine::GetOrCreateTopic(std::string_view
     if (it != topics_.end()) return it->second;
     std::unique_ptr<BackendQueue> backend;
     if (!IsEphemeralName(name)) {
-      auto opened = storage_->OpenQueue(name, "");
+      auto opened = storage_->OpenQueue(name, "", /*durable=*/false);
       RecordStorageResult(opened.status());
       if (!opened.ok()) return opened.status();
       backend = *std::move(opened);
@@ -339,8 +344,17 @@ absl::Time Engine::ProcessTimers() {
       for (auto& c : topic->Channels()) channels.push_back(std::move(c));
     }
   }
+  std::vector<std::shared_ptr<Topic>> topics;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    for (const auto& [name, topic] : topics_) topics.push_back(topic);
+  }
   const absl::Time now = clock_->Now();
   absl::Time next = absl::InfiniteFuture();
+  // A topic backlog bigger than one flush keeps moving to its channels tick by tick.
+  for (const auto& t : topics) {
+    if (t->FlushBacklog()) next = now;
+  }
   for (const auto& c : channels) next = std::min(next, c->ProcessTimers(now));
   return next;
 }

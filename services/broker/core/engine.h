@@ -152,10 +152,14 @@ class Engine {
 
   // Restores topics, channels and paused flags from storage.
   absl::Status Start();
-  // Closes every consumer (their in-flight messages go back to their channels).
+  // Closes every consumer (their in-flight messages go back to their channels), then
+  // writes every queued, in-flight and deferred message out to storage so that a restart
+  // delivers them. Idempotent; the engine takes no more work after it.
   void Shutdown();
 
   const EngineOptions& options() const { return options_; }
+  // --mem-queue-size=0: every channel message is on disk from publish until FIN.
+  bool durable() const { return options_.mem_queue_size == 0; }
   const Clock* clock() const { return clock_; }
 
   // PUB/MPUB/DPUB: creates the topic if needed. Ids of the new messages are appended to
@@ -224,6 +228,7 @@ class Engine {
   // Serializes metadata snapshots and writes; taken before mu_.
   absl::Mutex metadata_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   std::atomic<bool> started_{false};
+  std::atomic<bool> shut_down_{false};
 
   std::atomic<bool> unhealthy_{false};  // fast path of RecordStorageResult
   mutable absl::Mutex health_mu_;

@@ -51,8 +51,9 @@ class RecordingSink : public DeliverySink {
 class ControlledStorage : public Storage {
  public:
   absl::StatusOr<std::unique_ptr<BackendQueue>> OpenQueue(std::string_view topic,
-                                                          std::string_view channel) override {
-    auto q = memory_.OpenQueue(topic, channel);
+                                                          std::string_view channel,
+                                                          bool durable) override {
+    auto q = memory_.OpenQueue(topic, channel, durable);
     if (!q.ok()) return q.status();
     return std::unique_ptr<BackendQueue>(new FailingQueue(std::move(*q), this));
   }
@@ -77,6 +78,7 @@ class ControlledStorage : public Storage {
       if (owner_->fail_writes) return absl::UnavailableError("disk full");
       return inner_->Append(m);
     }
+    absl::Status Prepend(absl::Span<const QueuedMessage> m) override { return inner_->Prepend(m); }
     absl::Status Pop(size_t max, std::vector<QueuedMessage>* out) override { return inner_->Pop(max, out); }
     int64_t Depth() const override { return inner_->Depth(); }
     absl::Status Clear() override { return inner_->Clear(); }

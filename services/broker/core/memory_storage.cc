@@ -12,6 +12,10 @@ class MemoryBackendQueue final : public BackendQueue {
     queue_.insert(queue_.end(), messages.begin(), messages.end());
     return absl::OkStatus();
   }
+  absl::Status Prepend(absl::Span<const QueuedMessage> messages) override {
+    queue_.insert(queue_.begin(), messages.begin(), messages.end());
+    return absl::OkStatus();
+  }
   absl::Status Pop(size_t max, std::vector<QueuedMessage>* out) override {
     while (max-- > 0 && !queue_.empty()) {
       out->push_back(std::move(queue_.front()));
@@ -33,7 +37,7 @@ class MemoryBackendQueue final : public BackendQueue {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<BackendQueue>> MemoryStorage::OpenQueue(std::string_view,
-                                                                       std::string_view) {
+                                                                       std::string_view, bool) {
   return std::make_unique<MemoryBackendQueue>();
 }
 

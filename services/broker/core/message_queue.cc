@@ -9,11 +9,17 @@ namespace {
 constexpr size_t kRefillBatch = 256;
 }  // namespace
 
-MessageQueue::MessageQueue(int64_t capacity, std::unique_ptr<BackendQueue> backend)
-    : capacity_(std::max<int64_t>(capacity, 0)), backend_(std::move(backend)) {}
+MessageQueue::MessageQueue(int64_t capacity, std::unique_ptr<BackendQueue> backend, bool durable)
+    : capacity_(std::max<int64_t>(capacity, 0)),
+      durable_(durable && backend != nullptr),
+      backend_(std::move(backend)) {}
 
 absl::Status MessageQueue::Put(QueuedMessage message, bool* dropped) {
   if (dropped) *dropped = false;
+  if (message.backend_seq != 0) {
+    memory_.push_back(std::move(message));
+    return absl::OkStatus();
+  }
   const bool backend_busy = backend_ && backend_->Depth() > 0;
   if (!backend_busy && static_cast<int64_t>(memory_.size()) < capacity_) {
     memory_.push_back(std::move(message));
@@ -54,6 +60,22 @@ bool MessageQueue::Pop(QueuedMessage* out, absl::Status* error) {
   *out = std::move(memory_.front());
   memory_.pop_front();
   return true;
+}
+
+absl::Status MessageQueue::Persist(std::vector<QueuedMessage> extra) {
+  if (!backend_) {
+    memory_.clear();
+    return absl::OkStatus();
+  }
+  std::vector<QueuedMessage> held, front;
+  for (auto& m : memory_) (m.backend_seq != 0 ? held : front).push_back(std::move(m));
+  memory_.clear();
+  for (auto& m : extra) (m.backend_seq != 0 ? held : front).push_back(std::move(m));
+  absl::Status st;
+  if (!held.empty()) st.Update(backend_->Update(held));
+  if (!front.empty()) st.Update(backend_->Prepend(front));
+  st.Update(backend_->Flush());
+  return st;
 }
 
 absl::Status MessageQueue::Clear() {

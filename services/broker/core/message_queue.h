@@ -17,9 +17,11 @@ namespace nsq::broker {
 // dropped, as nsqd does. Not thread-safe: owned by a Topic or Channel under its lock.
 class MessageQueue {
  public:
-  MessageQueue(int64_t capacity, std::unique_ptr<BackendQueue> backend);
+  // `durable`: the backend keeps popped messages until Ack (see BackendQueue).
+  MessageQueue(int64_t capacity, std::unique_ptr<BackendQueue> backend, bool durable = false);
 
-  // Adds at the tail. Returns false if the message was dropped (ephemeral and full);
+  // Adds at the tail. A message the durable backend still holds (backend_seq != 0, e.g.
+  // a requeue) goes to memory: it is on disk already. Returns false if the message was dropped (ephemeral and full);
   // a backend error is returned as a status (the message is not queued).
   absl::Status Put(QueuedMessage message, bool* dropped = nullptr);
   absl::Status PutBatch(std::vector<QueuedMessage>& messages, int64_t* dropped = nullptr);
@@ -31,11 +33,24 @@ class MessageQueue {
   int64_t backend_depth() const { return backend_ ? backend_->Depth() : 0; }
   bool empty() const { return Depth() == 0; }
 
+  bool durable() const { return durable_; }
+  // The message popped as `backend_seq` is done: a durable backend forgets it.
+  void Ack(uint64_t backend_seq) {
+    if (backend_seq != 0 && backend_) backend_->Ack(backend_seq);
+  }
+
+  // Graceful shutdown: writes what is in memory, then `extra` (deferred and in-flight
+  // messages), to the backend so that a restart finds them: records the backend still
+  // holds are rewritten in place (attempts, due time), the others go in front of the
+  // backend's head. Ephemeral queues (no backend) just drop them.
+  absl::Status Persist(std::vector<QueuedMessage> extra);
+
   absl::Status Clear();
   absl::Status Destroy();
 
  private:
   const int64_t capacity_;
+  const bool durable_;
   std::deque<QueuedMessage> memory_;
   std::unique_ptr<BackendQueue> backend_;
   std::vector<QueuedMessage> refill_;

@@ -21,6 +21,9 @@ struct QueuedMessage {
   int64_t deliver_at_ns = 0;
   // Deliveries so far on this channel (0 in a topic).
   uint16_t attempts = 0;
+  // Where a durable backend still holds this message (0 = it holds no copy). Such a
+  // message stays on disk until the engine acks it (FIN, or the channel is emptied).
+  uint64_t backend_seq = 0;
 };
 
 // The overflow part of one topic's or channel's FIFO: what does not fit in
@@ -32,8 +35,18 @@ class BackendQueue {
   virtual ~BackendQueue() = default;
   // Appends at the tail, in order.
   virtual absl::Status Append(absl::Span<const QueuedMessage> messages) = 0;
+  // Puts messages back in front of the head, in order (shutdown: what was in memory).
+  virtual absl::Status Prepend(absl::Span<const QueuedMessage> messages) = 0;
   // Removes up to `max` messages from the head, oldest first, appending them to `out`.
+  // A durable queue keeps each one (backend_seq set) until Ack.
   virtual absl::Status Pop(size_t max, std::vector<QueuedMessage>* out) = 0;
+  // Durable queues: the message popped as `backend_seq` is done (FIN) and may go.
+  virtual void Ack(uint64_t backend_seq) {}
+  // Durable queues: rewrites held messages' records (attempts, due time) in place, so a
+  // restart sees them as they are now.
+  virtual absl::Status Update(absl::Span<const QueuedMessage> messages) { return absl::OkStatus(); }
+  // Writes out what is batched in memory (cursor, pending deletes). Graceful shutdown.
+  virtual absl::Status Flush() { return absl::OkStatus(); }
   virtual int64_t Depth() const = 0;
   // Drops every message.
   virtual absl::Status Clear() = 0;
@@ -60,9 +73,11 @@ class Storage {
  public:
   virtual ~Storage() = default;
   // The backend of a topic (channel == "") or of a channel. Never called for ephemeral
-  // names: those drop past --mem-queue-size instead.
+  // names: those drop past --mem-queue-size instead. A durable queue keeps popped
+  // messages until they are acked (--mem-queue-size=0: nothing acknowledged is lost).
   virtual absl::StatusOr<std::unique_ptr<BackendQueue>> OpenQueue(std::string_view topic,
-                                                                   std::string_view channel) = 0;
+                                                                   std::string_view channel,
+                                                                   bool durable) = 0;
   virtual absl::Status SaveMetadata(const Metadata& metadata) = 0;
   virtual absl::StatusOr<Metadata> LoadMetadata() = 0;
 };
@@ -72,7 +87,8 @@ class Storage {
 class MemoryStorage final : public Storage {
  public:
   absl::StatusOr<std::unique_ptr<BackendQueue>> OpenQueue(std::string_view topic,
-                                                          std::string_view channel) override;
+                                                          std::string_view channel,
+                                                          bool durable) override;
   absl::Status SaveMetadata(const Metadata& metadata) override;
   absl::StatusOr<Metadata> LoadMetadata() override;
 };

@@ -7,6 +7,9 @@
 namespace nsq::broker {
 namespace {
 constexpr size_t kFlushBatch = 1024;
+// Backlog moved to channels per call: a huge backlog (millions on disk) moves over
+// several timer ticks instead of inside one publish or subscribe.
+constexpr size_t kFlushBudget = 64 * 1024;
 absl::Status Exiting() { return absl::FailedPreconditionError("exiting"); }
 }  // namespace
 
@@ -44,12 +47,14 @@ absl::Status Topic::Publish(absl::Span<const std::string_view> bodies, absl::Dur
   }
   message_count_ += messages.size();
   message_bytes_ += bytes;
-  if (channels_.empty() || paused_) {
+  if (channels_.empty() || paused_ || !backlog_.empty()) {
+    // Behind a backlog (order), or held for the first channel / the unpause.
     std::vector<QueuedMessage> queued;
     queued.reserve(messages.size());
     for (MessagePtr& m : messages) queued.push_back(QueuedMessage{std::move(m), deliver_at, 0});
     absl::Status st = backlog_.PutBatch(queued);
     engine_->RecordStorageResult(st);
+    FlushBacklogLocked(2 * queued.size());
     return st;
   }
   absl::Status result;
@@ -60,23 +65,40 @@ absl::Status Topic::Publish(absl::Span<const std::string_view> bodies, absl::Dur
   return result;
 }
 
-void Topic::FlushBacklogLocked() {
-  if (paused_ || channels_.empty()) return;
+bool Topic::FlushBacklogLocked(size_t budget) {
+  if (paused_ || channels_.empty() || deleted_) return false;
   std::vector<QueuedMessage> batch;
   QueuedMessage qm;
-  while (true) {
+  size_t moved = 0;
+  while (moved < budget) {
     absl::Status read_error;
     batch.clear();
-    while (batch.size() < kFlushBatch && backlog_.Pop(&qm, &read_error)) batch.push_back(std::move(qm));
+    while (batch.size() < kFlushBatch && moved + batch.size() < budget &&
+           backlog_.Pop(&qm, &read_error)) {
+      batch.push_back(std::move(qm));
+    }
+    moved += batch.size();
     if (!batch.empty()) {
       for (auto& [name, channel] : channels_) channel->PutQueued(batch).IgnoreError();
     }
     if (!read_error.ok()) {
       engine_->RecordStorageResult(read_error);
-      return;
+      return true;
     }
-    if (batch.size() < kFlushBatch) return;
+    if (batch.empty()) return false;
   }
+  return !backlog_.empty();
+}
+
+bool Topic::FlushBacklog() {
+  absl::MutexLock lock(&mu_);
+  return FlushBacklogLocked(kFlushBudget);
+}
+
+absl::Status Topic::Persist() {
+  absl::MutexLock lock(&mu_);
+  if (deleted_) return absl::OkStatus();
+  return backlog_.Persist({});
 }
 
 absl::StatusOr<std::shared_ptr<Channel>> Topic::GetOrCreateChannelLocked(std::string_view name,
@@ -88,7 +110,7 @@ absl::StatusOr<std::shared_ptr<Channel>> Topic::GetOrCreateChannelLocked(std::st
   if (it != channels_.end()) return it->second;
   std::unique_ptr<BackendQueue> backend;
   if (!IsEphemeralName(name)) {
-    auto opened = engine_->storage_->OpenQueue(name_, name);
+    auto opened = engine_->storage_->OpenQueue(name_, name, engine_->durable());
     engine_->RecordStorageResult(opened.status());
     if (!opened.ok()) return opened.status();
     backend = *std::move(opened);
@@ -96,7 +118,7 @@ absl::StatusOr<std::shared_ptr<Channel>> Topic::GetOrCreateChannelLocked(std::st
   auto channel = std::make_shared<Channel>(engine_, name_, std::string(name), std::move(backend), paused);
   channels_.emplace(std::string(name), channel);
   if (created) *created = true;
-  FlushBacklogLocked();
+  FlushBacklogLocked(kFlushBudget);
   return channel;
 }
 
@@ -154,7 +176,7 @@ std::vector<std::shared_ptr<Channel>> Topic::Channels() const {
 absl::Status Topic::SetPaused(bool paused) {
   absl::MutexLock lock(&mu_);
   paused_ = paused;
-  FlushBacklogLocked();
+  FlushBacklogLocked(kFlushBudget);
   return absl::OkStatus();
 }
 

@@ -46,6 +46,11 @@ class Topic : public std::enable_shared_from_this<Topic> {
   bool ReapChannel(const std::shared_ptr<Channel>& channel, bool* removed);
   std::vector<std::shared_ptr<Channel>> Channels() const;
 
+  // Moves part of a backlog to the channels; true if some is left for the next call.
+  bool FlushBacklog();
+  // Graceful shutdown: writes the backlog in memory out to the backend.
+  absl::Status Persist();
+
   absl::Status SetPaused(bool paused);
   bool paused() const;
   absl::Status Empty();
@@ -59,8 +64,9 @@ class Topic : public std::enable_shared_from_this<Topic> {
   absl::StatusOr<std::shared_ptr<Channel>> GetOrCreateChannelLocked(std::string_view name,
                                                                     bool paused, bool* created)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Hands the backlog to the channels when there are some and the topic is not paused.
-  void FlushBacklogLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Hands up to `budget` backlog messages to the channels when there are some and the
+  // topic is not paused; true if some are left.
+  bool FlushBacklogLocked(size_t budget) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Engine* const engine_;
   const std::string name_;

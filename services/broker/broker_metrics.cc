@@ -32,8 +32,9 @@ void Add(MetricFamily* f, std::vector<ClientMetric::Label> labels, double value)
 
 }  // namespace
 
-BrokerMetrics::BrokerMetrics(const Engine* engine, absl::Time start_time)
-    : engine_(engine), start_time_(start_time) {}
+BrokerMetrics::BrokerMetrics(const Engine* engine, absl::Time start_time,
+                             const storage::RocksStorage* storage)
+    : engine_(engine), start_time_(start_time), storage_(storage) {}
 
 std::vector<MetricFamily> BrokerMetrics::Collect() const {
   const auto C = MetricType::Counter;
@@ -86,9 +87,26 @@ std::vector<MetricFamily> BrokerMetrics::Collect() const {
       }
     }
   }
-  return {healthy, start,     topics,     t_msgs,   t_bytes,    t_depth,    t_bdepth,
+  std::vector<MetricFamily> storage_families;
+  if (storage_ != nullptr) {
+    const storage::StorageCounters sc = storage_->Counters();
+    MetricFamily written = Family("nsq_storage_written_bytes_total",
+                                  "Bytes the storage wrote to disk, by kind of write", C);
+    Add(&written, {{"kind", "wal"}}, static_cast<double>(sc.wal_bytes));
+    Add(&written, {{"kind", "flush"}}, static_cast<double>(sc.flush_bytes));
+    Add(&written, {{"kind", "compaction"}}, static_cast<double>(sc.compaction_bytes));
+    MetricFamily corrupt = Family("nsq_storage_corrupt_records_total",
+                                  "Stored records that failed their checksum and were skipped", C);
+    Add(&corrupt, {}, static_cast<double>(sc.corrupt_records));
+    MetricFamily syncs = Family("nsq_storage_syncs_total", "fsyncs of the storage log", C);
+    Add(&syncs, {}, static_cast<double>(sc.syncs));
+    storage_families = {written, corrupt, syncs};
+  }
+  std::vector<MetricFamily> out = {healthy, start,     topics,     t_msgs,   t_bytes,    t_depth,    t_bdepth,
           t_paused, t_channels, c_msgs,   c_depth,  c_bdepth,   c_inflight, c_deferred,
           c_requeued, c_timedout, c_clients, c_paused};
+  out.insert(out.end(), storage_families.begin(), storage_families.end());
+  return out;
 }
 
 }  // namespace nsq::broker

@@ -6,6 +6,7 @@
 #include "prometheus/collectable.h"
 #include "prometheus/metric_family.h"
 #include "services/broker/core/engine.h"
+#include "storage/rocksdb_storage.h"
 
 namespace nsq::broker {
 
@@ -13,12 +14,15 @@ namespace nsq::broker {
 // own counters at scrape time, so the data path pays nothing for them.
 class BrokerMetrics final : public prometheus::Collectable {
  public:
-  BrokerMetrics(const Engine* engine, absl::Time start_time);
+  // `storage` may be null (no storage counters then).
+  BrokerMetrics(const Engine* engine, absl::Time start_time,
+                const storage::RocksStorage* storage = nullptr);
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
   const Engine* const engine_;
   const absl::Time start_time_;
+  const storage::RocksStorage* const storage_;
 };
 
 }  // namespace nsq::broker

@@ -7,6 +7,9 @@
 #include "common/metrics/metrics.h"
 #include "services/broker/broker_metrics.h"
 #include "services/broker/grpc/broker_service.h"
+#include "storage/rocksdb_storage.h"
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server.h>
 #include "spdlog/spdlog.h"
 
 namespace nsq::broker {
@@ -26,8 +29,14 @@ BrokerServer::~BrokerServer() { Stop(); }
 absl::Status BrokerServer::Start() {
   options_.ResolveDefaults();
   if (absl::Status st = options_.Validate(); !st.ok()) return st;
-  // The in-memory stand-in until the RocksDB storage lands (see README).
-  storage_ = std::make_unique<MemoryStorage>();
+  storage::RocksStorageOptions storage_options;
+  storage_options.data_path = options_.data_path.empty() ? "." : options_.data_path;
+  storage_options.sync_every = options_.sync_every;
+  storage_options.sync_timeout = options_.sync_timeout;
+  auto opened = storage::RocksStorage::Open(storage_options);
+  if (!opened.ok()) return opened.status();
+  rocks_ = opened->get();
+  storage_ = *std::move(opened);
   engine_ = std::make_unique<Engine>(options_.ToEngineOptions(), clock_, storage_.get());
   if (absl::Status st = engine_->Start(); !st.ok()) return st;
 
@@ -58,7 +67,7 @@ absl::Status BrokerServer::Start() {
       }
       return r;
     });
-    metrics_ = std::make_shared<BrokerMetrics>(engine_.get(), start_time_);
+    metrics_ = std::make_shared<BrokerMetrics>(engine_.get(), start_time_, rocks_);
     metrics::RegisterMetricsEndpoint(http_.get(), {metrics_});
     if (absl::Status st = http_->Start(); !st.ok()) {
       Stop();
@@ -74,9 +83,16 @@ absl::Status BrokerServer::Start() {
 
 void BrokerServer::TimerLoop() {
   absl::MutexLock lock(&mu_);
+  bool serving = true;
   while (!stopping_) {
     mu_.Unlock();
     absl::Time next = engine_->ProcessTimers();
+    // A storage error makes the broker unhealthy on gRPC health as on /ping.
+    const bool healthy = engine_->Health().ok();
+    if (healthy != serving && grpc_ && grpc_->server()->GetHealthCheckService()) {
+      grpc_->server()->GetHealthCheckService()->SetServingStatus(healthy);
+      serving = healthy;
+    }
     mu_.Lock();
     absl::Duration wait = std::clamp(next - clock_->Now(), absl::Milliseconds(1), kMaxTimerSleep);
     mu_.AwaitWithTimeout(absl::Condition(&stopping_), wait);
@@ -93,7 +109,10 @@ void BrokerServer::Stop() {
   if (http_) http_->Stop();
   // Streams close their consumers as they end; the engine then requeues what they had.
   if (grpc_) grpc_->Stop(absl::Milliseconds(200));
-  if (engine_) engine_->Shutdown();
+  if (engine_) engine_->Shutdown();  // writes queues, in-flight and deferred messages out
+  if (rocks_) {
+    if (absl::Status st = rocks_->Sync(); !st.ok()) spdlog::error("{}", std::string(st.message()));
+  }
   if (started_) spdlog::info("broker stopped");
 }
 

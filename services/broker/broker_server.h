@@ -15,6 +15,9 @@
 namespace nsq::http {
 class Server;
 }
+namespace nsq::storage {
+class RocksStorage;
+}
 
 namespace nsq::broker {
 
@@ -50,6 +53,7 @@ class BrokerServer {
   const Clock* const clock_;
   const absl::Time start_time_;
   std::unique_ptr<Storage> storage_;
+  storage::RocksStorage* rocks_ = nullptr;  // storage_, for its counters and Sync()
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<BrokerGrpcServer> grpc_;
   std::unique_ptr<http::Server> http_;

@@ -14,11 +14,12 @@ namespace {
 using ::testing::HasSubstr;
 
 BrokerOptions TestOptions() {
+  static int n = 0;
   BrokerOptions o;
   o.grpc_address = "127.0.0.1:0";
   o.http_address = "127.0.0.1:0";
   o.tcp_address = "127.0.0.1:0";
-  o.data_path = ::testing::TempDir();
+  o.data_path = absl::StrCat(::testing::TempDir(), "/broker", ++n);
   o.node_id = 1;
   return o;
 }
@@ -71,6 +72,36 @@ TEST(BrokerServerTest, BusyGrpcAddressFailsStartWithAClearError) {
   absl::Status st = second.Start();
   EXPECT_FALSE(st.ok());
   EXPECT_THAT(std::string(st.message()), HasSubstr("gRPC listener on"));
+}
+
+TEST(BrokerServerTest, DataPathInUseFailsStartWithAClearError) {
+  BrokerOptions o = TestOptions();
+  BrokerServer first(o);
+  ASSERT_TRUE(first.Start().ok());
+  BrokerOptions o2 = TestOptions();
+  o2.data_path = o.data_path;
+  BrokerServer second(o2);
+  absl::Status st = second.Start();
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("failed to lock data-path"));
+}
+
+TEST(BrokerServerTest, TopologySurvivesARestart) {
+  BrokerOptions o = TestOptions();
+  {
+    BrokerServer server(o);
+    ASSERT_TRUE(server.Start().ok());
+    ASSERT_TRUE(server.engine()->CreateChannel("orders", "audit").ok());
+    ASSERT_TRUE(server.engine()->SetChannelPaused("orders", "audit", true).ok());
+    std::vector<std::string_view> bodies = {"a", "b", "c"};
+    ASSERT_TRUE(server.engine()->Publish("orders", bodies).ok());
+  }
+  BrokerServer server(o);
+  ASSERT_TRUE(server.Start().ok());
+  auto stats = server.engine()->GetStats(StatsFilter{"orders", "audit", false});
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_TRUE((*stats)[0].channels[0].paused);
+  EXPECT_EQ((*stats)[0].channels[0].depth, 3);
 }
 
 TEST(BrokerServerTest, TimersRunWithoutAnyoneCallingThem) {

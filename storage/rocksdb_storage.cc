@@ -1,0 +1,479 @@
+#include "storage/rocksdb_storage.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/statistics.h>
+#include <rocksdb/write_batch.h>
+
+#include <atomic>
+#include <filesystem>
+#include <limits>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "nlohmann/json.hpp"
+#include "spdlog/spdlog.h"
+#include "storage/record.h"
+
+namespace nsq::storage {
+namespace {
+
+using broker::BackendQueue;
+using broker::Metadata;
+using broker::QueuedMessage;
+
+// New queues start here so that Prepend (shutdown) has room below the head.
+constexpr uint64_t kInitialSeq = uint64_t{1} << 40;
+// Consumed records are deleted in ranges this large (never one by one: see limits.md).
+constexpr uint64_t kDeleteRangeEvery = 10000;
+// Acked records of a durable queue are deleted in batches this large.
+constexpr size_t kAckBatch = 1024;
+
+constexpr char kTopologyKey[] = "topology";
+constexpr char kNextQueueIdKey[] = "next_queue_id";
+
+std::string QueueRegistryKey(std::string_view topic, std::string_view channel) {
+  return absl::StrCat("queue/", std::string(topic), "/", std::string(channel));
+}
+std::string CursorKey(uint64_t id) { return absl::StrCat("cursor/", id); }
+
+std::string U64Value(uint64_t v) { return QueueKey(v, 0).substr(0, 8); }
+uint64_t ValueU64(const std::string& s) {
+  return s.size() == 8 ? SeqOfKey(std::string(8, '\0') + s) : 0;
+}
+
+absl::Status FromRocks(const rocksdb::Status& st, std::string_view what) {
+  if (st.ok()) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat("storage ", std::string(what), " failed: ", st.ToString()));
+}
+
+class RocksStorageImpl;
+
+// One topic's or channel's FIFO of records. See BackendQueue; used under its owner's lock.
+class RocksQueue final : public BackendQueue {
+ public:
+  RocksQueue(RocksStorageImpl* storage, uint64_t id, bool durable, std::string registry_key)
+      : s_(storage), id_(id), durable_(durable), registry_key_(std::move(registry_key)) {}
+  ~RocksQueue() override {
+    if (!destroyed_) Flush().IgnoreError();
+  }
+
+  absl::Status Load();
+
+  absl::Status Append(absl::Span<const QueuedMessage> messages) override;
+  absl::Status Prepend(absl::Span<const QueuedMessage> messages) override;
+  absl::Status Pop(size_t max, std::vector<QueuedMessage>* out) override;
+  void Ack(uint64_t seq) override;
+  absl::Status Update(absl::Span<const QueuedMessage> messages) override;
+  absl::Status Flush() override;
+  int64_t Depth() const override { return static_cast<int64_t>(tail_ - next_read_); }
+  absl::Status Clear() override;
+  absl::Status Destroy() override;
+
+ private:
+  absl::Status DeleteConsumed();
+  absl::Status DeleteAcked();
+
+  RocksStorageImpl* const s_;
+  const uint64_t id_;
+  const bool durable_;
+  const std::string registry_key_;
+  uint64_t next_read_ = kInitialSeq;  // next record to pop
+  uint64_t tail_ = kInitialSeq;       // next record to append
+  uint64_t delete_from_ = kInitialSeq;  // not durable: consumed records from here to next_read_
+  std::vector<uint64_t> acked_;       // durable: records to delete
+  bool destroyed_ = false;
+  std::string scratch_;
+  bool reported_corruption_ = false;
+};
+
+class RocksStorageImpl final : public RocksStorage {
+ public:
+  explicit RocksStorageImpl(RocksStorageOptions options) : options_(std::move(options)) {}
+  ~RocksStorageImpl() override {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    if (sync_thread_.joinable()) sync_thread_.join();
+    if (db_) {
+      Sync().IgnoreError();
+      for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+      db_->Close().PermitUncheckedError();
+    }
+  }
+
+  absl::Status OpenDb();
+
+  absl::StatusOr<std::unique_ptr<BackendQueue>> OpenQueue(std::string_view topic,
+                                                          std::string_view channel,
+                                                          bool durable) override;
+  absl::Status SaveMetadata(const Metadata& metadata) override;
+  absl::StatusOr<Metadata> LoadMetadata() override;
+  StorageCounters Counters() const override;
+  absl::Status Sync() override {
+    unsynced_.store(0);
+    syncs_.fetch_add(1, std::memory_order_relaxed);
+    return FromRocks(db_->SyncWAL(), "sync");
+  }
+
+  // Writes a batch holding `messages` messages, syncing per --sync-every.
+  absl::Status Write(rocksdb::WriteBatch* batch, size_t messages) {
+    rocksdb::WriteOptions wo;
+    wo.sync = options_.sync_every <= 1 && messages > 0;
+    rocksdb::Status st = db_->Write(wo, batch);
+    if (!st.ok()) return FromRocks(st, "write");
+    if (wo.sync) {
+      syncs_.fetch_add(1, std::memory_order_relaxed);
+    } else if (messages > 0 &&
+               unsynced_.fetch_add(messages) + static_cast<int64_t>(messages) >= options_.sync_every) {
+      return Sync();
+    }
+    return absl::OkStatus();
+  }
+
+  rocksdb::DB* db() { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* messages_cf() { return handles_[1]; }
+  rocksdb::ColumnFamilyHandle* meta_cf() { return handles_[0]; }
+  void CountCorrupt() { corrupt_.fetch_add(1, std::memory_order_relaxed); }
+
+ private:
+  void SyncLoop();
+
+  const RocksStorageOptions options_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::shared_ptr<rocksdb::Statistics> stats_;
+  std::atomic<int64_t> unsynced_{0};
+  std::atomic<uint64_t> syncs_{0};
+  std::atomic<uint64_t> corrupt_{0};
+
+  absl::Mutex registry_mu_;  // queue id assignment
+
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread sync_thread_;
+};
+
+// ---------------------------------------------------------------------------------------
+
+absl::Status RocksQueue::Load() {
+  rocksdb::DB* db = s_->db();
+  uint64_t cursor = 0;
+  if (!durable_) {
+    std::string v;
+    rocksdb::Status st = db->Get(rocksdb::ReadOptions(), s_->meta_cf(), CursorKey(id_), &v);
+    if (st.ok()) {
+      cursor = ValueU64(v);
+    } else if (!st.IsNotFound()) {
+      return FromRocks(st, "read cursor");
+    }
+  }
+  const std::string lower = QueueKey(id_, cursor);
+  const std::string upper = QueueKey(id_ + 1, 0);
+  rocksdb::Slice lo(lower), up(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lo;
+  ro.iterate_upper_bound = &up;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, s_->messages_cf()));
+  it->Seek(lo);
+  if (it->Valid()) {
+    next_read_ = SeqOfKey(std::string_view(it->key().data(), it->key().size()));
+    it->SeekToLast();
+    tail_ = SeqOfKey(std::string_view(it->key().data(), it->key().size())) + 1;
+  } else {
+    next_read_ = tail_ = std::max(cursor, kInitialSeq);
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "open queue");
+  delete_from_ = next_read_;
+  if (!durable_ && cursor > 0) {
+    // Records below the cursor were consumed before a crash cut their deletion short.
+    rocksdb::WriteBatch batch;
+    batch.DeleteRange(s_->messages_cf(), QueueKey(id_, 0), QueueKey(id_, next_read_));
+    return s_->Write(&batch, 0);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RocksQueue::Append(absl::Span<const QueuedMessage> messages) {
+  rocksdb::WriteBatch batch;
+  uint64_t seq = tail_;
+  for (const QueuedMessage& m : messages) {
+    EncodeRecord(m, &scratch_);
+    batch.Put(s_->messages_cf(), QueueKey(id_, seq++), scratch_);
+  }
+  absl::Status st = s_->Write(&batch, messages.size());
+  if (st.ok()) tail_ = seq;
+  return st;
+}
+
+absl::Status RocksQueue::Prepend(absl::Span<const QueuedMessage> messages) {
+  if (messages.empty()) return absl::OkStatus();
+  if (durable_) return Append(messages);  // records below the head may still be held
+  rocksdb::WriteBatch batch;
+  // Consumed records awaiting deletion may sit where these go: delete them first (a
+  // later operation in a batch wins).
+  if (delete_from_ < next_read_) {
+    batch.DeleteRange(s_->messages_cf(), QueueKey(id_, delete_from_), QueueKey(id_, next_read_));
+  }
+  const uint64_t start = next_read_ - messages.size();
+  uint64_t seq = start;
+  for (const QueuedMessage& m : messages) {
+    EncodeRecord(m, &scratch_);
+    batch.Put(s_->messages_cf(), QueueKey(id_, seq++), scratch_);
+  }
+  batch.Put(s_->meta_cf(), CursorKey(id_), U64Value(start));
+  absl::Status st = s_->Write(&batch, messages.size());
+  if (st.ok()) next_read_ = delete_from_ = start;
+  return st;
+}
+
+absl::Status RocksQueue::Pop(size_t max, std::vector<QueuedMessage>* out) {
+  if (next_read_ >= tail_ || max == 0) return absl::OkStatus();
+  const std::string lower = QueueKey(id_, next_read_);
+  const std::string upper = QueueKey(id_, tail_);
+  rocksdb::Slice lo(lower), up(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lo;
+  ro.iterate_upper_bound = &up;
+  ro.fill_cache = false;  // read once
+  std::unique_ptr<rocksdb::Iterator> it(s_->db()->NewIterator(ro, s_->messages_cf()));
+  size_t taken = 0;
+  for (it->Seek(lo); it->Valid() && taken < max; it->Next()) {
+    const uint64_t seq = SeqOfKey(std::string_view(it->key().data(), it->key().size()));
+    next_read_ = seq + 1;
+    QueuedMessage m;
+    if (!DecodeRecord(std::string_view(it->value().data(), it->value().size()), &m)) {
+      s_->CountCorrupt();
+      if (!reported_corruption_) {
+        spdlog::error("storage: queue {} record {} failed its checksum; skipped (further ones counted in metrics)",
+                      id_, seq);
+        reported_corruption_ = true;
+      }
+      if (durable_) Ack(seq);
+      continue;
+    }
+    if (durable_) m.backend_seq = seq;
+    out->push_back(std::move(m));
+    ++taken;
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "read");
+  if (!it->Valid()) next_read_ = tail_;  // nothing left below the tail (holes after a restart)
+  if (!durable_ && next_read_ - delete_from_ >= kDeleteRangeEvery) return DeleteConsumed();
+  return absl::OkStatus();
+}
+
+void RocksQueue::Ack(uint64_t seq) {
+  if (!durable_ || seq == 0) return;
+  acked_.push_back(seq);
+  if (acked_.size() >= kAckBatch) DeleteAcked().IgnoreError();
+}
+
+absl::Status RocksQueue::DeleteAcked() {
+  if (acked_.empty()) return absl::OkStatus();
+  rocksdb::WriteBatch batch;
+  for (uint64_t seq : acked_) batch.Delete(s_->messages_cf(), QueueKey(id_, seq));
+  acked_.clear();
+  return s_->Write(&batch, 0);
+}
+
+absl::Status RocksQueue::DeleteConsumed() {
+  if (delete_from_ >= next_read_) return absl::OkStatus();
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(s_->messages_cf(), QueueKey(id_, delete_from_), QueueKey(id_, next_read_));
+  batch.Put(s_->meta_cf(), CursorKey(id_), U64Value(next_read_));
+  absl::Status st = s_->Write(&batch, 0);
+  if (st.ok()) delete_from_ = next_read_;
+  return st;
+}
+
+absl::Status RocksQueue::Update(absl::Span<const QueuedMessage> messages) {
+  rocksdb::WriteBatch batch;
+  size_t n = 0;
+  for (const QueuedMessage& m : messages) {
+    if (m.backend_seq == 0) continue;
+    EncodeRecord(m, &scratch_);
+    batch.Put(s_->messages_cf(), QueueKey(id_, m.backend_seq), scratch_);
+    ++n;
+  }
+  return n == 0 ? absl::OkStatus() : s_->Write(&batch, n);
+}
+
+absl::Status RocksQueue::Flush() {
+  return durable_ ? DeleteAcked() : DeleteConsumed();
+}
+
+absl::Status RocksQueue::Clear() {
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(s_->messages_cf(), QueueKey(id_, 0), QueueKey(id_ + 1, 0));
+  if (!durable_) batch.Put(s_->meta_cf(), CursorKey(id_), U64Value(tail_));
+  absl::Status st = s_->Write(&batch, 0);
+  if (st.ok()) {
+    next_read_ = delete_from_ = tail_;
+    acked_.clear();
+  }
+  return st;
+}
+
+absl::Status RocksQueue::Destroy() {
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(s_->messages_cf(), QueueKey(id_, 0), QueueKey(id_ + 1, 0));
+  batch.Delete(s_->meta_cf(), CursorKey(id_));
+  batch.Delete(s_->meta_cf(), registry_key_);
+  absl::Status st = s_->Write(&batch, 0);
+  destroyed_ = true;
+  next_read_ = tail_;
+  acked_.clear();
+  return st;
+}
+
+// ---------------------------------------------------------------------------------------
+
+absl::Status RocksStorageImpl::OpenDb() {
+  const std::string path = (std::filesystem::path(options_.data_path) / "nsqd.rocksdb").string();
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat("cannot create data-path ", path, ": ", ec.message()));
+  }
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.paranoid_checks = true;
+  db_options.max_background_jobs = 2;
+  db_options.max_total_wal_size = 256 << 20;
+  db_options.keep_log_file_num = 3;
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  stats_ = rocksdb::CreateDBStatistics();
+  stats_->set_stats_level(rocksdb::StatsLevel::kExceptTimers);
+  db_options.statistics = stats_;
+
+  rocksdb::ColumnFamilyOptions meta_options;
+  rocksdb::ColumnFamilyOptions msg_options;
+  msg_options.write_buffer_size = 64 << 20;
+  msg_options.max_write_buffer_number = 3;
+  msg_options.compression = rocksdb::kNoCompression;
+  msg_options.level_compaction_dynamic_level_bytes = true;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, meta_options},
+      {"messages", msg_options},
+  };
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status st = rocksdb::DB::Open(db_options, path, cfs, &handles_, &raw);
+  if (!st.ok()) {
+    const std::string msg = st.ToString();
+    if (st.IsIOError() && msg.find("lock") != std::string::npos) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "failed to lock data-path ", options_.data_path,
+          ": another broker is using it (", msg, ")"));
+    }
+    if (st.IsCorruption() || msg.find("orrupt") != std::string::npos) {
+      return absl::DataLossError(absl::StrCat(
+          "data-path ", options_.data_path, " is damaged: ", msg,
+          ". Nothing was changed. Move the directory aside (or restore a backup) and start "
+          "again; RocksDB's `ldb repair` may recover what is left in it."));
+    }
+    return absl::UnavailableError(absl::StrCat("cannot open data-path ", path, ": ", msg));
+  }
+  db_.reset(raw);
+  if (options_.sync_every > 1) sync_thread_ = std::thread([this] { SyncLoop(); });
+  return absl::OkStatus();
+}
+
+void RocksStorageImpl::SyncLoop() {
+  absl::MutexLock lock(&mu_);
+  while (!mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.sync_timeout)) {
+    if (unsynced_.load() > 0) {
+      mu_.Unlock();
+      absl::Status st = Sync();
+      if (!st.ok()) spdlog::error("storage: {}", std::string(st.message()));
+      mu_.Lock();
+    }
+  }
+}
+
+absl::StatusOr<std::unique_ptr<BackendQueue>> RocksStorageImpl::OpenQueue(std::string_view topic,
+                                                                          std::string_view channel,
+                                                                          bool durable) {
+  const std::string key = QueueRegistryKey(topic, channel);
+  uint64_t id = 0;
+  {
+    absl::MutexLock lock(&registry_mu_);
+    std::string v;
+    rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), meta_cf(), key, &v);
+    if (st.ok()) {
+      id = ValueU64(v);
+    } else if (st.IsNotFound()) {
+      std::string next;
+      rocksdb::Status gs = db_->Get(rocksdb::ReadOptions(), meta_cf(), kNextQueueIdKey, &next);
+      if (!gs.ok() && !gs.IsNotFound()) return FromRocks(gs, "read queue registry");
+      id = gs.ok() ? ValueU64(next) : 1;
+      rocksdb::WriteBatch batch;
+      batch.Put(meta_cf(), key, U64Value(id));
+      batch.Put(meta_cf(), kNextQueueIdKey, U64Value(id + 1));
+      if (absl::Status ws = Write(&batch, 0); !ws.ok()) return ws;
+    } else {
+      return FromRocks(st, "read queue registry");
+    }
+  }
+  auto queue = std::make_unique<RocksQueue>(this, id, durable, key);
+  if (absl::Status st = queue->Load(); !st.ok()) return st;
+  return std::unique_ptr<BackendQueue>(std::move(queue));
+}
+
+absl::Status RocksStorageImpl::SaveMetadata(const Metadata& md) {
+  nlohmann::json topics = nlohmann::json::array();
+  for (const auto& t : md.topics) {
+    nlohmann::json channels = nlohmann::json::array();
+    for (const auto& c : t.channels) channels.push_back({{"name", c.name}, {"paused", c.paused}});
+    topics.push_back({{"name", t.name}, {"paused", t.paused}, {"channels", channels}});
+  }
+  nlohmann::json doc = {{"version", 1}, {"topics", topics}};
+  rocksdb::WriteOptions wo;
+  wo.sync = true;  // rare, and a lost topology would lose whole channels
+  return FromRocks(db_->Put(wo, meta_cf(), kTopologyKey, doc.dump()), "metadata write");
+}
+
+absl::StatusOr<Metadata> RocksStorageImpl::LoadMetadata() {
+  std::string v;
+  rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), meta_cf(), kTopologyKey, &v);
+  if (st.IsNotFound()) return Metadata{};
+  if (!st.ok()) return FromRocks(st, "metadata read");
+  Metadata md;
+  try {
+    nlohmann::json doc = nlohmann::json::parse(v);
+    for (const auto& t : doc.at("topics")) {
+      Metadata::Topic topic{t.at("name").get<std::string>(), t.at("paused").get<bool>(), {}};
+      for (const auto& c : t.at("channels")) {
+        topic.channels.push_back({c.at("name").get<std::string>(), c.at("paused").get<bool>()});
+      }
+      md.topics.push_back(std::move(topic));
+    }
+  } catch (const std::exception& e) {
+    return absl::DataLossError(absl::StrCat("data-path ", options_.data_path,
+                                            " has damaged metadata: ", e.what()));
+  }
+  return md;
+}
+
+StorageCounters RocksStorageImpl::Counters() const {
+  StorageCounters c;
+  c.wal_bytes = stats_->getTickerCount(rocksdb::WAL_FILE_BYTES);
+  c.flush_bytes = stats_->getTickerCount(rocksdb::FLUSH_WRITE_BYTES);
+  c.compaction_bytes = stats_->getTickerCount(rocksdb::COMPACT_WRITE_BYTES);
+  c.corrupt_records = corrupt_.load(std::memory_order_relaxed);
+  c.syncs = syncs_.load(std::memory_order_relaxed);
+  return c;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RocksStorage>> RocksStorage::Open(const RocksStorageOptions& options) {
+  auto storage = std::make_unique<RocksStorageImpl>(options);
+  if (absl::Status st = storage->OpenDb(); !st.ok()) return st;
+  return std::unique_ptr<RocksStorage>(std::move(storage));
+}
+
+}  // namespace nsq::storage

@@ -57,6 +57,7 @@ struct Options {
   absl::Duration duration = absl::Seconds(10);
   int64_t rdy = 2500;                      // RDY per subscriber stream
   bool inprocess = false;
+  int64_t response_messages = 0;           // --inprocess: messages per Subscribe response
 };
 
 std::shared_ptr<grpc::Channel> NewConnection(const std::string& address) {
@@ -173,37 +174,32 @@ class Subscriber final : public grpc::ClientBidiReactor<SubscribeRequest, Subscr
 
   void OnReadDone(bool ok) override {
     if (!ok) return;
-    if (!response_.errors().empty()) {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (first_error_.empty()) first_error_ = response_.errors(0).message();
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!response_.errors().empty() && first_error_.empty()) {
+      first_error_ = response_.errors(0).message();
     }
     const int n = response_.messages_size();
     if (n > 0) {
       uint64_t bytes = 0;
-      SubscribeRequest finish;
-      auto* ids = finish.mutable_finish()->mutable_ids();
-      ids->Reserve(n);
-      for (auto& m : *response_.mutable_messages()) {
+      // Copied, not moved: both sides keep their strings' capacity for the next round.
+      auto* ids = fin_pending_.mutable_finish()->mutable_ids();
+      for (const auto& m : response_.messages()) {
         bytes += m.body().size();
-        ids->Add()->swap(*m.mutable_id());
+        ids->Add()->assign(m.id());
       }
       *received_ += n;
       *received_bytes_ += bytes;
-      Send(std::move(finish));
+      MaybeWrite(lock);
+    } else {
+      lock.unlock();
     }
     StartRead(&response_);
   }
 
   void OnWriteDone(bool ok) override {
     std::unique_lock<std::mutex> lock(mu_);
-    if (!ok || queue_.empty()) {
-      writing_ = false;
-      return;
-    }
-    current_ = std::move(queue_.front());
-    queue_.pop_front();
-    lock.unlock();
-    StartWrite(&current_);
+    writing_ = false;
+    if (ok) MaybeWrite(lock);
   }
 
   void OnDone(const grpc::Status& status) override {
@@ -226,20 +222,26 @@ class Subscriber final : public grpc::ClientBidiReactor<SubscribeRequest, Subscr
   }
 
  private:
-  // One write in flight; FINs queued behind it are merged into one command.
   void Send(SubscribeRequest request) {
     std::unique_lock<std::mutex> lock(mu_);
-    if (writing_) {
-      if (request.has_finish() && !queue_.empty() && queue_.back().has_finish()) {
-        auto* ids = queue_.back().mutable_finish()->mutable_ids();
-        for (auto& id : *request.mutable_finish()->mutable_ids()) ids->Add()->swap(id);
-      } else {
-        queue_.push_back(std::move(request));
-      }
+    queue_.push_back(std::move(request));
+    MaybeWrite(lock);
+  }
+
+  // One write in flight: control commands first, then one FIN of every id received
+  // since the last FIN was written. Unlocks `lock`.
+  void MaybeWrite(std::unique_lock<std::mutex>& lock) {
+    if (writing_) return;
+    if (!queue_.empty()) {
+      current_ = std::move(queue_.front());
+      queue_.pop_front();
+    } else if (fin_pending_.has_finish() && fin_pending_.finish().ids_size() > 0) {
+      current_.Swap(&fin_pending_);
+      fin_pending_.mutable_finish()->clear_ids();
+    } else {
       return;
     }
     writing_ = true;
-    current_ = std::move(request);
     lock.unlock();
     StartWrite(&current_);
   }
@@ -252,6 +254,7 @@ class Subscriber final : public grpc::ClientBidiReactor<SubscribeRequest, Subscr
   std::condition_variable cv_;
   bool writing_ = false;
   SubscribeRequest current_;
+  SubscribeRequest fin_pending_;
   std::deque<SubscribeRequest> queue_;
   bool done_ = false;
   grpc::Status status_;
@@ -377,15 +380,21 @@ bool CreateChannel(const Options& options) {
 // timer thread the real broker runs.
 class InProcessBroker {
  public:
-  InProcessBroker()
+  explicit InProcessBroker(const Options& options)
       : engine_(broker::EngineOptions{}, broker::RealClock::Get(), &storage_),
-        server_(&engine_, broker::BrokerServiceOptions{}) {}
+        server_(&engine_, ServiceOptions(options)) {}
   ~InProcessBroker() {
     stopping_ = true;
     if (timer_.joinable()) timer_.join();
     server_.Stop();
     engine_.Shutdown();
   }
+  static broker::BrokerServiceOptions ServiceOptions(const Options& options) {
+    broker::BrokerServiceOptions service;
+    if (options.response_messages > 0) service.max_response_messages = options.response_messages;
+    return service;
+  }
+
   bool Start(std::string* address) {
     if (!engine_.Start().ok()) return false;
     absl::Status status = server_.Start("127.0.0.1:0");
@@ -414,7 +423,7 @@ class InProcessBroker {
 int Run(Options options) {
   std::unique_ptr<InProcessBroker> broker;
   if (options.inprocess) {
-    broker = std::make_unique<InProcessBroker>();
+    broker = std::make_unique<InProcessBroker>(options);
     if (!broker->Start(&options.address)) return 1;
   }
   if (options.topic.empty()) {
@@ -504,6 +513,9 @@ int main(int argc, char** argv) {
   flags.AddInt64("rdy", &options.rdy, "RDY count per subscriber stream");
   flags.AddBool("inprocess", &options.inprocess,
                 "run a broker inside this process on 127.0.0.1:0 (ignores --address)");
+  flags.AddInt64("response-messages", &options.response_messages,
+                 "with --inprocess: most messages per Subscribe response (0 = the service's "
+                 "default)");
   absl::Status status = flags.Parse(argc, argv);
   if (flags.HelpRequested()) {
     std::cout << flags.Usage();

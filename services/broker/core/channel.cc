@@ -213,34 +213,30 @@ void Channel::Delete(const absl::Status& why) {
   engine_->RecordStorageResult(queue_.Destroy());
 }
 
-absl::Status Channel::Persist() {
+absl::Status Channel::Persist(const absl::Status& why) {
   absl::MutexLock lock(&mu_);
   if (deleted_) return absl::OkStatus();
-  std::vector<QueuedMessage> extra;
-  // Anything still in flight (no consumer left to finish it) is delivered again later.
+  for (ConsumerImpl* c : consumers_) {
+    c->closed_ = true;
+    c->sink_->Closed(why);
+  }
+  consumers_.clear();
+  // What was in flight is delivered first after the restart, attempts kept.
+  std::vector<QueuedMessage> front, back;
   std::vector<std::pair<uint64_t, MessageId>> order;
   for (const auto& [id, entry] : in_flight_) order.emplace_back(entry.delivery_seq, id);
   std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (const auto& [seq, id] : order) extra.push_back(std::move(in_flight_.find(id)->second.queued));
+  for (const auto& [seq, id] : order) front.push_back(std::move(in_flight_.find(id)->second.queued));
   ClearInFlightLocked();
   while (!deferred_.empty()) {
     QueuedMessage qm = deferred_.top().queued;
     qm.deliver_at_ns = deferred_.top().due_ns;
     deferred_.pop();
-    extra.push_back(std::move(qm));
+    back.push_back(std::move(qm));
   }
-  absl::Status st = queue_.Persist(std::move(extra));
+  absl::Status st = queue_.Persist(std::move(front), std::move(back));
   engine_->RecordStorageResult(st);
   return st;
-}
-
-void Channel::CloseConsumers(const absl::Status& why) {
-  absl::MutexLock lock(&mu_);
-  while (!consumers_.empty()) {
-    ConsumerImpl* c = consumers_.back();
-    RemoveConsumerLocked(c);
-    c->sink_->Closed(why);
-  }
 }
 
 void Channel::RemoveConsumerLocked(ConsumerImpl* consumer) {

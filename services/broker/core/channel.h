@@ -41,11 +41,10 @@ class Channel : public std::enable_shared_from_this<Channel> {
   absl::Status Empty();
   // Closes every consumer with `why`, drops all messages and the backend.
   void Delete(const absl::Status& why);
-  // Closes every consumer; their in-flight messages go back to the queue.
-  void CloseConsumers(const absl::Status& why);
-  // Graceful shutdown (after CloseConsumers): writes queued and deferred messages out to
-  // the backend so that a restart delivers them, deferred ones at their due time.
-  absl::Status Persist();
+  // Graceful shutdown: closes every consumer with `why` and writes in-flight, queued and
+  // deferred messages out to the backend so that a restart delivers them in that order,
+  // in-flight ones with their attempts and deferred ones at their due time.
+  absl::Status Persist(const absl::Status& why);
   bool deleted() const;
   bool HasConsumers() const;
 

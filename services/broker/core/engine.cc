@@ -87,11 +87,8 @@ void Engine::Shutdown() {
   }
   const absl::Status why = absl::UnavailableError("broker is shutting down");
   for (const auto& topic : topics) {
-    for (const auto& channel : topic->Channels()) channel->CloseConsumers(why);
-  }
-  for (const auto& topic : topics) {
     RecordStorageResult(topic->Persist());
-    for (const auto& channel : topic->Channels()) RecordStorageResult(channel->Persist());
+    for (const auto& channel : topic->Channels()) RecordStorageResult(channel->Persist(why));
   }
 }
 

@@ -62,18 +62,23 @@ bool MessageQueue::Pop(QueuedMessage* out, absl::Status* error) {
   return true;
 }
 
-absl::Status MessageQueue::Persist(std::vector<QueuedMessage> extra) {
+absl::Status MessageQueue::Persist(std::vector<QueuedMessage> front,
+                                   std::vector<QueuedMessage> back) {
   if (!backend_) {
     memory_.clear();
     return absl::OkStatus();
   }
-  std::vector<QueuedMessage> held, front;
-  for (auto& m : memory_) (m.backend_seq != 0 ? held : front).push_back(std::move(m));
+  std::vector<QueuedMessage> held, unheld;
+  auto sort_out = [&](QueuedMessage& m) {
+    (m.backend_seq != 0 ? held : unheld).push_back(std::move(m));
+  };
+  for (auto& m : front) sort_out(m);
+  for (auto& m : memory_) sort_out(m);
+  for (auto& m : back) sort_out(m);
   memory_.clear();
-  for (auto& m : extra) (m.backend_seq != 0 ? held : front).push_back(std::move(m));
   absl::Status st;
   if (!held.empty()) st.Update(backend_->Update(held));
-  if (!front.empty()) st.Update(backend_->Prepend(front));
+  if (!unheld.empty()) st.Update(backend_->Prepend(unheld));
   st.Update(backend_->Flush());
   return st;
 }

@@ -39,11 +39,12 @@ class MessageQueue {
     if (backend_seq != 0 && backend_) backend_->Ack(backend_seq);
   }
 
-  // Graceful shutdown: writes what is in memory, then `extra` (deferred and in-flight
-  // messages), to the backend so that a restart finds them: records the backend still
-  // holds are rewritten in place (attempts, due time), the others go in front of the
-  // backend's head. Ephemeral queues (no backend) just drop them.
-  absl::Status Persist(std::vector<QueuedMessage> extra);
+  // Graceful shutdown: writes `front` (in-flight messages), what is in memory, then
+  // `back` (deferred messages) to the backend so that a restart finds them in that order
+  // ahead of the backend's own: records the backend still holds are rewritten in place
+  // (attempts, due time), the others go in front of its head. Ephemeral queues (no
+  // backend) just drop them.
+  absl::Status Persist(std::vector<QueuedMessage> front, std::vector<QueuedMessage> back);
 
   absl::Status Clear();
   absl::Status Destroy();

@@ -98,7 +98,7 @@ bool Topic::FlushBacklog() {
 absl::Status Topic::Persist() {
   absl::MutexLock lock(&mu_);
   if (deleted_) return absl::OkStatus();
-  return backlog_.Persist({});
+  return backlog_.Persist({}, {});
 }
 
 absl::StatusOr<std::shared_ptr<Channel>> Topic::GetOrCreateChannelLocked(std::string_view name,

@@ -1,0 +1,42 @@
+#include "services/discovery/discovery_options.h"
+
+#include <unistd.h>
+
+#include "common/flags/flags.h"
+
+namespace nsq::discovery {
+
+void DiscoveryOptions::RegisterFlags(flags::FlagSet* f) {
+  f->AddBool("version", &show_version, "print version string");
+  f->AddString("log-level", &log_level, "set log verbosity: debug, info, warn, error, or fatal");
+  f->AddString("log-prefix", &log_prefix, "log message prefix");
+  f->AddString("tcp-address", &tcp_address, "<addr>:<port> to listen on for TCP clients");
+  f->AddString("http-address", &http_address, "<addr>:<port> to listen on for HTTP clients");
+  f->AddString("grpc-address", &grpc_address, "<addr>:<port> to listen on for gRPC clients");
+  f->AddString("broadcast-address", &broadcast_address, "address of this lookupd node, (default to the OS hostname)");
+  f->AddDuration("inactive-producer-timeout", &inactive_producer_timeout, "duration of time a producer will remain in the active list since its last ping");
+  f->AddDuration("tombstone-lifetime", &tombstone_lifetime, "duration of time a producer will remain tombstoned if registration remains");
+}
+
+absl::Status DiscoveryOptions::Validate() const {
+  if (grpc_address.empty()) return absl::InvalidArgumentError("--grpc-address must not be empty");
+  if (inactive_producer_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--inactive-producer-timeout must be > 0");
+  }
+  if (tombstone_lifetime < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--tombstone-lifetime must be >= 0");
+  }
+  if (sweep_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("sweep interval must be > 0");
+  }
+  return absl::OkStatus();
+}
+
+void DiscoveryOptions::ResolveDefaults() {
+  if (!broadcast_address.empty()) return;
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  broadcast_address = host;
+}
+
+}  // namespace nsq::discovery

@@ -1,0 +1,36 @@
+#include "services/discovery/go_json.h"
+
+#include "gtest/gtest.h"
+
+namespace nsq::discovery {
+namespace {
+
+std::string Encode(const std::string& s) {
+  std::string out;
+  AppendGoJsonString(&out, s);
+  return out;
+}
+
+TEST(GoJsonTest, EscapesLikeGo) {
+  EXPECT_EQ(Encode("plain"), "\"plain\"");
+  EXPECT_EQ(Encode("a\"b\\c"), "\"a\\\"b\\\\c\"");
+  EXPECT_EQ(Encode("\n\r\t\x01"), "\"\\n\\r\\t\\u0001\"");
+  EXPECT_EQ(Encode("<a>&"), "\"\\u003ca\\u003e\\u0026\"");
+  EXPECT_EQ(Encode("caf\xc3\xa9"), "\"caf\xc3\xa9\"");
+  EXPECT_EQ(Encode("bad\xff"), "\"bad\\ufffd\"");
+  EXPECT_EQ(Encode("\xe2\x80\xa8"), "\"\\u2028\"");
+}
+
+TEST(GoJsonTest, WritesCompactNestedValues) {
+  GoJsonWriter w;
+  w.BeginObject()
+      .Key("a").Int(1)
+      .Key("b").StringArray({"x", "y"})
+      .Key("c").BeginArray().BeginObject().Key("d").Bool(true).EndObject().EndArray()
+      .Key("e").StringArray({})
+      .EndObject();
+  EXPECT_EQ(w.str(), R"({"a":1,"b":["x","y"],"c":[{"d":true}],"e":[]})");
+}
+
+}  // namespace
+}  // namespace nsq::discovery

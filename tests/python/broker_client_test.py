@@ -4,89 +4,12 @@ consumes from the real nsqd binary over gRPC.
 Run through the sh_test wrapper, which passes the nsqd binary path and puts the
 generated nsq.v1 Python modules on PYTHONPATH.
 """
-import os
-import queue
-import re
-import subprocess
-import sys
-import tempfile
-import threading
-import time
 import unittest
 
 import grpc
 
 from nsq.v1 import broker_pb2
-from nsq.v1 import broker_pb2_grpc
-
-NSQD = os.environ["NSQD_BIN"]
-
-
-class Broker:
-    """The nsqd binary on ephemeral loopback ports."""
-
-    def __init__(self, *extra):
-        self.data = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
-        self.proc = subprocess.Popen(
-            [NSQD, "--grpc-address=127.0.0.1:0", "--http-address=127.0.0.1:0",
-             "--tcp-address=127.0.0.1:0", "--data-path=" + self.data, *extra],
-            stderr=subprocess.PIPE, text=True)
-        self.grpc_port = None
-        deadline = time.time() + 20
-        lines = []
-        while time.time() < deadline:
-            line = self.proc.stderr.readline()
-            if not line:
-                break
-            lines.append(line)
-            m = re.search(r"gRPC: listening on 127\.0\.0\.1:(\d+)", line)
-            if m:
-                self.grpc_port = int(m.group(1))
-                break
-        if self.grpc_port is None:
-            self.proc.kill()
-            raise RuntimeError("nsqd did not start:\n" + "".join(lines))
-        # Keep draining stderr so the broker never blocks on a full pipe.
-        threading.Thread(target=self.proc.stderr.read, daemon=True).start()
-        self.channel = grpc.insecure_channel("127.0.0.1:%d" % self.grpc_port)
-        self.stub = broker_pb2_grpc.BrokerStub(self.channel)
-
-    def stop(self):
-        self.channel.close()
-        self.proc.terminate()
-        return self.proc.wait(timeout=20)
-
-
-class Consumer:
-    """A Subscribe stream driven from a request queue."""
-
-    def __init__(self, stub, topic, channel, rdy):
-        self.requests = queue.Queue()
-        self.requests.put(broker_pb2.SubscribeRequest(
-            subscribe=broker_pb2.SubscribeRequest.Subscribe(topic=topic, channel=channel,
-                                                             client_id="py")))
-        self.requests.put(broker_pb2.SubscribeRequest(
-            ready=broker_pb2.SubscribeRequest.Ready(count=rdy)))
-        self.call = stub.Subscribe(self._iter(), timeout=30)
-
-    def _iter(self):
-        while True:
-            item = self.requests.get()
-            if item is None:
-                return
-            yield item
-
-    def finish(self, ids):
-        self.requests.put(broker_pb2.SubscribeRequest(
-            finish=broker_pb2.SubscribeRequest.Finish(ids=ids)))
-
-    def requeue(self, msg_id, delay_ms):
-        self.requests.put(broker_pb2.SubscribeRequest(
-            requeue=broker_pb2.SubscribeRequest.Requeue(id=msg_id, delay_ms=delay_ms)))
-
-    def close(self):
-        self.requests.put(None)
-        self.call.cancel()
+from nsqd_process import Broker, Consumer
 
 
 class PythonClientTest(unittest.TestCase):

@@ -1,0 +1,176 @@
+"""The broker process and its RocksDB storage: restart without loss, crash without loss
+in durable mode, and bounded memory with a backlog far past --mem-queue-size."""
+import random
+import threading
+import time
+import unittest
+
+import grpc
+
+from nsq.v1 import broker_pb2
+from nsqd_process import Broker, Consumer, new_data_path
+
+
+def publish(stub, topic, bodies, defer_ms=0):
+    return stub.Publish(broker_pb2.PublishRequest(topic=topic, bodies=bodies, defer_ms=defer_ms),
+                        timeout=30)
+
+
+class RestartTest(unittest.TestCase):
+    def test_sigterm_then_restart_delivers_everything_and_deferred_at_due_time(self):
+        data = new_data_path()
+        broker = Broker("--mem-queue-size=100", data_path=data)
+        stub = broker.stub
+        stub.CreateChannel(broker_pb2.ChannelRequest(topic="r", channel="c"))
+        n = 5000
+        bodies = [b"msg-%05d" % i for i in range(n)]
+        for i in range(0, n, 500):
+            publish(stub, "r", bodies[i:i + 500])
+        defer_ms = 4000
+        t_deferred = time.time()
+        publish(stub, "r", [b"deferred-%d" % i for i in range(10)], defer_ms=defer_ms)
+        # Leave 100 messages in flight, unfinished, when the broker stops.
+        consumer = Consumer(stub, "r", "c", rdy=100)
+        in_flight = []
+        for resp in consumer.call:
+            in_flight.extend(resp.messages)
+            if len(in_flight) >= 100:
+                break
+        self.assertEqual(broker.stop(), 0)
+
+        broker = Broker("--mem-queue-size=100", data_path=data)
+        consumer = Consumer(broker.stub, "r", "c", rdy=1000, timeout=60)
+        got = {}
+        deferred_at = []
+        attempts = {}
+        for resp in consumer.call:
+            for m in resp.messages:
+                if m.body.startswith(b"deferred-"):
+                    deferred_at.append(time.time())
+                else:
+                    got[m.body] = got.get(m.body, 0) + 1
+                    attempts[m.body] = m.attempts
+            consumer.finish([m.id for m in resp.messages])
+            if len(got) >= n and len(deferred_at) >= 10:
+                break
+        consumer.close()
+        self.assertEqual(broker.stop(), 0)
+        self.assertEqual(set(got), set(bodies))
+        for m in in_flight:
+            self.assertEqual(attempts[m.body], 2, "in-flight message delivered again, attempts kept")
+        self.assertEqual(len(deferred_at), 10)
+        # Not before the original due time (wall clock, with a little slack for clock reads).
+        self.assertGreaterEqual(min(deferred_at), t_deferred + defer_ms / 1000.0 - 0.05)
+
+
+class CrashTest(unittest.TestCase):
+    def test_kill_9_in_durable_mode_loses_no_acknowledged_message(self):
+        data = new_data_path()
+        rng = random.Random()
+        broker = Broker("--mem-queue-size=0", data_path=data)
+        broker.stub.CreateChannel(broker_pb2.ChannelRequest(topic="d", channel="c"))
+        acked = set()
+        attempted = [0]
+        lock = threading.Lock()
+        stop = threading.Event()
+
+        def publisher(pid):
+            seq = 0
+            while not stop.is_set():
+                batch = [b"p%d-%08d" % (pid, seq + i) for i in range(100)]
+                seq += 100
+                with lock:
+                    attempted[0] += len(batch)
+                try:
+                    publish(broker.stub, "d", batch)
+                except (grpc.RpcError, ValueError):  # the broker died / its channel closed
+                    return
+                with lock:
+                    acked.update(batch)
+
+        delivered_before = set()
+
+        def consumer_loop():
+            c = Consumer(broker.stub, "d", "c", rdy=200)
+            try:
+                for resp in c.call:
+                    # Finish only every other batch: the rest stays in flight at the crash.
+                    if rng.random() < 0.5:
+                        with lock:
+                            delivered_before.update(m.body for m in resp.messages)
+                        c.finish([m.id for m in resp.messages])
+            except (grpc.RpcError, ValueError):
+                pass
+
+        threads = [threading.Thread(target=publisher, args=(i,)) for i in range(2)]
+        threads.append(threading.Thread(target=consumer_loop))
+        for t in threads:
+            t.start()
+        time.sleep(rng.uniform(0.5, 1.5))
+        broker.kill()
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+
+        broker = Broker("--mem-queue-size=0", data_path=data)
+        stats = broker.stub.GetStats(broker_pb2.GetStatsRequest(topic="d", channel="c"))
+        expected = stats.topics[0].channels[0].depth
+        c = Consumer(broker.stub, "d", "c", rdy=2000, timeout=60)
+        delivered_after = []
+        if expected > 0:
+            for resp in c.call:
+                delivered_after.extend(m.body for m in resp.messages)
+                c.finish([m.id for m in resp.messages])
+                if len(delivered_after) >= expected:
+                    break
+        c.close()
+        self.assertEqual(broker.stop(), 0)
+
+        delivered = delivered_before | set(delivered_after)
+        duplicated = len(delivered_after) - len(set(delivered_after)) + \
+            len(delivered_before & set(delivered_after))
+        lost = acked - delivered
+        print("ledger: published=%d acknowledged=%d delivered=%d duplicated=%d lost=%d" %
+              (attempted[0], len(acked), len(delivered), duplicated, len(lost)), flush=True)
+        self.assertGreater(len(acked), 0)
+        self.assertEqual(len(lost), 0, "acknowledged but never delivered: %r" % sorted(lost)[:10])
+
+
+class MemoryBoundTest(unittest.TestCase):
+    TOTAL = 2_000_000
+    BOUND_MIB = 320
+
+    def test_two_million_messages_past_mem_queue_size_keep_rss_bounded_and_all_drain(self):
+        broker = Broker("--mem-queue-size=1000")
+        stub = broker.stub
+        pad = b"x" * 190
+        batch = 5000
+        for start in range(0, self.TOTAL, batch):
+            publish(stub, "mem", [b"%09d" % i + pad for i in range(start, start + batch)])
+        stats = stub.GetStats(broker_pb2.GetStatsRequest(topic="mem"))
+        self.assertEqual(stats.topics[0].depth, self.TOTAL)
+        self.assertGreaterEqual(stats.topics[0].backend_depth, self.TOTAL - 1000)
+        peak_publish = broker.peak_rss_kib() // 1024
+
+        seen = bytearray(self.TOTAL)
+        count = 0
+        c = Consumer(stub, "mem", "drain", rdy=2500, timeout=300)
+        for resp in c.call:
+            for m in resp.messages:
+                seen[int(m.body[:9])] = 1
+            count += len(resp.messages)
+            c.finish([m.id for m in resp.messages])
+            if count >= self.TOTAL:
+                break
+        c.close()
+        peak = broker.peak_rss_kib() // 1024
+        self.assertEqual(broker.stop(), 0)
+        print("memory bound: %d messages of 200 B (%d MiB of bodies); peak RSS %d MiB after "
+              "publishing, %d MiB after draining; bound %d MiB" %
+              (self.TOTAL, self.TOTAL * 200 >> 20, peak_publish, peak, self.BOUND_MIB), flush=True)
+        self.assertEqual(sum(seen), self.TOTAL)
+        self.assertLess(peak, self.BOUND_MIB)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

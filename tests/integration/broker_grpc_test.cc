@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <set>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -633,6 +634,68 @@ TEST_F(BrokerGrpcTest, LargeBacklogArrivesSplitOverSeveralResponses) {
   ASSERT_TRUE(consumer->Sync());
   EXPECT_TRUE(consumer->TakeErrors().empty());
   EXPECT_EQ(broker.ChannelStats("orders", "billing").in_flight_count(), 0);
+}
+
+// Consumers subscribe, take messages, FIN some and vanish while others publish: every
+// message is still delivered, and FINs that completed are never redelivered.
+TEST_F(BrokerGrpcTest, ChurningConsumersLoseNoMessages) {
+  constexpr int kBatches = 40;
+  constexpr int kBatchSize = 100;
+  absl::Mutex mu;
+  std::set<std::string> published;
+  std::set<std::string> finished;  // FINs confirmed by a Sync with no error
+  std::thread publisher([&] {
+    for (int i = 0; i < kBatches; ++i) {
+      std::vector<std::string> ids;
+      ASSERT_TRUE(broker_.Publish("orders", Bodies(kBatchSize), 0, &ids).ok());
+      absl::MutexLock lock(&mu);
+      published.insert(ids.begin(), ids.end());
+    }
+  });
+  std::vector<std::thread> churners;
+  for (int t = 0; t < 3; ++t) {
+    churners.emplace_back([&, t] {
+      for (int round = 0; round < 15; ++round) {
+        auto consumer = broker_.NewConsumer();
+        if (!consumer->Subscribe("orders", "billing")) continue;
+        consumer->Ready(20);
+        consumer->WaitForMessages(1, absl::Milliseconds(200));
+        auto got = consumer->TakeMessages();
+        std::vector<std::string> fin;
+        for (size_t i = 0; i < got.size(); i += 2) fin.push_back(got[i].id());
+        consumer->Finish(fin);
+        if ((round + t) % 2 == 0 && consumer->Sync() && consumer->TakeErrors().empty()) {
+          absl::MutexLock lock(&mu);
+          finished.insert(fin.begin(), fin.end());
+        }
+        // Leaves with the other half in flight (and maybe FINs still on the way).
+      }
+    });
+  }
+  publisher.join();
+  for (auto& t : churners) t.join();
+
+  auto drain = Consumer("orders", "billing", 1000);
+  std::set<std::string> seen_at_end;
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline) {
+    auto stats = broker_.ChannelStats("orders", "billing");
+    if (stats.depth() == 0 && stats.in_flight_count() == 0 && stats.deferred_count() == 0) break;
+    drain->WaitForMessages(1, absl::Milliseconds(50));
+    auto got = drain->TakeMessages();
+    for (const auto& m : got) seen_at_end.insert(m.id());
+    drain->Finish(Ids(got));
+  }
+  ASSERT_TRUE(drain->Sync());
+  auto stats = broker_.ChannelStats("orders", "billing");
+  EXPECT_EQ(stats.depth(), 0);
+  EXPECT_EQ(stats.in_flight_count(), 0);
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(published.size(), static_cast<size_t>(kBatches * kBatchSize));
+  for (const auto& id : seen_at_end) {
+    EXPECT_EQ(finished.count(id), 0u) << "a confirmed FIN was redelivered";
+  }
+  EXPECT_EQ(stats.message_count(), published.size());
 }
 
 grpc::Status GenericUnary(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,

@@ -30,6 +30,25 @@ void BrokerOptions::RegisterFlags(flags::FlagSet* f) {
   f->AddInt64("max-body-size", &max_body_size, "maximum size of a single command body");
   f->AddInt64("max-rdy-count", &max_rdy_count, "maximum RDY count for a client");
   f->AddInt64("max-channel-consumers", &max_channel_consumers, "maximum channel consumer connection count per nsqd instance (default 0, i.e., unlimited)");
+  f->AddDuration("max-heartbeat-interval", &max_heartbeat_interval, "maximum client configurable duration of time between client heartbeats");
+  f->AddInt64("max-output-buffer-size", &max_output_buffer_size, "maximum client configurable size (in bytes) for a client output buffer");
+  f->AddDuration("max-output-buffer-timeout", &max_output_buffer_timeout, "maximum client configurable duration of time between flushing to a client");
+  f->AddDuration("min-output-buffer-timeout", &min_output_buffer_timeout, "minimum client configurable duration of time between flushing to a client");
+  f->AddDuration("output-buffer-timeout", &output_buffer_timeout, "default duration of time between flushing data to clients");
+  f->AddBool("deflate", &deflate, "enable deflate feature negotiation (client compression)");
+  f->AddInt64("max-deflate-level", &max_deflate_level, "max deflate compression level a client can negotiate (> values == > nsqd CPU usage)");
+  f->AddBool("snappy", &snappy, "enable snappy feature negotiation (client compression)");
+  f->AddString("https-address", &https_address, "<addr>:<port> to listen on for HTTPS clients");
+  f->AddString("tls-cert", &tls_cert, "path to certificate file");
+  f->AddString("tls-key", &tls_key, "path to key file");
+  f->AddString("tls-root-ca-file", &tls_root_ca_file, "path to certificate authority file");
+  f->AddString("tls-client-auth-policy", &tls_client_auth_policy, "client certificate auth policy ('require' or 'require-verify')");
+  f->AddString("tls-required", &tls_required, "require TLS for client connections (true, false, tcp-https)");
+  f->AddString("tls-min-version", &tls_min_version, "minimum SSL/TLS version acceptable ('tls1.0', 'tls1.1', 'tls1.2' or 'tls1.3')");
+  f->AddStringList("auth-http-address", &auth_http_addresses, "<addr>:<port> or a full url to query auth server (may be given multiple times)", "auth_http_addresses");
+  f->AddString("auth-http-request-method", &auth_http_request_method, "HTTP method to use for auth server requests (get or post)");
+  f->AddDuration("http-client-connect-timeout", &http_client_connect_timeout, "timeout for HTTP connect");
+  f->AddDuration("http-client-request-timeout", &http_client_request_timeout, "timeout for HTTP request");
 }
 
 absl::Status BrokerOptions::Validate() const {
@@ -48,6 +67,22 @@ absl::Status BrokerOptions::Validate() const {
   if (max_channel_consumers < 0) return absl::InvalidArgumentError("--max-channel-consumers must be >= 0");
   if (sync_every < 1) return absl::InvalidArgumentError("--sync-every must be >= 1");
   if (grpc_address.empty()) return absl::InvalidArgumentError("--grpc-address must not be empty");
+  if (max_deflate_level < 1 || max_deflate_level > 9) {
+    return absl::InvalidArgumentError("--max-deflate-level must be [1,9]");
+  }
+  if (auth_http_request_method != "get" && auth_http_request_method != "post") {
+    return absl::InvalidArgumentError("--auth-http-request-method must be post or get");
+  }
+  if (tls_required != "false" && tls_required != "true" && tls_required != "tcp-https") {
+    return absl::InvalidArgumentError("--tls-required must be true, false or tcp-https");
+  }
+  const bool tls_enabled = !tls_cert.empty() && !tls_key.empty();
+  if (!tls_enabled && (tls_required != "false" || !tls_client_auth_policy.empty())) {
+    return absl::InvalidArgumentError("cannot require TLS client connections without TLS key and cert");
+  }
+  if (tls_cert.empty() != tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key must be given together");
+  }
   return absl::OkStatus();
 }
 
@@ -63,6 +98,8 @@ void BrokerOptions::ResolveDefaults() {
   if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
   if (node_id == -1) node_id = DefaultNodeId(host);
   if (broadcast_address.empty()) broadcast_address = host;
+  // nsqd: a client auth policy implies --tls-required.
+  if (!tls_client_auth_policy.empty() && tls_required == "false") tls_required = "true";
 }
 
 EngineOptions BrokerOptions::ToEngineOptions() const {

@@ -45,6 +45,33 @@ struct BrokerOptions {
   int64_t max_rdy_count = 2500;                        // bound of a consumer's RDY
   int64_t max_channel_consumers = 0;                   // per channel; 0 = unlimited
 
+  // V2 clients' negotiable limits (IDENTIFY).
+  absl::Duration max_heartbeat_interval = absl::Seconds(60);          // bound of heartbeat_interval
+  int64_t max_output_buffer_size = 65536;                              // bound of output_buffer_size
+  absl::Duration max_output_buffer_timeout = absl::Seconds(30);        // bound of output_buffer_timeout
+  absl::Duration min_output_buffer_timeout = absl::Milliseconds(25);   // lower bound of the same
+  absl::Duration output_buffer_timeout = absl::Milliseconds(250);      // default flush interval
+
+  // Compression V2 clients may negotiate.
+  bool deflate = true;              // allow deflate
+  int64_t max_deflate_level = 6;    // [1,9]
+  bool snappy = true;               // allow snappy
+
+  // TLS (V2 upgrade via IDENTIFY tls_v1, and HTTPS).
+  std::string https_address = "127.0.0.1:4152";  // only when --tls-cert and --tls-key are set
+  std::string tls_cert;                 // path to a PEM certificate (chain)
+  std::string tls_key;                  // path to its PEM private key
+  std::string tls_root_ca_file;         // CA that verifies client certificates
+  std::string tls_client_auth_policy;   // "", require, require-verify
+  std::string tls_required = "false";   // false, true, tcp-https
+  std::string tls_min_version = "tls1.0";  // tls1.0, tls1.1, tls1.2, tls1.3
+
+  // Auth server (nsq.md 1.6).
+  std::vector<std::string> auth_http_addresses;          // --auth-http-address (repeatable)
+  std::string auth_http_request_method = "get";          // get or post
+  absl::Duration http_client_connect_timeout = absl::Seconds(2);  // for auth requests
+  absl::Duration http_client_request_timeout = absl::Seconds(5);  // for auth requests
+
   // Registers every field above as a flag (and config key) on `flags`.
   void RegisterFlags(flags::FlagSet* flags);
   // nsqd's startup checks, with its messages.

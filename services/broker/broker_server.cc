@@ -1,12 +1,18 @@
 #include "services/broker/broker_server.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "common/http/server.h"
 #include "common/metrics/metrics.h"
 #include "services/broker/broker_metrics.h"
 #include "services/broker/grpc/broker_service.h"
+#include "services/broker/legacy/http_api.h"
+#include "services/broker/legacy/v2_protocol.h"
+#include "services/broker/legacy/v2_server.h"
 #include "storage/rocksdb_storage.h"
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/server.h>
@@ -50,23 +56,21 @@ absl::Status BrokerServer::Start() {
     return absl::Status(st.code(), absl::StrCat("gRPC listener on ", options_.grpc_address, ": ", st.message()));
   }
 
+  if (!options_.tcp_address.empty()) {
+    v2_ = std::make_unique<legacy::V2Server>(engine_.get(), V2Options());
+    if (absl::Status st = v2_->Start(); !st.ok()) {
+      Stop();
+      return absl::Status(st.code(), absl::StrCat("TCP listener on ", options_.tcp_address, ": ", st.message()));
+    }
+  }
+
   if (!options_.http_address.empty()) {
     http::Server::Options http_options;
     http_options.address = options_.http_address;
     http_options.max_body_bytes = static_cast<size_t>(options_.max_body_size) + 4096;
     http_ = std::make_unique<http::Server>(http_options);
-    Engine* engine = engine_.get();
-    http_->Handle("/ping", [engine](const http::Request&) {
-      http::Response r;
-      absl::Status health = engine->Health();
-      if (health.ok()) {
-        r.body = "OK";
-      } else {
-        r.status = 500;
-        r.body = absl::StrCat("NOK - ", health.message());
-      }
-      return r;
-    });
+    // nsqd's HTTP API, /ping included.
+    legacy::RegisterHttpApi(http_.get(), engine_.get(), v2_.get(), ApiOptions());
     metrics_ = std::make_shared<BrokerMetrics>(engine_.get(), start_time_, rocks_);
     metrics::RegisterMetricsEndpoint(http_.get(), {metrics_});
     if (absl::Status st = http_->Start(); !st.ok()) {
@@ -78,7 +82,130 @@ absl::Status BrokerServer::Start() {
   timer_thread_ = std::thread([this] { TimerLoop(); });
   spdlog::info("gRPC: listening on 127.0.0.1:{} ({})", grpc_port(), options_.grpc_address);
   if (http_) spdlog::info("HTTP: listening on {}", http_->address());
+  if (v2_) spdlog::info("TCP: listening on 127.0.0.1:{} ({})", tcp_port(), options_.tcp_address);
   return absl::OkStatus();
+}
+
+legacy::V2ServerOptions BrokerServer::V2Options() const {
+  legacy::V2ServerOptions o;
+  o.address = options_.tcp_address;
+  o.max_msg_size = options_.max_msg_size;
+  o.max_body_size = options_.max_body_size;
+  o.max_rdy_count = options_.max_rdy_count;
+  o.msg_timeout = options_.msg_timeout;
+  o.max_msg_timeout = options_.max_msg_timeout;
+  o.max_req_timeout = options_.max_req_timeout;
+  o.max_heartbeat_interval = options_.max_heartbeat_interval;
+  o.max_output_buffer_size = options_.max_output_buffer_size;
+  o.max_output_buffer_timeout = options_.max_output_buffer_timeout;
+  o.min_output_buffer_timeout = options_.min_output_buffer_timeout;
+  o.output_buffer_timeout = options_.output_buffer_timeout;
+  o.deflate = options_.deflate;
+  o.max_deflate_level = static_cast<int>(options_.max_deflate_level);
+  o.snappy = options_.snappy;
+  o.tls.cert_file = options_.tls_cert;
+  o.tls.key_file = options_.tls_key;
+  o.tls.root_ca_file = options_.tls_root_ca_file;
+  o.tls.client_auth_policy = options_.tls_client_auth_policy;
+  o.tls.required = options_.tls_required == "true"        ? legacy::TlsRequired::kYes
+                   : options_.tls_required == "tcp-https" ? legacy::TlsRequired::kTcpHttps
+                                                          : legacy::TlsRequired::kNo;
+  o.tls.min_version = options_.tls_min_version;
+  o.auth.addresses = options_.auth_http_addresses;
+  o.auth.method = options_.auth_http_request_method;
+  o.auth.request_timeout = options_.http_client_request_timeout;
+  return o;
+}
+
+legacy::HttpApiOptions BrokerServer::ApiOptions() const {
+  legacy::HttpApiOptions o;
+  o.max_msg_size = options_.max_msg_size;
+  o.max_body_size = options_.max_body_size;
+  o.max_req_timeout = options_.max_req_timeout;
+  o.start_time = start_time_;
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  o.hostname = host;
+  o.broadcast_address = options_.broadcast_address;
+  o.tcp_port = [this] { return v2_ ? v2_->port() : -1; };
+  o.http_port = [this] { return http_ ? http_->port() : -1; };
+  o.https_port = [] { return 0; };
+  o.max_heartbeat_interval = options_.max_heartbeat_interval;
+  o.max_output_buffer_size = options_.max_output_buffer_size;
+  o.max_output_buffer_timeout = options_.max_output_buffer_timeout;
+  o.max_deflate_level = static_cast<int>(options_.max_deflate_level);
+  o.tls_required = options_.tls_required == "true";
+  o.auth.addresses = options_.auth_http_addresses;
+  o.auth.method = options_.auth_http_request_method;
+  o.auth.request_timeout = options_.http_client_request_timeout;
+  o.config = ConfigValues();
+  o.set_log_level = [](const std::string& level) {
+    static const std::map<std::string, spdlog::level::level_enum> kLevels = {
+        {"debug", spdlog::level::debug}, {"info", spdlog::level::info},
+        {"warn", spdlog::level::warn},   {"error", spdlog::level::err},
+        {"fatal", spdlog::level::critical}};
+    auto it = kLevels.find(level);
+    if (it == kLevels.end()) return false;
+    spdlog::set_level(it->second);
+    return true;
+  };
+  return o;
+}
+
+// GET /config/:opt: every option by its config key, as JSON (durations in ns, as Go's
+// time.Duration marshals).
+std::map<std::string, std::string> BrokerServer::ConfigValues() const {
+  auto str = [](const std::string& s) { return legacy::GoJsonString(s); };
+  auto dur = [](absl::Duration d) { return absl::StrCat(absl::ToInt64Nanoseconds(d)); };
+  auto num = [](int64_t v) { return absl::StrCat(v); };
+  auto b = [](bool v) { return std::string(v ? "true" : "false"); };
+  auto list = [&](const std::vector<std::string>& v) {
+    std::string out = "[";
+    for (size_t i = 0; i < v.size(); ++i) absl::StrAppend(&out, i ? "," : "", str(v[i]));
+    return out + "]";
+  };
+  const BrokerOptions& o = options_;
+  return {
+      {"log_level", str(o.log_level)},
+      {"log_prefix", str(o.log_prefix)},
+      {"id", num(o.node_id)},
+      {"tcp_address", str(o.tcp_address)},
+      {"http_address", str(o.http_address)},
+      {"https_address", str(o.https_address)},
+      {"grpc_address", str(o.grpc_address)},
+      {"broadcast_address", str(o.broadcast_address)},
+      {"nsqlookupd_tcp_addresses", list({})},
+      {"auth_http_addresses", list(o.auth_http_addresses)},
+      {"auth_http_request_method", str(o.auth_http_request_method)},
+      {"http_client_connect_timeout", dur(o.http_client_connect_timeout)},
+      {"http_client_request_timeout", dur(o.http_client_request_timeout)},
+      {"data_path", str(o.data_path)},
+      {"mem_queue_size", num(o.mem_queue_size)},
+      {"max_bytes_per_file", num(o.max_bytes_per_file)},
+      {"sync_every", num(o.sync_every)},
+      {"sync_timeout", dur(o.sync_timeout)},
+      {"msg_timeout", dur(o.msg_timeout)},
+      {"max_msg_timeout", dur(o.max_msg_timeout)},
+      {"max_msg_size", num(o.max_msg_size)},
+      {"max_body_size", num(o.max_body_size)},
+      {"max_req_timeout", dur(o.max_req_timeout)},
+      {"max_rdy_count", num(o.max_rdy_count)},
+      {"max_channel_consumers", num(o.max_channel_consumers)},
+      {"max_heartbeat_interval", dur(o.max_heartbeat_interval)},
+      {"max_output_buffer_size", num(o.max_output_buffer_size)},
+      {"max_output_buffer_timeout", dur(o.max_output_buffer_timeout)},
+      {"min_output_buffer_timeout", dur(o.min_output_buffer_timeout)},
+      {"output_buffer_timeout", dur(o.output_buffer_timeout)},
+      {"deflate", b(o.deflate)},
+      {"max_deflate_level", num(o.max_deflate_level)},
+      {"snappy", b(o.snappy)},
+      {"tls_cert", str(o.tls_cert)},
+      {"tls_key", str(o.tls_key)},
+      {"tls_root_ca_file", str(o.tls_root_ca_file)},
+      {"tls_client_auth_policy", str(o.tls_client_auth_policy)},
+      {"tls_required", str(o.tls_required)},
+      {"tls_min_version", str(o.tls_min_version)},
+  };
 }
 
 void BrokerServer::TimerLoop() {
@@ -107,6 +234,7 @@ void BrokerServer::Stop() {
   }
   if (timer_thread_.joinable()) timer_thread_.join();
   if (http_) http_->Stop();
+  if (v2_) v2_->Stop();  // closes its consumers (their messages are requeued)
   // Streams close their consumers as they end; the engine then requeues what they had.
   if (grpc_) grpc_->Stop(absl::Milliseconds(200));
   if (engine_) engine_->Shutdown();  // writes queues, in-flight and deferred messages out
@@ -119,5 +247,7 @@ void BrokerServer::Stop() {
 int BrokerServer::grpc_port() const { return grpc_ ? grpc_->port() : 0; }
 
 int BrokerServer::http_port() const { return http_ ? http_->port() : 0; }
+
+int BrokerServer::tcp_port() const { return v2_ ? v2_->port() : 0; }
 
 }  // namespace nsq::broker

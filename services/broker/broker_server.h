@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -14,6 +15,11 @@
 
 namespace nsq::http {
 class Server;
+}
+namespace nsq::legacy {
+class V2Server;
+struct V2ServerOptions;
+struct HttpApiOptions;
 }
 namespace nsq::storage {
 class RocksStorage;
@@ -43,11 +49,15 @@ class BrokerServer {
 
   int grpc_port() const;
   int http_port() const;
+  int tcp_port() const;  // the NSQ TCP protocol V2 listener (0 when off)
   Engine* engine() { return engine_.get(); }
   const BrokerOptions& options() const { return options_; }
 
  private:
   void TimerLoop();
+  legacy::V2ServerOptions V2Options() const;
+  legacy::HttpApiOptions ApiOptions() const;
+  std::map<std::string, std::string> ConfigValues() const;
 
   BrokerOptions options_;
   const Clock* const clock_;
@@ -57,6 +67,7 @@ class BrokerServer {
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<BrokerGrpcServer> grpc_;
   std::unique_ptr<http::Server> http_;
+  std::unique_ptr<legacy::V2Server> v2_;
   std::shared_ptr<BrokerMetrics> metrics_;
 
   absl::Mutex mu_;

@@ -1,0 +1,58 @@
+#pragma once
+
+// nsqd's auth server client (nsq.md 1.6): AUTH's secret is checked against
+// --auth-http-address, and the authorizations it returns gate PUB/MPUB/DPUB/SUB.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace re2 {
+class RE2;
+}
+
+namespace nsq::legacy {
+
+struct AuthOptions {
+  // host:port (queried at http://host:port/auth) or a full http:// URL. Empty = off.
+  std::vector<std::string> addresses;
+  std::string method = "get";  // --auth-http-request-method: get or post
+  absl::Duration request_timeout = absl::Seconds(5);
+};
+
+struct Authorization {
+  std::vector<std::string> permissions;  // "subscribe", "publish"
+  std::shared_ptr<const re2::RE2> topic;
+  std::vector<std::shared_ptr<const re2::RE2>> channels;
+  bool IsAllowed(std::string_view topic, std::string_view channel) const;
+};
+
+struct AuthState {
+  std::string identity;
+  std::string identity_url;
+  absl::Time expires;
+  std::vector<Authorization> authorizations;
+  // nsqd's check: subscribe when `channel` is set, else publish; regexes unanchored.
+  bool IsAllowed(std::string_view topic, std::string_view channel) const;
+};
+
+// Parses an auth server reply. InvalidArgument for ttl <= 0, an unknown permission or a
+// regex that does not compile.
+absl::StatusOr<AuthState> ParseAuthReply(std::string_view json, absl::Time now);
+
+// Asks the auth servers (random start order, first success wins). Blocking: call it
+// off the I/O threads.
+absl::StatusOr<AuthState> QueryAuthServers(const AuthOptions& options,
+                                           std::string_view common_name,
+                                           std::string_view remote_ip, std::string_view secret,
+                                           bool tls);
+
+// Go's url.QueryEscape.
+std::string QueryEscape(std::string_view s);
+
+}  // namespace nsq::legacy

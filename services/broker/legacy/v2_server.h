@@ -1,0 +1,112 @@
+#pragma once
+
+// The NSQ TCP protocol V2 listener (nsqd's port 4150) over the broker engine. Boost.Asio,
+// OpenSSL, zlib and snappy stay in v2_server.cc.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "services/broker/core/engine.h"
+#include "services/broker/legacy/auth.h"
+
+namespace nsq::legacy {
+
+// --tls-required: false, true, or tcp-https (TCP must upgrade, plain HTTP still served).
+enum class TlsRequired { kNo, kYes, kTcpHttps };
+
+struct TlsOptions {
+  std::string cert_file;           // --tls-cert (PEM chain)
+  std::string key_file;            // --tls-key
+  std::string root_ca_file;        // --tls-root-ca-file: verifies client certificates
+  std::string client_auth_policy;  // --tls-client-auth-policy: "", require, require-verify
+  TlsRequired required = TlsRequired::kNo;
+  std::string min_version = "tls1.0";  // tls1.0, tls1.1, tls1.2, tls1.3
+
+  bool enabled() const { return !cert_file.empty() && !key_file.empty(); }
+};
+
+// Checks the TLS options as nsqd does at startup (and that the files load).
+absl::Status ValidateTlsOptions(const TlsOptions& tls);
+
+struct V2ServerOptions {
+  std::string address = "127.0.0.1:0";  // --tcp-address
+  int threads = 0;                      // I/O threads; 0 = one per core
+
+  // The engine's bounds, repeated for the decoder and the IDENTIFY reply.
+  int64_t max_msg_size = 1048576;
+  int64_t max_body_size = 5242880;
+  int64_t max_rdy_count = 2500;
+  absl::Duration msg_timeout = absl::Seconds(60);
+  absl::Duration max_msg_timeout = absl::Minutes(15);
+  absl::Duration max_req_timeout = absl::Hours(1);
+
+  // nsqd's ClientTimeout: the default heartbeat interval is half of it.
+  absl::Duration client_timeout = absl::Seconds(60);
+  absl::Duration max_heartbeat_interval = absl::Seconds(60);  // --max-heartbeat-interval
+  int64_t max_output_buffer_size = 65536;                       // --max-output-buffer-size
+  absl::Duration max_output_buffer_timeout = absl::Seconds(30);     // --max-output-buffer-timeout
+  absl::Duration min_output_buffer_timeout = absl::Milliseconds(25);  // --min-output-buffer-timeout
+  absl::Duration output_buffer_timeout = absl::Milliseconds(250);     // --output-buffer-timeout
+
+  bool deflate = true;        // --deflate
+  int max_deflate_level = 6;  // --max-deflate-level
+  bool snappy = true;         // --snappy
+
+  TlsOptions tls;
+  AuthOptions auth;  // --auth-http-address, --auth-http-request-method
+};
+
+// One V2 connection as /stats shows it.
+struct V2ClientInfo {
+  std::string client_id;
+  std::string hostname;
+  std::string user_agent;
+  std::string remote_address;
+  int32_t state = 0;
+  int32_t sample_rate = 0;
+  bool deflate = false;
+  bool snappy = false;
+  bool tls = false;
+  std::string tls_version;       // "TLS1.2", ...
+  std::string tls_cipher_suite;  // IANA name
+  bool authed = false;
+  std::string auth_identity;
+  std::string auth_identity_url;
+  absl::Time connect_time;
+  std::string topic;    // subscribed to, or ""
+  std::string channel;
+  std::vector<std::pair<std::string, uint64_t>> pub_counts;  // by topic name
+};
+
+// Thread-compatible lifecycle (Start/Stop from the owner); Clients() is thread-safe.
+// Threads: `threads` I/O threads, each running its own connections (a connection's
+// handlers never run concurrently), and one worker for auth server queries.
+class V2Server {
+ public:
+  V2Server(broker::Engine* engine, V2ServerOptions options);
+  ~V2Server();  // Stops.
+  V2Server(const V2Server&) = delete;
+  V2Server& operator=(const V2Server&) = delete;
+
+  // Binds and starts serving. InvalidArgument for a bad address or TLS setup,
+  // Unavailable when the address cannot be bound.
+  absl::Status Start();
+  int port() const;
+  // Closes the listener and every connection (their consumers leave their channels)
+  // and joins the threads. Idempotent.
+  void Stop();
+
+  std::vector<V2ClientInfo> Clients() const;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nsq::legacy

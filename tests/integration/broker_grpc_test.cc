@@ -300,7 +300,8 @@ TEST_F(BrokerGrpcTest, ClientHalfCloseReleasesInFlightMessages) {
   ASSERT_TRUE(broker_.Publish("orders", Bodies(3)).ok());
   ASSERT_TRUE(leaving->WaitForMessages(3));
   auto staying = Consumer("orders", "billing", 10);
-  leaving.reset();  // cancels
+  ASSERT_TRUE(leaving->CloseSend());
+  EXPECT_TRUE(leaving->WaitForEnd().ok());
   EXPECT_TRUE(staying->WaitForMessages(3));
 }
 
@@ -480,6 +481,14 @@ TEST_F(BrokerGrpcTest, DeletingTheTopicEndsItsStreams) {
   ASSERT_TRUE(broker_.stub().DeleteTopic(&ctx, request, &response).ok());
   EXPECT_NE(consumer->WaitForEnd().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_FALSE(broker_.engine().TopicExists("orders"));
+}
+
+TEST_F(BrokerGrpcTest, EngineShutdownEndsStreamsWithUnavailable) {
+  auto consumer = Consumer("orders", "billing", 10);
+  ASSERT_TRUE(broker_.Publish("orders", Bodies(3)).ok());
+  ASSERT_TRUE(consumer->WaitForMessages(3));
+  broker_.engine().Shutdown();
+  EXPECT_EQ(consumer->WaitForEnd().error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
 TEST_F(BrokerGrpcTest, AdminCallsOnMissingTopicOrChannelAreNotFound) {

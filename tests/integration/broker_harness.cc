@@ -136,6 +136,11 @@ bool TestConsumer::Sync() {
 
 void TestConsumer::Cancel() { context_.TryCancel(); }
 
+bool TestConsumer::CloseSend() {
+  absl::MutexLock lock(&write_mu_);
+  return stream_->WritesDone();
+}
+
 bool TestConsumer::WaitForMessages(size_t n, absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   auto done = [this, n]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {

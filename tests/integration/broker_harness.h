@@ -53,6 +53,8 @@ class TestConsumer {
   bool Sync();
   // Ends the stream from the client side, as a vanished client would.
   void Cancel();
+  // Half-closes: the client sends nothing more (WritesDone).
+  bool CloseSend();
 
   // Waits until `n` messages in total have been received since the last Take.
   bool WaitForMessages(size_t n, absl::Duration timeout = kWait);

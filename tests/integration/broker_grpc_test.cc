@@ -428,6 +428,19 @@ TEST_F(BrokerGrpcTest, FinishOfAnotherConsumersMessageFails) {
   EXPECT_EQ(broker_.ChannelStats("orders", "billing").in_flight_count(), 1);
 }
 
+TEST_F(BrokerGrpcTest, EmptyCommandEndsStreamWithInvalidArgument) {
+  auto consumer = Consumer("orders", "billing", 0);
+  ASSERT_TRUE(consumer->Send(nsq::v1::SubscribeRequest()));
+  EXPECT_EQ(consumer->WaitForEnd().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(BrokerGrpcTest, FinishWithNoIdsIsANoOp) {
+  auto consumer = Consumer("orders", "billing", 10);
+  ASSERT_TRUE(consumer->Finish({}));
+  ASSERT_TRUE(consumer->Sync());
+  EXPECT_TRUE(consumer->TakeErrors().empty());
+}
+
 TEST_F(BrokerGrpcTest, CommandBeforeSubscribeEndsStreamWithFailedPrecondition) {
   auto consumer = broker_.NewConsumer();
   ASSERT_TRUE(consumer->Ready(1));
@@ -695,7 +708,7 @@ TEST_F(BrokerGrpcTest, ChurningConsumersLoseNoMessages) {
     for (const auto& m : got) seen_at_end.insert(m.id());
     drain->Finish(Ids(got));
   }
-  ASSERT_TRUE(drain->Sync());
+  ASSERT_TRUE(drain->Sync()) << drain->WaitForEnd().error_message();
   auto stats = broker_.ChannelStats("orders", "billing");
   EXPECT_EQ(stats.depth(), 0);
   EXPECT_EQ(stats.in_flight_count(), 0);

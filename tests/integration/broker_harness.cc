@@ -92,7 +92,8 @@ bool TestConsumer::Ready(int64_t count) {
 
 bool TestConsumer::Finish(const std::vector<std::string>& ids) {
   SubscribeRequest request;
-  for (const auto& id : ids) request.mutable_finish()->add_ids(id);
+  auto* finish = request.mutable_finish();  // set even with no ids
+  for (const auto& id : ids) finish->add_ids(id);
   return Send(request);
 }
 
@@ -105,7 +106,8 @@ bool TestConsumer::Requeue(const std::string& id, int64_t delay_ms) {
 
 bool TestConsumer::Touch(const std::vector<std::string>& ids) {
   SubscribeRequest request;
-  for (const auto& id : ids) request.mutable_touch()->add_ids(id);
+  auto* touch = request.mutable_touch();
+  for (const auto& id : ids) touch->add_ids(id);
   return Send(request);
 }
 

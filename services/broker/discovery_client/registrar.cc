@@ -1,0 +1,246 @@
+#include "services/broker/discovery_client/registrar.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <set>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "nsq/v1/discovery.grpc.pb.h"
+#include "services/broker/core/names.h"
+#include "services/broker/discovery_client/peer_base.h"
+#include "spdlog/spdlog.h"
+
+namespace nsq::broker::discovery_client {
+namespace {
+
+using ::nsq::v1::RegisterRequest;
+using ::nsq::v1::RegisterResponse;
+
+std::chrono::system_clock::time_point DeadlineIn(absl::Duration d) {
+  return std::chrono::system_clock::now() + absl::ToChronoMilliseconds(d);
+}
+
+// A Register stream to one discovery instance. A reader thread watches the stream (the
+// server only answers the identity; the stream ending is what matters).
+class GrpcPeer final : public PeerBase {
+ public:
+  GrpcPeer(const Registrar* registrar, std::string address, BrokerIdentity identity,
+           RegistrarOptions options)
+      : PeerBase(registrar, std::move(address), std::move(identity), std::move(options)) {
+    grpc::ChannelArguments args;
+    // Discovery coming back should be noticed within our own backoff, not gRPC's
+    // default of up to two minutes.
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+                static_cast<int>(absl::ToInt64Milliseconds(options_.max_backoff)));
+    channel_ = grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
+    stub_ = nsq::v1::Discovery::NewStub(channel_);
+  }
+  ~GrpcPeer() override { Stop(); }
+
+  std::vector<std::string> Channels(const std::string& topic) override {
+    std::vector<std::string> channels;
+    if (!connected()) return channels;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(DeadlineIn(options_.timeout));
+    nsq::v1::ListChannelsRequest req;
+    req.set_topic(topic);
+    nsq::v1::ListChannelsResponse resp;
+    grpc::Status st = stub_->ListChannels(&ctx, req, &resp);
+    if (!st.ok()) {
+      spdlog::warn("discovery {}: ListChannels({}) failed: {}", address_, topic, st.error_message());
+      return channels;
+    }
+    channels.assign(resp.channels().begin(), resp.channels().end());
+    return channels;
+  }
+
+ protected:
+  bool Connect() override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping()) return false;
+      context_ = std::make_unique<grpc::ClientContext>();
+      identified_ = false;
+      ended_ = false;
+    }
+    stream_ = stub_->Register(context_.get());
+    RegisterRequest hello;
+    auto* id = hello.mutable_identity();
+    id->set_broadcast_address(identity_.broadcast_address);
+    id->set_hostname(identity_.hostname);
+    id->set_tcp_port(identity_.tcp_port);
+    id->set_http_port(identity_.http_port);
+    id->set_grpc_port(identity_.grpc_port);
+    id->set_version(identity_.version);
+    if (!stream_->Write(hello)) return false;
+    reader_ = std::thread([this] { ReadLoop(); });
+    // Wait for the server to accept the identity.
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(this, &GrpcPeer::IdentifiedOrEnded), options_.timeout);
+    return identified_;
+  }
+
+  bool Send(const std::vector<RegistrationEvent>& events) override {
+    // A request applies its unregisters before its registers, so a run of one kind goes
+    // in one request and a change of kind starts the next.
+    RegisterRequest req;
+    bool adding = true;
+    bool empty = true;
+    for (const RegistrationEvent& e : events) {
+      if (!empty && e.add != adding) {
+        if (!stream_->Write(req)) return false;
+        req.Clear();
+        empty = true;
+      }
+      adding = e.add;
+      auto* r = e.add ? req.add_register_() : req.add_unregister();
+      r->set_topic(e.topic);
+      r->set_channel(e.channel);
+      empty = false;
+    }
+    return empty || stream_->Write(req);
+  }
+
+  bool Heartbeat() override { return stream_->Write(RegisterRequest()); }
+
+  void Disconnect() override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (context_) context_->TryCancel();
+    }
+    if (reader_.joinable()) reader_.join();
+    if (stream_) {
+      (void)stream_->Finish();
+      stream_.reset();
+    }
+    absl::MutexLock lock(&mu_);
+    context_.reset();
+  }
+
+  void Interrupt() override {
+    absl::MutexLock lock(&mu_);
+    if (context_) context_->TryCancel();
+  }
+
+ private:
+  void ReadLoop() {
+    RegisterResponse resp;
+    while (stream_->Read(&resp)) {
+      const int64_t timeout_ms = resp.inactive_producer_timeout_ms();
+      if (timeout_ms > 0) {
+        SetHeartbeatInterval(std::min(options_.heartbeat_interval, absl::Milliseconds(timeout_ms) / 3));
+      }
+      absl::MutexLock lock(&mu_);
+      identified_ = true;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      ended_ = true;
+    }
+    MarkBroken();
+  }
+
+  bool IdentifiedOrEnded() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return identified_ || ended_; }
+
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<nsq::v1::Discovery::Stub> stub_;
+  std::unique_ptr<grpc::ClientReaderWriter<RegisterRequest, RegisterResponse>> stream_;
+  std::thread reader_;
+
+  absl::Mutex mu_;
+  std::unique_ptr<grpc::ClientContext> context_ ABSL_GUARDED_BY(mu_);
+  bool identified_ ABSL_GUARDED_BY(mu_) = false;
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Peer> MakeGrpcPeer(const Registrar* registrar, std::string address,
+                                   BrokerIdentity identity, RegistrarOptions options) {
+  return std::make_unique<GrpcPeer>(registrar, std::move(address), std::move(identity),
+                                    std::move(options));
+}
+
+Registrar::Registrar(Engine* engine, RegistrarOptions options)
+    : engine_(engine), options_(std::move(options)) {}
+
+Registrar::~Registrar() { Stop(); }
+
+void Registrar::Start(BrokerIdentity identity) {
+  absl::MutexLock lock(&mu_);
+  if (started_ || stopped_) return;
+  for (const std::string& a : options_.discovery_addresses) {
+    peers_.push_back(MakeGrpcPeer(this, a, identity, options_));
+  }
+  for (const std::string& a : options_.lookupd_tcp_addresses) {
+    peers_.push_back(MakeLookupdPeer(this, a, identity, options_));
+  }
+  for (auto& p : peers_) p->Start();
+  started_ = true;
+}
+
+void Registrar::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    if (!started_) return;
+  }
+  for (auto& p : peers_) p->Stop();
+}
+
+std::vector<RegistrationEvent> Registrar::Snapshot() const {
+  std::vector<RegistrationEvent> events;
+  StatsFilter filter;
+  filter.include_consumers = false;
+  auto stats = engine_->GetStats(filter);
+  if (!stats.ok()) return events;
+  for (const TopicStats& t : *stats) {
+    events.push_back({true, t.name, ""});
+    for (const ChannelStats& c : t.channels) events.push_back({true, t.name, c.name});
+  }
+  return events;
+}
+
+void Registrar::Broadcast(const RegistrationEvent& event) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!started_ || stopped_) return;
+  }
+  for (auto& p : peers_) p->Enqueue(event);
+}
+
+void Registrar::TopicCreated(const std::string& topic) {
+  Broadcast({true, topic, ""});
+  {
+    absl::MutexLock lock(&mu_);
+    if (!started_ || stopped_) return;
+  }
+  // nsqd's channel pre-creation: the channels discovery knows of exist before the first
+  // message is published, so none of them misses it.
+  std::set<std::string> channels;
+  for (auto& p : peers_) {
+    for (std::string& c : p->Channels(topic)) channels.insert(std::move(c));
+  }
+  for (const std::string& c : channels) {
+    if (IsEphemeralName(c) || !IsValidName(c)) continue;  // no consumer yet: not created
+    if (absl::Status st = engine_->CreateChannel(topic, c); !st.ok()) {
+      spdlog::warn("pre-creating channel {}/{}: {}", topic, c, std::string(st.message()));
+    }
+  }
+}
+
+void Registrar::TopicDeleted(const std::string& topic) { Broadcast({false, topic, ""}); }
+
+void Registrar::ChannelCreated(const std::string& topic, const std::string& channel) {
+  Broadcast({true, topic, channel});
+}
+
+void Registrar::ChannelDeleted(const std::string& topic, const std::string& channel) {
+  Broadcast({false, topic, channel});
+}
+
+}  // namespace nsq::broker::discovery_client

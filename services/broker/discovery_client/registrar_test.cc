@@ -1,0 +1,195 @@
+// The broker's registrar against a real in-process discovery server, over gRPC and over
+// lookupd protocol V1.
+
+#include "services/broker/discovery_client/registrar.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/broker/core/engine.h"
+#include "services/broker/core/storage.h"
+#include "services/discovery/discovery_server.h"
+
+namespace nsq::broker::discovery_client {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+constexpr absl::Duration kWait = absl::Seconds(10);
+
+discovery::DiscoveryOptions DiscoveryOpts(int grpc_port = 0, int tcp_port = 0) {
+  discovery::DiscoveryOptions o;
+  o.tcp_address = absl::StrCat("127.0.0.1:", tcp_port);
+  o.http_address = "127.0.0.1:0";
+  o.grpc_address = absl::StrCat("127.0.0.1:", grpc_port);
+  o.broadcast_address = "127.0.0.1";
+  return o;
+}
+
+BrokerIdentity Identity() {
+  BrokerIdentity id;
+  id.broadcast_address = "10.1.1.1";
+  id.hostname = "broker-host";
+  id.tcp_port = 4150;
+  id.http_port = 4151;
+  id.grpc_port = 4153;
+  return id;
+}
+
+// Polls `pred` until true or kWait passes.
+template <typename Pred>
+bool Eventually(Pred pred) {
+  const absl::Time deadline = absl::Now() + kWait;
+  while (absl::Now() < deadline) {
+    if (pred()) return true;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return pred();
+}
+
+class RegistrarTest : public ::testing::TestWithParam<bool> {  // true: lookupd V1
+ protected:
+  RegistrarTest() : engine_(EngineOptions{}, RealClock::Get(), &storage_) {
+    discovery_ = std::make_unique<discovery::DiscoveryServer>(DiscoveryOpts());
+    EXPECT_TRUE(discovery_->Start().ok());
+  }
+  ~RegistrarTest() override {
+    if (registrar_) registrar_->Stop();
+  }
+
+  RegistrarOptions Options() const {
+    RegistrarOptions o;
+    if (GetParam()) {
+      o.lookupd_tcp_addresses = {absl::StrCat("127.0.0.1:", discovery_->tcp_port())};
+    } else {
+      o.discovery_addresses = {absl::StrCat("127.0.0.1:", discovery_->grpc_port())};
+    }
+    o.min_backoff = absl::Milliseconds(20);
+    o.max_backoff = absl::Milliseconds(200);
+    return o;
+  }
+
+  void StartRegistrar() {
+    registrar_ = std::make_unique<Registrar>(&engine_, Options());
+    engine_.AddObserver(registrar_.get());
+    ASSERT_TRUE(engine_.Start().ok());
+    registrar_->Start(Identity());
+  }
+
+  std::vector<std::string> ProducerAddresses(const std::string& topic) {
+    std::vector<std::string> out;
+    auto r = discovery_->registry()->Lookup(topic);
+    if (!r) return out;
+    for (const auto& p : r->producers) out.push_back(p.broadcast_address);
+    return out;
+  }
+
+  std::vector<std::string> Channels(const std::string& topic) {
+    return discovery_->registry()->Channels(topic);
+  }
+
+  MemoryStorage storage_;
+  Engine engine_;
+  std::unique_ptr<discovery::DiscoveryServer> discovery_;
+  std::unique_ptr<Registrar> registrar_;
+};
+
+TEST_P(RegistrarTest, RegistersTopicsAndChannelsThatExistedBeforeAndAfterStart) {
+  registrar_ = std::make_unique<Registrar>(&engine_, Options());
+  engine_.AddObserver(registrar_.get());
+  ASSERT_TRUE(engine_.Start().ok());
+  ASSERT_TRUE(engine_.CreateChannel("before", "c1").ok());
+  registrar_->Start(Identity());
+  ASSERT_TRUE(Eventually([&] { return ProducerAddresses("before").size() == 1; }));
+  EXPECT_THAT(Channels("before"), ElementsAre("c1"));
+
+  ASSERT_TRUE(engine_.CreateChannel("after", "c2").ok());
+  ASSERT_TRUE(Eventually([&] { return Channels("after") == std::vector<std::string>{"c2"}; }));
+  EXPECT_THAT(ProducerAddresses("after"), ElementsAre("10.1.1.1"));
+  auto r = discovery_->registry()->Lookup("after");
+  EXPECT_EQ(r->producers[0].tcp_port, 4150);
+  EXPECT_EQ(r->producers[0].http_port, 4151);
+  EXPECT_EQ(r->producers[0].grpc_port, GetParam() ? 0 : 4153);
+}
+
+TEST_P(RegistrarTest, DeletedTopicIsUnregistered) {
+  StartRegistrar();
+  ASSERT_TRUE(engine_.Publish("orders", {"x"}).ok());
+  ASSERT_TRUE(Eventually([&] { return ProducerAddresses("orders").size() == 1; }));
+  ASSERT_TRUE(engine_.DeleteTopic("orders").ok());
+  EXPECT_TRUE(Eventually([&] { return ProducerAddresses("orders").empty(); }));
+}
+
+TEST_P(RegistrarTest, StopRemovesTheBrokerAtOnce) {
+  StartRegistrar();
+  ASSERT_TRUE(engine_.Publish("orders", {"x"}).ok());
+  ASSERT_TRUE(Eventually([&] { return ProducerAddresses("orders").size() == 1; }));
+  registrar_->Stop();
+  EXPECT_TRUE(Eventually([&] { return ProducerAddresses("orders").empty(); }));
+}
+
+TEST_P(RegistrarTest, ReRegistersEverythingWhenDiscoveryComesBack) {
+  StartRegistrar();
+  ASSERT_TRUE(engine_.CreateChannel("orders", "billing").ok());
+  ASSERT_TRUE(Eventually([&] { return ProducerAddresses("orders").size() == 1; }));
+  const int grpc_port = discovery_->grpc_port();
+  const int tcp_port = discovery_->tcp_port();
+  discovery_->Stop();
+  discovery_.reset();
+  // Changes while discovery is down are not lost.
+  ASSERT_TRUE(engine_.CreateChannel("orders", "audit").ok());
+  ASSERT_TRUE(engine_.Publish("clicks", {"x"}).ok());
+  ASSERT_TRUE(Eventually([&] { return !registrar_->peer(0).connected(); }));
+
+  discovery_ = std::make_unique<discovery::DiscoveryServer>(DiscoveryOpts(grpc_port, tcp_port));
+  ASSERT_TRUE(discovery_->Start().ok());
+  ASSERT_TRUE(Eventually([&] {
+    return ProducerAddresses("orders").size() == 1 && ProducerAddresses("clicks").size() == 1;
+  }));
+  EXPECT_THAT(Channels("orders"), ElementsAre("audit", "billing"));
+  EXPECT_GE(registrar_->peer(0).registrations(), 2);
+}
+
+TEST_P(RegistrarTest, NewTopicGetsTheChannelsDiscoveryKnows) {
+  discovery_->registry()->CreateChannel("orders", "billing");
+  discovery_->registry()->CreateChannel("orders", "tail#ephemeral");
+  StartRegistrar();
+  ASSERT_TRUE(Eventually([&] { return registrar_->peer(0).connected(); }));
+  ASSERT_TRUE(engine_.Publish("orders", {"first"}).ok());
+  // The channel existed before the first message, so it holds it.
+  auto stats = engine_.GetStats({"orders", "", false});
+  ASSERT_TRUE(stats.ok());
+  ASSERT_EQ(stats->size(), 1u);
+  ASSERT_EQ((*stats)[0].channels.size(), 1u);  // not the ephemeral one
+  EXPECT_EQ((*stats)[0].channels[0].name, "billing");
+  EXPECT_EQ((*stats)[0].channels[0].depth, 1);
+}
+
+TEST_P(RegistrarTest, UnreachableDiscoveryDoesNotBlockTheEngine) {
+  RegistrarOptions o;
+  // Nothing listens there: connections are refused.
+  discovery_->Stop();
+  o = Options();
+  registrar_ = std::make_unique<Registrar>(&engine_, o);
+  engine_.AddObserver(registrar_.get());
+  ASSERT_TRUE(engine_.Start().ok());
+  registrar_->Start(Identity());
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(engine_.Publish("orders", {"x"}).ok());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  EXPECT_FALSE(registrar_->peer(0).connected());
+}
+
+INSTANTIATE_TEST_SUITE_P(Protocols, RegistrarTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? std::string("LookupdV1") : std::string("Grpc");
+                         });
+
+}  // namespace
+}  // namespace nsq::broker::discovery_client

@@ -18,6 +18,10 @@ void BrokerOptions::RegisterFlags(flags::FlagSet* f) {
   f->AddString("http-address", &http_address, "<addr>:<port> to listen on for HTTP clients");
   f->AddString("grpc-address", &grpc_address, "<addr>:<port> to listen on for gRPC clients");
   f->AddString("broadcast-address", &broadcast_address, "address that will be registered with discovery (defaults to the OS hostname)");
+  f->AddInt64("broadcast-tcp-port", &broadcast_tcp_port, "TCP port that will be registered with discovery (defaults to the TCP port that this nsqd is listening on)");
+  f->AddInt64("broadcast-http-port", &broadcast_http_port, "HTTP port that will be registered with discovery (defaults to the HTTP port that this nsqd is listening on)");
+  f->AddStringList("discovery-address", &discovery_addresses, "discovery gRPC address (may be given multiple times)");
+  f->AddStringList("lookupd-tcp-address", &lookupd_tcp_addresses, "lookupd TCP address (may be given multiple times)", "nsqlookupd_tcp_addresses");
   f->AddString("data-path", &data_path, "path to store disk-backed messages");
   f->AddInt64("mem-queue-size", &mem_queue_size, "number of messages to keep in memory (per topic/channel)");
   f->AddInt64("max-bytes-per-file", &max_bytes_per_file, "number of bytes per diskqueue file before rolling (accepted for nsqd compatibility)");
@@ -67,6 +71,12 @@ absl::Status BrokerOptions::Validate() const {
   if (max_channel_consumers < 0) return absl::InvalidArgumentError("--max-channel-consumers must be >= 0");
   if (sync_every < 1) return absl::InvalidArgumentError("--sync-every must be >= 1");
   if (grpc_address.empty()) return absl::InvalidArgumentError("--grpc-address must not be empty");
+  if (broadcast_tcp_port < 0 || broadcast_tcp_port > 65535) {
+    return absl::InvalidArgumentError("--broadcast-tcp-port must be [0,65535]");
+  }
+  if (broadcast_http_port < 0 || broadcast_http_port > 65535) {
+    return absl::InvalidArgumentError("--broadcast-http-port must be [0,65535]");
+  }
   if (max_deflate_level < 1 || max_deflate_level > 9) {
     return absl::InvalidArgumentError("--max-deflate-level must be [1,9]");
   }

@@ -28,6 +28,12 @@ struct BrokerOptions {
   std::string http_address = "127.0.0.1:4151";  // HTTP: /ping, /metrics, NSQ HTTP API
   std::string grpc_address = "127.0.0.1:4153";  // nsq.v1.Broker, health, reflection
   std::string broadcast_address;                // registered with discovery; "" = hostname
+  int64_t broadcast_tcp_port = 0;               // registered TCP port; 0 = the bound one
+  int64_t broadcast_http_port = 0;              // registered HTTP port; 0 = the bound one
+
+  // Discovery.
+  std::vector<std::string> discovery_addresses;    // gRPC Discovery instances (repeatable)
+  std::vector<std::string> lookupd_tcp_addresses;  // stock nsqlookupd TCP, protocol V1 (repeatable)
 
   // Queues.
   std::string data_path;             // "" = current working directory

@@ -9,6 +9,7 @@
 #include "common/http/server.h"
 #include "common/metrics/metrics.h"
 #include "services/broker/broker_metrics.h"
+#include "services/broker/discovery_client/registrar.h"
 #include "services/broker/grpc/broker_service.h"
 #include "services/broker/legacy/http_api.h"
 #include "services/broker/legacy/v2_protocol.h"
@@ -44,6 +45,13 @@ absl::Status BrokerServer::Start() {
   rocks_ = opened->get();
   storage_ = *std::move(opened);
   engine_ = std::make_unique<Engine>(options_.ToEngineOptions(), clock_, storage_.get());
+  if (!options_.discovery_addresses.empty() || !options_.lookupd_tcp_addresses.empty()) {
+    discovery_client::RegistrarOptions registrar_options;
+    registrar_options.discovery_addresses = options_.discovery_addresses;
+    registrar_options.lookupd_tcp_addresses = options_.lookupd_tcp_addresses;
+    registrar_ = std::make_unique<discovery_client::Registrar>(engine_.get(), registrar_options);
+    engine_->AddObserver(registrar_.get());
+  }
   if (absl::Status st = engine_->Start(); !st.ok()) return st;
 
   BrokerServiceOptions grpc_options;
@@ -80,6 +88,18 @@ absl::Status BrokerServer::Start() {
   }
   started_ = true;
   timer_thread_ = std::thread([this] { TimerLoop(); });
+  if (registrar_) {
+    // Registered once every port is bound, with the bound ports.
+    discovery_client::BrokerIdentity identity;
+    identity.broadcast_address = options_.broadcast_address;
+    char host[256] = {0};
+    if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+    identity.hostname = host;
+    identity.tcp_port = options_.broadcast_tcp_port > 0 ? static_cast<int>(options_.broadcast_tcp_port) : tcp_port();
+    identity.http_port = options_.broadcast_http_port > 0 ? static_cast<int>(options_.broadcast_http_port) : http_port();
+    identity.grpc_port = grpc_port();
+    registrar_->Start(identity);
+  }
   spdlog::info("gRPC: listening on 127.0.0.1:{} ({})", grpc_port(), options_.grpc_address);
   if (http_) spdlog::info("HTTP: listening on {}", http_->address());
   if (v2_) spdlog::info("TCP: listening on 127.0.0.1:{} ({})", tcp_port(), options_.tcp_address);
@@ -174,7 +194,7 @@ std::map<std::string, std::string> BrokerServer::ConfigValues() const {
       {"https_address", str(o.https_address)},
       {"grpc_address", str(o.grpc_address)},
       {"broadcast_address", str(o.broadcast_address)},
-      {"nsqlookupd_tcp_addresses", list({})},
+      {"nsqlookupd_tcp_addresses", list(o.lookupd_tcp_addresses)},
       {"auth_http_addresses", list(o.auth_http_addresses)},
       {"auth_http_request_method", str(o.auth_http_request_method)},
       {"http_client_connect_timeout", dur(o.http_client_connect_timeout)},
@@ -233,6 +253,8 @@ void BrokerServer::Stop() {
     stopping_ = true;
   }
   if (timer_thread_.joinable()) timer_thread_.join();
+  // Leave discovery first, so consumers stop coming while the ports close.
+  if (registrar_) registrar_->Stop();
   if (http_) http_->Stop();
   if (v2_) v2_->Stop();  // closes its consumers (their messages are requeued)
   // Streams close their consumers as they end; the engine then requeues what they had.

@@ -24,6 +24,9 @@ struct HttpApiOptions;
 namespace nsq::storage {
 class RocksStorage;
 }
+namespace nsq::broker::discovery_client {
+class Registrar;
+}
 
 namespace nsq::broker {
 
@@ -68,6 +71,7 @@ class BrokerServer {
   std::unique_ptr<BrokerGrpcServer> grpc_;
   std::unique_ptr<http::Server> http_;
   std::unique_ptr<legacy::V2Server> v2_;
+  std::unique_ptr<discovery_client::Registrar> registrar_;  // with discovery/lookupd addresses
   std::shared_ptr<BrokerMetrics> metrics_;
 
   absl::Mutex mu_;

@@ -6,6 +6,14 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh || exit 1
 
+# The npm clients of the compatibility tests (tests/compat), installed again only when
+# package-lock.json changed.
+if [ ! -d tests/compat/node_modules/nsqjs ] ||
+   ! cmp -s tests/compat/package-lock.json tests/compat/node_modules/.installed-lock.json; then
+  (cd tests/compat && npm ci --no-audit --no-fund --loglevel=error) || exit 1
+  cp tests/compat/package-lock.json tests/compat/node_modules/.installed-lock.json
+fi
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 bazel test --jobs=2 --local_ram_resources=HOST_RAM*.5 //... "$@" 2>&1 | tee "$log"

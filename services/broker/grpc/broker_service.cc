@@ -751,8 +751,7 @@ class BrokerServiceImpl final : public BrokerServiceBase {
     StatsFilter filter;
     filter.topic = request->topic();
     filter.channel = request->channel();
-    // Consumers are always asked for: client_count needs them.
-    filter.include_consumers = true;
+    filter.include_consumers = !request->exclude_clients();
     if (!filter.channel.empty() && filter.topic.empty()) {
       return Done(context, absl::InvalidArgumentError("channel given without topic"));
     }
@@ -780,7 +779,7 @@ class BrokerServiceImpl final : public BrokerServiceBase {
         channel->set_message_count(c.message_count);
         channel->set_requeue_count(c.requeue_count);
         channel->set_timeout_count(c.timeout_count);
-        channel->set_client_count(static_cast<int64_t>(c.consumers.size()));
+        channel->set_client_count(c.consumer_count);
         channel->set_paused(c.paused);
         if (request->exclude_clients()) continue;
         for (const ConsumerStats& s : c.consumers) {

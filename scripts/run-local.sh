@@ -1,11 +1,32 @@
 #!/usr/bin/env bash
-# Sets up the machine, builds and runs a local broker in the foreground with embedded
-# defaults: 127.0.0.1, TCP 4150, HTTP 4151, gRPC 4153, data under ./data. Ctrl-C stops it.
-# Extra arguments go to nsqd (e.g. --mem-queue-size=1000).
+# Sets up the machine, builds and runs a local cluster in the foreground with embedded
+# defaults, on 127.0.0.1: one discovery service (nsqlookupd: TCP 4160, HTTP 4161,
+# gRPC 4162) and one broker registered with it (nsqd: TCP 4150, HTTP 4151, gRPC 4153,
+# data under ./data). Ctrl-C stops both cleanly. Extra arguments go to nsqd
+# (e.g. --mem-queue-size=1000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
-bazel build --jobs=2 //services/broker:nsqd
+bazel build --jobs=2 //services/broker:nsqd //services/discovery:nsqlookupd
 mkdir -p data/nsqd
-exec bazel-bin/services/broker/nsqd --data-path="$PWD/data/nsqd" "$@"
+
+pids=()
+stopping=0
+stop() {
+  [ "$stopping" -eq 1 ] && return
+  stopping=1
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait || true
+}
+trap stop INT TERM
+
+bazel-bin/services/discovery/nsqlookupd --broadcast-address=127.0.0.1 &
+pids+=($!)
+bazel-bin/services/broker/nsqd --data-path="$PWD/data/nsqd" --broadcast-address=127.0.0.1 \
+  --discovery-address=127.0.0.1:4162 "$@" &
+pids+=($!)
+
+# Until Ctrl-C, or until either process exits (then the other is stopped too).
+wait -n || true
+stop

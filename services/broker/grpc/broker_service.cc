@@ -1,10 +1,7 @@
 #include "services/broker/grpc/broker_service.h"
 
 #include <grpc/slice.h>
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/impl/server_builder_option.h>
 #include <grpcpp/support/message_allocator.h>
 
 #include <algorithm>
@@ -19,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/grpc/server_options.h"
 #include "nsq/v1/broker.grpc.pb.h"
 #include "services/broker/grpc/subscribe_codec.h"
 
@@ -67,19 +65,6 @@ absl::string_view PeerAddress(absl::string_view peer) {
   }
   return peer;
 }
-
-// Adds the reflection plugin to a builder that already exists (the global
-// InitProtoReflectionServerBuilderPlugin only affects builders constructed after it).
-class ReflectionOption final : public grpc::ServerBuilderOption {
- public:
-  void UpdateArguments(grpc::ChannelArguments* /*args*/) override {}
-  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
-    for (const auto& plugin : *plugins) {
-      if (plugin->name() == "proto_server_reflection") return;
-    }
-    plugins->push_back(std::make_unique<grpc::reflection::ProtoServerReflectionPlugin>());
-  }
-};
 
 // One Subscribe stream: a consumer of one channel. It is the consumer's DeliverySink, so
 // the engine pushes messages into it from whichever thread dispatches (with the channel
@@ -836,12 +821,9 @@ absl::Status AddBrokerServices(grpc::ServerBuilder* builder, grpc::Service* brok
   const int64_t max_receive =
       std::min<int64_t>(options.max_body_size + kRequestOverheadBytes, INT32_MAX);
   builder->SetMaxReceiveMessageSize(static_cast<int>(max_receive));
-  // gRPC turns SO_REUSEPORT on by default: a second broker on the same port would then
-  // start "successfully" and steal half the connections. Fail to bind instead.
-  builder->AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  // Read by every server built after this call, so before BuildAndStart is enough.
-  grpc::EnableDefaultHealthCheckService(true);
-  builder->SetOption(std::make_unique<ReflectionOption>());
+  // Health, reflection, and SO_REUSEPORT off (a second broker on the same port fails to
+  // bind instead of stealing half the connections).
+  grpcutil::AddStandardServices(builder);
   builder->RegisterService(broker_service);
   return absl::OkStatus();
 }

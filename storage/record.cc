@@ -1,6 +1,6 @@
 #include "storage/record.h"
 
-#include <zlib.h>
+#include "storage/crc32c.h"
 
 #include <cstring>
 #include <memory>
@@ -21,28 +21,29 @@ uint64_t GetU64(const char* p) {
   for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
   return v;
 }
-uint32_t Crc(const char* p, size_t n) {
-  return static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(p), static_cast<uInt>(n)));
-}
 
 }  // namespace
 
-void EncodeRecord(const broker::QueuedMessage& m, std::string* out) {
+void EncodeRecordHeader(const broker::QueuedMessage& m, char (&p)[kRecordHeaderSize]) {
   const std::string& body = m.message->body;
-  out->resize(kRecordHeaderSize + body.size());
-  char* p = out->data();
   p[4] = static_cast<char>(kVersion);
   p[5] = static_cast<char>(m.attempts >> 8);
   p[6] = static_cast<char>(m.attempts & 0xff);
   PutU64(static_cast<uint64_t>(m.message->timestamp_ns), p + 7);
   PutU64(static_cast<uint64_t>(m.deliver_at_ns), p + 15);
   std::memcpy(p + 23, m.message->id.bytes.data(), broker::MessageId::kSize);
-  std::memcpy(p + kRecordHeaderSize, body.data(), body.size());
-  uint32_t crc = Crc(p + 4, out->size() - 4);
+  uint32_t crc = Crc32c(Crc32c(0, p + 4, kRecordHeaderSize - 4), body.data(), body.size());
   p[0] = static_cast<char>(crc >> 24);
   p[1] = static_cast<char>(crc >> 16);
   p[2] = static_cast<char>(crc >> 8);
   p[3] = static_cast<char>(crc);
+}
+
+void EncodeRecord(const broker::QueuedMessage& m, std::string* out) {
+  char header[kRecordHeaderSize];
+  EncodeRecordHeader(m, header);
+  out->assign(header, kRecordHeaderSize);
+  out->append(m.message->body);
 }
 
 bool DecodeRecord(std::string_view r, broker::QueuedMessage* out) {
@@ -52,7 +53,7 @@ bool DecodeRecord(std::string_view r, broker::QueuedMessage* out) {
                     (static_cast<uint32_t>(static_cast<uint8_t>(p[1])) << 16) |
                     (static_cast<uint32_t>(static_cast<uint8_t>(p[2])) << 8) |
                     static_cast<uint32_t>(static_cast<uint8_t>(p[3]));
-  if (stored != Crc(p + 4, r.size() - 4)) return false;
+  if (stored != Crc32c(0, p + 4, r.size() - 4)) return false;
   if (static_cast<uint8_t>(p[4]) != kVersion) return false;
   auto m = std::make_shared<broker::Message>();
   m->timestamp_ns = static_cast<int64_t>(GetU64(p + 7));

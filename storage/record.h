@@ -9,12 +9,15 @@
 namespace nsq::storage {
 
 // The on-disk form of one queued message, checksummed:
-//   [u32 crc32 of the rest][u8 version=1][u16 attempts][i64 timestamp_ns]
+//   [u32 crc32c of the rest][u8 version=1][u16 attempts][i64 timestamp_ns]
 //   [i64 deliver_at_ns][16 bytes id][body]
 // Integers are big-endian.
 constexpr size_t kRecordHeaderSize = 4 + 1 + 2 + 8 + 8 + 16;
 
 void EncodeRecord(const broker::QueuedMessage& message, std::string* out);
+// The header alone (checksum included), for writers that append the body without
+// copying it first: header + message.message->body is the record.
+void EncodeRecordHeader(const broker::QueuedMessage& message, char (&header)[kRecordHeaderSize]);
 // False if the record is truncated, of an unknown version, or fails its checksum: a
 // damaged record is never turned into a message.
 bool DecodeRecord(std::string_view record, broker::QueuedMessage* out);

@@ -6,6 +6,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <thread>
@@ -84,7 +85,6 @@ class RocksQueue final : public BackendQueue {
   uint64_t delete_from_ = kInitialSeq;  // not durable: consumed records from here to next_read_
   std::vector<uint64_t> acked_;       // durable: records to delete
   bool destroyed_ = false;
-  std::string scratch_;
   bool reported_corruption_ = false;
 };
 
@@ -196,13 +196,24 @@ absl::Status RocksQueue::Load() {
   return absl::OkStatus();
 }
 
+void PutRecord(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf, uint64_t id,
+               uint64_t seq, const QueuedMessage& m) {
+  // Header and body go into the batch as two parts: the body is copied once, into it.
+  char key[16];
+  const std::string k = QueueKey(id, seq);
+  std::memcpy(key, k.data(), 16);
+  char header[kRecordHeaderSize];
+  EncodeRecordHeader(m, header);
+  const rocksdb::Slice key_part(key, 16);
+  const rocksdb::Slice value_parts[2] = {rocksdb::Slice(header, kRecordHeaderSize),
+                                         rocksdb::Slice(m.message->body)};
+  batch->Put(cf, rocksdb::SliceParts(&key_part, 1), rocksdb::SliceParts(value_parts, 2));
+}
+
 absl::Status RocksQueue::Append(absl::Span<const QueuedMessage> messages) {
-  rocksdb::WriteBatch batch;
+  rocksdb::WriteBatch batch(messages.size() * (kRecordHeaderSize + 40 + messages[0].message->body.size()));
   uint64_t seq = tail_;
-  for (const QueuedMessage& m : messages) {
-    EncodeRecord(m, &scratch_);
-    batch.Put(s_->messages_cf(), QueueKey(id_, seq++), scratch_);
-  }
+  for (const QueuedMessage& m : messages) PutRecord(&batch, s_->messages_cf(), id_, seq++, m);
   absl::Status st = s_->Write(&batch, messages.size());
   if (st.ok()) tail_ = seq;
   return st;
@@ -219,10 +230,7 @@ absl::Status RocksQueue::Prepend(absl::Span<const QueuedMessage> messages) {
   }
   const uint64_t start = next_read_ - messages.size();
   uint64_t seq = start;
-  for (const QueuedMessage& m : messages) {
-    EncodeRecord(m, &scratch_);
-    batch.Put(s_->messages_cf(), QueueKey(id_, seq++), scratch_);
-  }
+  for (const QueuedMessage& m : messages) PutRecord(&batch, s_->messages_cf(), id_, seq++, m);
   batch.Put(s_->meta_cf(), CursorKey(id_), U64Value(start));
   absl::Status st = s_->Write(&batch, messages.size());
   if (st.ok()) next_read_ = delete_from_ = start;
@@ -293,8 +301,7 @@ absl::Status RocksQueue::Update(absl::Span<const QueuedMessage> messages) {
   size_t n = 0;
   for (const QueuedMessage& m : messages) {
     if (m.backend_seq == 0) continue;
-    EncodeRecord(m, &scratch_);
-    batch.Put(s_->messages_cf(), QueueKey(id_, m.backend_seq), scratch_);
+    PutRecord(&batch, s_->messages_cf(), id_, m.backend_seq, m);
     ++n;
   }
   return n == 0 ? absl::OkStatus() : s_->Write(&batch, n);

@@ -9,7 +9,7 @@ PKGS=(
   libabsl-dev librocksdb-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libboost1.81-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
-  libsnappy-dev zlib1g-dev libssl-dev libre2-dev libc-ares-dev
+  libjemalloc-dev libsnappy-dev zlib1g-dev libssl-dev libre2-dev libc-ares-dev
   python3 python3-grpcio python3-grpc-tools python3-protobuf
   curl procps clang
 )

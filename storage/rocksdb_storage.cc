@@ -32,6 +32,9 @@ constexpr uint64_t kDeleteRangeEvery = 10000;
 constexpr size_t kAckBatch = 1024;
 
 constexpr char kTopologyKey[] = "topology";
+
+// The newest write of message records made by this thread (see WaitDurable).
+thread_local uint64_t t_last_write_ticket = 0;
 constexpr char kNextQueueIdKey[] = "next_queue_id";
 
 std::string QueueRegistryKey(std::string_view topic, std::string_view channel) {
@@ -118,17 +121,40 @@ class RocksStorageImpl final : public RocksStorage {
     return FromRocks(db_->SyncWAL(), "sync");
   }
 
-  // Writes a batch holding `messages` messages, syncing per --sync-every.
+  // Writes a batch holding `messages` messages to the log (not yet fsynced), syncing
+  // per --sync-every > 1; with --sync-every=1 the publisher then calls WaitDurable.
   absl::Status Write(rocksdb::WriteBatch* batch, size_t messages) {
-    rocksdb::WriteOptions wo;
-    wo.sync = options_.sync_every <= 1 && messages > 0;
-    rocksdb::Status st = db_->Write(wo, batch);
+    rocksdb::Status st = db_->Write(rocksdb::WriteOptions(), batch);
     if (!st.ok()) return FromRocks(st, "write");
-    if (wo.sync) {
-      syncs_.fetch_add(1, std::memory_order_relaxed);
-    } else if (messages > 0 &&
-               unsynced_.fetch_add(messages) + static_cast<int64_t>(messages) >= options_.sync_every) {
+    if (messages == 0) return absl::OkStatus();
+    if (options_.sync_every <= 1) {
+      t_last_write_ticket = write_ticket_.fetch_add(1) + 1;
+    } else if (unsynced_.fetch_add(messages) + static_cast<int64_t>(messages) >= options_.sync_every) {
       return Sync();
+    }
+    return absl::OkStatus();
+  }
+
+  // Group commit: one thread fsyncs the log for every write made before it started; the
+  // others whose writes that covers just wait for it.
+  absl::Status WaitDurable() override {
+    if (options_.sync_every > 1) return absl::OkStatus();
+    const uint64_t mine = t_last_write_ticket;
+    absl::MutexLock lock(&commit_mu_);
+    while (synced_ticket_ < mine) {
+      if (sync_running_) {
+        commit_mu_.Await(absl::Condition(
+            +[](bool* running) { return !*running; }, &sync_running_));
+        continue;
+      }
+      sync_running_ = true;
+      const uint64_t upto = write_ticket_.load();
+      commit_mu_.Unlock();
+      absl::Status st = Sync();
+      commit_mu_.Lock();
+      sync_running_ = false;
+      if (!st.ok()) return st;
+      synced_ticket_ = std::max(synced_ticket_, upto);
     }
     return absl::OkStatus();
   }
@@ -150,6 +176,11 @@ class RocksStorageImpl final : public RocksStorage {
   std::atomic<uint64_t> corrupt_{0};
 
   absl::Mutex registry_mu_;  // queue id assignment
+
+  std::atomic<uint64_t> write_ticket_{0};  // writes of message records so far
+  absl::Mutex commit_mu_;
+  uint64_t synced_ticket_ ABSL_GUARDED_BY(commit_mu_) = 0;  // all writes up to it are fsynced
+  bool sync_running_ ABSL_GUARDED_BY(commit_mu_) = false;
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

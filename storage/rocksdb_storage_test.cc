@@ -4,6 +4,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -258,13 +259,38 @@ TEST(RocksStorageTest, DamagedDatabaseGivesAClearErrorAndChangesNothing) {
   EXPECT_EQ(content, "garbage");
 }
 
-TEST(RocksStorageTest, SyncEveryOneSyncsEachWrite) {
+TEST(RocksStorageTest, SyncEveryOneFsyncsBeforeThePublisherIsAnswered) {
   auto s = OpenAt(NewDataPath(), /*sync_every=*/1);
   auto q = *s->OpenQueue("t", "c", true);
   ASSERT_TRUE(q->Append(Msgs(0, 10)).ok());
+  EXPECT_EQ(s->Counters().syncs, 0u);  // written to the log; the fsync comes with WaitDurable
+  ASSERT_TRUE(s->WaitDurable().ok());
+  EXPECT_EQ(s->Counters().syncs, 1u);
+  ASSERT_TRUE(s->WaitDurable().ok());  // nothing new written: no second fsync
+  EXPECT_EQ(s->Counters().syncs, 1u);
   ASSERT_TRUE(q->Append(Msgs(10, 20)).ok());
-  EXPECT_GE(s->Counters().syncs, 2u);
+  ASSERT_TRUE(s->WaitDurable().ok());
+  EXPECT_EQ(s->Counters().syncs, 2u);
   EXPECT_GT(s->Counters().wal_bytes, 20u * kRecordHeaderSize);
+}
+
+TEST(RocksStorageTest, ConcurrentPublishersShareFsyncs) {
+  auto s = OpenAt(NewDataPath(), /*sync_every=*/1);
+  constexpr int kThreads = 4, kWrites = 50;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto q = *s->OpenQueue("t", absl::StrCat("c", t), true);
+      for (int i = 0; i < kWrites; ++i) {
+        ASSERT_TRUE(q->Append(Msgs(i, i + 1)).ok());
+        ASSERT_TRUE(s->WaitDurable().ok());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const uint64_t syncs = s->Counters().syncs;
+  EXPECT_GE(syncs, 1u);
+  EXPECT_LE(syncs, static_cast<uint64_t>(kThreads * kWrites));
 }
 
 // ---- the engine over RocksDB ---------------------------------------------------------

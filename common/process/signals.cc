@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <ctime>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 
 namespace nsq::process {
@@ -54,6 +55,12 @@ void IgnoreSigpipe() {
   action.sa_handler = SIG_IGN;
   sigemptyset(&action.sa_mask);
   sigaction(SIGPIPE, &action, nullptr);
+}
+
+void InitServiceProcess() {
+  BlockShutdownSignals();
+  IgnoreSigpipe();
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 }
 
 }  // namespace nsq::process

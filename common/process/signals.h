@@ -32,4 +32,8 @@ std::optional<int> WaitForShutdownSignalFor(absl::Duration timeout);
 // Makes writes to a closed socket or pipe fail with EPIPE instead of killing the process.
 void IgnoreSigpipe();
 
+// What every service's main() does first: BlockShutdownSignals(), IgnoreSigpipe(), and
+// turns off absl::Mutex deadlock detection (a graph update on every lock; tests keep it).
+void InitServiceProcess();
+
 }  // namespace nsq::process

@@ -11,8 +11,7 @@
 #include "spdlog/spdlog.h"
 
 int main(int argc, char** argv) {
-  nsq::process::BlockShutdownSignals();
-  nsq::process::IgnoreSigpipe();
+  nsq::process::InitServiceProcess();
 
   nsq::broker::BrokerOptions options;
   nsq::flags::FlagSet flags("nsqd");

@@ -10,8 +10,7 @@
 #include "spdlog/spdlog.h"
 
 int main(int argc, char** argv) {
-  nsq::process::BlockShutdownSignals();
-  nsq::process::IgnoreSigpipe();
+  nsq::process::InitServiceProcess();
 
   nsq::discovery::DiscoveryOptions options;
   nsq::flags::FlagSet flags("nsqlookupd");

@@ -159,6 +159,11 @@ absl::Status Engine::Publish(std::string_view topic, absl::Span<const std::strin
     if (!t.ok()) return t.status();
     const size_t mark = ids ? ids->size() : 0;
     st = (*t)->Publish(bodies, defer, ids);
+    if (st.ok()) {
+      st = storage_->WaitDurable();
+      RecordStorageResult(st);
+      return st;
+    }
     if (!IsExiting(st)) return st;
     if (ids) ids->resize(mark);
   }

@@ -80,6 +80,10 @@ class Storage {
                                                                    bool durable) = 0;
   virtual absl::Status SaveMetadata(const Metadata& metadata) = 0;
   virtual absl::StatusOr<Metadata> LoadMetadata() = 0;
+  // Returns once everything the calling thread has written is on stable storage, when
+  // the storage promises that for acknowledged publishes (--sync-every=1). Called with
+  // no engine lock held, so concurrent publishers share one fsync (group commit).
+  virtual absl::Status WaitDurable() { return absl::OkStatus(); }
 };
 
 // Keeps overflow in memory and metadata nowhere: the stand-in until RocksDB is behind

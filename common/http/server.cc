@@ -8,6 +8,7 @@
 #include <exception>
 #include <map>
 #include <thread>
+#include <type_traits>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -21,15 +22,19 @@
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/steady_timer.hpp"
+#include "boost/asio/ssl.hpp"
 #include "boost/asio/strand.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
+#include "boost/beast/ssl.hpp"
+#include "common/tls/server_context.h"
 
 namespace nsq::http {
 
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
 using tcp = boost::asio::ip::tcp;
 
 namespace {
@@ -110,7 +115,12 @@ std::optional<std::string> Request::Header(std::string_view name) const {
   return std::nullopt;
 }
 
-class Session;
+// What the registry of open connections needs from one: Stop() closes them through it.
+class Session {
+ public:
+  virtual ~Session() = default;
+  virtual void Close() = 0;
+};
 
 // Owns the routing table, the listener, the I/O threads and the registry of open
 // connections. Routes are guarded by `routes_mu_`; the registry by `sessions_mu_`; the
@@ -171,6 +181,8 @@ class Server::Impl {
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
   int port() const { return bound_port_; }
   const std::string& address() const { return bound_address_; }
+  // Set by Start() when Options::tls is; then every connection is TLS.
+  ssl::context* tls_context() const { return tls_context_.get(); }
 
  private:
   void DoAccept();
@@ -189,6 +201,7 @@ class Server::Impl {
   absl::flat_hash_map<uint64_t, std::weak_ptr<Session>> sessions_
       ABSL_GUARDED_BY(sessions_mu_);
 
+  std::unique_ptr<ssl::context> tls_context_;  // Outlives the sessions (declared before ioc_).
   net::io_context ioc_;
   tcp::acceptor acceptor_;
   net::steady_timer accept_retry_timer_;
@@ -201,39 +214,68 @@ class Server::Impl {
   std::string bound_address_;
 };
 
-// One connection. All its handlers run on its strand; Close() is called by Stop() only
-// after every I/O thread has been joined.
-class Session : public std::enable_shared_from_this<Session> {
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection over `Stream` (PlainStream or TlsStream). All its handlers run on its
+// strand; Close() is called by Stop() only after every I/O thread has been joined.
+template <class Stream>
+class HttpSession : public Session, public std::enable_shared_from_this<HttpSession<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
  public:
-  Session(tcp::socket&& socket, Server::Impl* server, uint64_t id)
-      : stream_(std::move(socket)), server_(server), id_(id) {
+  // `stream_args` follow the socket into Stream's constructor (the TLS context).
+  template <class... StreamArgs>
+  HttpSession(Server::Impl* server, uint64_t id, tcp::socket&& socket,
+              StreamArgs&... stream_args)
+      : stream_(std::move(socket), stream_args...), server_(server), id_(id) {
     beast::error_code ec;
-    const tcp::endpoint remote = stream_.socket().remote_endpoint(ec);
+    const tcp::endpoint remote = Tcp().socket().remote_endpoint(ec);
     if (!ec) remote_address_ = FormatEndpoint(remote);
   }
 
-  ~Session() { server_->Unregister(id_); }
+  ~HttpSession() override { server_->Unregister(id_); }
 
   void Start() {
     net::dispatch(stream_.get_executor(),
-                  beast::bind_front_handler(&Session::ReadHeader, shared_from_this()));
+                  beast::bind_front_handler(&HttpSession::Begin, this->shared_from_this()));
   }
 
-  void Close() {
+  void Close() override {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.socket().close(ec);
+    Tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+    Tcp().socket().close(ec);
   }
 
  private:
+  beast::tcp_stream& Tcp() { return beast::get_lowest_layer(stream_); }
+
+  void Begin() {
+    if constexpr (kTls) {
+      if (server_->stopping()) return Close();
+      Tcp().expires_after(ToChrono(server_->options().io_timeout));
+      stream_.async_handshake(
+          ssl::stream_base::server,
+          beast::bind_front_handler(&HttpSession::OnHandshake, this->shared_from_this()));
+    } else {
+      ReadHeader();
+    }
+  }
+
+  // A failed handshake (plaintext, no or a bad client certificate) gets no answer.
+  void OnHandshake(beast::error_code ec) {
+    if (ec || server_->stopping()) return Close();
+    ReadHeader();
+  }
+
   void ReadHeader() {
     if (server_->stopping()) return Close();
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(static_cast<uint64_t>(server_->options().max_body_bytes));
-    stream_.expires_after(ToChrono(server_->options().io_timeout));
+    Tcp().expires_after(ToChrono(server_->options().io_timeout));
     bhttp::async_read_header(stream_, buffer_, *parser_,
-                             beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+                             beast::bind_front_handler(&HttpSession::OnHeader, this->shared_from_this()));
   }
 
   void OnHeader(beast::error_code ec, size_t /*bytes*/) {
@@ -245,8 +287,8 @@ class Session : public std::enable_shared_from_this<Session> {
         !parser_->is_done()) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
-                       beast::bind_front_handler(&Session::OnContinueSent,
-                                                 shared_from_this()));
+                       beast::bind_front_handler(&HttpSession::OnContinueSent,
+                                                 this->shared_from_this()));
       return;
     }
     ReadBody();
@@ -259,7 +301,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void ReadBody() {
     bhttp::async_read(stream_, buffer_, *parser_,
-                      beast::bind_front_handler(&Session::OnBody, shared_from_this()));
+                      beast::bind_front_handler(&HttpSession::OnBody, this->shared_from_this()));
   }
 
   void OnReadError(beast::error_code ec) {
@@ -290,6 +332,7 @@ class Session : public std::enable_shared_from_this<Session> {
     req.target = std::string(breq.target());
     req.version = static_cast<int>(breq.version());
     req.remote_address = remote_address_;
+    req.tls = kTls;
     for (const auto& field : breq) {
       req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     }
@@ -344,9 +387,9 @@ class Session : public std::enable_shared_from_this<Session> {
       res = BuildResponse(TextResponse(500, "INTERNAL_ERROR"), version, keep_alive, head);
     }
     res_ = std::move(res);
-    stream_.expires_after(ToChrono(server_->options().io_timeout));
+    Tcp().expires_after(ToChrono(server_->options().io_timeout));
     bhttp::async_write(stream_, *res_,
-                       beast::bind_front_handler(&Session::OnWrite, shared_from_this(),
+                       beast::bind_front_handler(&HttpSession::OnWrite, this->shared_from_this(),
                                                  !keep_alive));
   }
 
@@ -392,18 +435,26 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void LingeringClose() {
+    if constexpr (kTls) {
+      // close_notify, then wait (briefly) for the peer's, reading past what it still sends.
+      Tcp().expires_after(kLingerTime);
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
+        self->Close();
+      });
+      return;
+    }
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    Tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
     if (ec) return Close();
-    stream_.expires_after(kLingerTime);
+    Tcp().expires_after(kLingerTime);
     Drain();
   }
 
   void Drain() {
     if (!drain_buffer_) drain_buffer_ = std::make_unique<char[]>(kDrainChunk);
-    stream_.async_read_some(
+    Tcp().async_read_some(
         net::buffer(drain_buffer_.get(), kDrainChunk),
-        beast::bind_front_handler(&Session::OnDrain, shared_from_this()));
+        beast::bind_front_handler(&HttpSession::OnDrain, this->shared_from_this()));
   }
 
   void OnDrain(beast::error_code ec, size_t bytes) {
@@ -412,7 +463,7 @@ class Session : public std::enable_shared_from_this<Session> {
     Drain();
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   Server::Impl* const server_;
   const uint64_t id_;
   std::string remote_address_;
@@ -429,6 +480,11 @@ absl::Status Server::Impl::Start() {
   if (options_.threads < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("http server needs at least 1 thread, got ", options_.threads));
+  }
+  if (options_.tls.has_value() && !tls_context_) {
+    auto ctx = tls::MakeServerContext(*options_.tls);
+    if (!ctx.ok()) return ctx.status();
+    tls_context_ = *std::move(ctx);
   }
   std::string host;
   uint16_t port = 0;
@@ -518,9 +574,16 @@ void Server::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
     return;
   }
   const uint64_t id = next_session_id_++;
-  auto session = std::make_shared<Session>(std::move(socket), this, id);
-  Register(id, session);
-  session->Start();
+  if (tls_context_) {
+    auto session =
+        std::make_shared<HttpSession<TlsStream>>(this, id, std::move(socket), *tls_context_);
+    Register(id, session);
+    session->Start();
+  } else {
+    auto session = std::make_shared<HttpSession<PlainStream>>(this, id, std::move(socket));
+    Register(id, session);
+    session->Start();
+  }
   DoAccept();
 }
 

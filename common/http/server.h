@@ -10,7 +10,8 @@
 //
 // Handlers run on the server's I/O threads (Options::threads), one request at a time per
 // connection and possibly concurrently across connections, so they must be thread-safe
-// when threads > 1 and should not block for long. Boost.Asio/Beast stay in server.cc.
+// when threads > 1 and should not block for long. Boost.Asio/Beast and OpenSSL stay in
+// server.cc. HTTPS: set Options::tls.
 
 #include <cstddef>
 #include <functional>
@@ -24,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/http/query.h"
+#include "common/tls/config.h"
 
 namespace nsq::http {
 
@@ -39,6 +41,7 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;  // As received, in order.
   std::string body;
   std::string remote_address;  // Peer "ip:port" ("[ip]:port" for IPv6).
+  bool tls = false;            // Came over TLS (Options::tls).
   int version = 11;            // 10 for HTTP/1.0, 11 for HTTP/1.1.
 
   // First value of query parameter `name`, if present.
@@ -75,6 +78,11 @@ class Server {
     // Time allowed to receive one whole request, counted from when the connection starts
     // waiting for it (so it is also the keep-alive idle timeout), and to send a response.
     absl::Duration io_timeout = absl::Minutes(2);
+    // When set, every connection is TLS (HTTPS): the handshake must finish within
+    // io_timeout, and a client that fails it (no certificate under a client-auth policy,
+    // plaintext) is closed without an answer. Start() fails with InvalidArgument when
+    // the certificate, key or CA file does not load.
+    std::optional<tls::ServerConfig> tls;
   };
 
   explicit Server(Options options);

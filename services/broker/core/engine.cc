@@ -139,6 +139,30 @@ absl::StatusOr<std::shared_ptr<Channel>> Engine::FindChannel(std::string_view to
 
 absl::Status Engine::Publish(std::string_view topic, absl::Span<const std::string_view> bodies,
                              absl::Duration defer, std::vector<MessageId>* ids) {
+  absl::Status st = PublishNoWait(topic, bodies, defer, ids);
+  if (!st.ok()) return st;
+  st = storage_->WaitDurable();
+  RecordStorageResult(st);
+  return st;
+}
+
+void Engine::PublishAsync(std::string_view topic, absl::Span<const std::string_view> bodies,
+                          absl::Duration defer, std::vector<MessageId>* ids,
+                          absl::AnyInvocable<void(absl::Status) &&> done) {
+  absl::Status st = PublishNoWait(topic, bodies, defer, ids);
+  if (!st.ok()) {
+    std::move(done)(std::move(st));
+    return;
+  }
+  storage_->WhenDurable([this, done = std::move(done)](absl::Status st) mutable {
+    RecordStorageResult(st);
+    std::move(done)(std::move(st));
+  });
+}
+
+absl::Status Engine::PublishNoWait(std::string_view topic,
+                                   absl::Span<const std::string_view> bodies,
+                                   absl::Duration defer, std::vector<MessageId>* ids) {
   if (!IsValidName(topic)) return BadTopic(topic);
   if (bodies.empty()) return absl::InvalidArgumentError("E_BAD_BODY no message bodies");
   for (std::string_view body : bodies) {
@@ -159,11 +183,6 @@ absl::Status Engine::Publish(std::string_view topic, absl::Span<const std::strin
     if (!t.ok()) return t.status();
     const size_t mark = ids ? ids->size() : 0;
     st = (*t)->Publish(bodies, defer, ids);
-    if (st.ok()) {
-      st = storage_->WaitDurable();
-      RecordStorageResult(st);
-      return st;
-    }
     if (!IsExiting(st)) return st;
     if (ids) ids->resize(mark);
   }

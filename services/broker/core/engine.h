@@ -169,6 +169,12 @@ class Engine {
   absl::Status Publish(std::string_view topic, absl::Span<const std::string_view> bodies,
                        absl::Duration defer = absl::ZeroDuration(),
                        std::vector<MessageId>* ids = nullptr);
+  // The same without blocking on an fsync (--sync-every=1): the messages are queued (and
+  // `ids` filled) before it returns, and `done` runs once they are durable (from the
+  // storage's commit thread) or at once on an error. The caller acknowledges in `done`.
+  void PublishAsync(std::string_view topic, absl::Span<const std::string_view> bodies,
+                    absl::Duration defer, std::vector<MessageId>* ids,
+                    absl::AnyInvocable<void(absl::Status) &&> done);
 
   // SUB: creates topic and channel if needed and adds a consumer with RDY 0.
   absl::StatusOr<std::shared_ptr<Consumer>> Subscribe(std::string_view topic,
@@ -202,6 +208,9 @@ class Engine {
   friend class Channel;
   friend class ConsumerImpl;
 
+  // Publish's work up to (not including) waiting for durability.
+  absl::Status PublishNoWait(std::string_view topic, absl::Span<const std::string_view> bodies,
+                             absl::Duration defer, std::vector<MessageId>* ids);
   absl::StatusOr<std::shared_ptr<Topic>> GetOrCreateTopic(std::string_view name);
   std::shared_ptr<Topic> FindTopic(std::string_view name) const;
   absl::StatusOr<std::shared_ptr<Channel>> FindChannel(std::string_view topic,

@@ -1,6 +1,7 @@
 #include <deque>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "services/broker/core/storage.h"
 
 namespace nsq::broker {
@@ -35,6 +36,17 @@ class MemoryBackendQueue final : public BackendQueue {
 };
 
 }  // namespace
+
+absl::Status Storage::WaitDurable() {
+  absl::Notification done;
+  absl::Status result;
+  WhenDurable([&](absl::Status st) {
+    result = std::move(st);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return result;
+}
 
 absl::StatusOr<std::unique_ptr<BackendQueue>> MemoryStorage::OpenQueue(std::string_view,
                                                                        std::string_view, bool) {

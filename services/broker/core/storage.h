@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
@@ -80,10 +81,16 @@ class Storage {
                                                                    bool durable) = 0;
   virtual absl::Status SaveMetadata(const Metadata& metadata) = 0;
   virtual absl::StatusOr<Metadata> LoadMetadata() = 0;
-  // Returns once everything the calling thread has written is on stable storage, when
-  // the storage promises that for acknowledged publishes (--sync-every=1). Called with
-  // no engine lock held, so concurrent publishers share one fsync (group commit).
-  virtual absl::Status WaitDurable() { return absl::OkStatus(); }
+  // Calls `done` once everything the calling thread has written is on stable storage,
+  // when the storage promises that for acknowledged publishes (--sync-every=1): from its
+  // commit thread, so concurrent publishers share one fsync (group commit). Otherwise,
+  // and when nothing is waiting to be synced, calls it inline. Called with no engine
+  // lock held.
+  virtual void WhenDurable(absl::AnyInvocable<void(absl::Status) &&> done) {
+    std::move(done)(absl::OkStatus());
+  }
+  // The same, blocking the calling thread.
+  absl::Status WaitDurable();
 };
 
 // Keeps overflow in memory and metadata nowhere: the stand-in until RocksDB is behind

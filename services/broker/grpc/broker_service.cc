@@ -645,30 +645,36 @@ class BrokerServiceImpl final : public BrokerServiceBase {
                                     const nsq::v1::PublishRequest* request,
                                     nsq::v1::PublishResponse* response) override {
     thread_local std::vector<std::string_view> bodies;
-    thread_local std::vector<MessageId> ids;
     bodies.clear();
-    ids.clear();
     bodies.reserve(request->bodies_size());
     int64_t total = 0;
     for (const std::string& body : request->bodies()) {
       bodies.push_back(body);
       total += static_cast<int64_t>(body.size()) + 4;
     }
-    absl::Status status;
     if (total > options_.max_body_size) {
-      status = absl::ResourceExhaustedError(
-          absl::StrCat("E_BAD_BODY request body of ", total, " bytes over --max-body-size ",
-                       options_.max_body_size));
-    } else {
-      status = engine_->Publish(request->topic(), bodies, absl::Milliseconds(request->defer_ms()),
-                                &ids);
+      return Done(context, absl::ResourceExhaustedError(absl::StrCat(
+                               "E_BAD_BODY request body of ", total, " bytes over --max-body-size ",
+                               options_.max_body_size)));
     }
-    if (status.ok()) {
-      auto* out = response->mutable_ids();
-      out->Reserve(static_cast<int>(ids.size()));
-      for (const MessageId& id : ids) out->Add()->assign(id.bytes.data(), MessageId::kSize);
-    }
-    return Done(context, status);
+    // The answer waits for durability (--sync-every=1) without holding this thread:
+    // the storage's commit thread finishes the call after the group fsync.
+    // `done` may run on that thread before PublishAsync returns, so it fills the
+    // response itself, from ids it owns.
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    auto ids = std::make_shared<std::vector<MessageId>>();
+    ids->reserve(bodies.size());
+    engine_->PublishAsync(
+        request->topic(), bodies, absl::Milliseconds(request->defer_ms()), ids.get(),
+        [reactor, response, ids](absl::Status st) {
+          if (st.ok()) {
+            auto* out = response->mutable_ids();
+            out->Reserve(static_cast<int>(ids->size()));
+            for (const MessageId& id : *ids) out->Add()->assign(id.bytes.data(), MessageId::kSize);
+          }
+          reactor->Finish(ToGrpcStatus(st));
+        });
+    return reactor;
   }
 
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Subscribe(

@@ -19,6 +19,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/tls/server_context.h"
 #include "services/broker/legacy/stream_codec.h"
 #include "services/broker/legacy/v2_protocol.h"
 #include "spdlog/spdlog.h"
@@ -435,14 +436,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
 
   void RecordTlsInfo() {
     SSL* s = tls_->native_handle();
-    std::string version;
-    switch (SSL_version(s)) {
-      case TLS1_VERSION: version = "TLS1.0"; break;
-      case TLS1_1_VERSION: version = "TLS1.1"; break;
-      case TLS1_2_VERSION: version = "TLS1.2"; break;
-      case TLS1_3_VERSION: version = "TLS1.3"; break;
-      default: version = absl::StrCat("Unknown ", SSL_version(s));
-    }
+    const std::string version = tls::VersionName(SSL_version(s));
     const SSL_CIPHER* cipher = SSL_get_current_cipher(s);
     const char* name = cipher ? SSL_CIPHER_standard_name(cipher) : nullptr;
     if (X509* peer = SSL_get1_peer_certificate(s)) {
@@ -934,49 +928,26 @@ absl::Status ValidateTlsOptions(const TlsOptions& tls) {
   return absl::OkStatus();
 }
 
-namespace {
-
-absl::StatusOr<std::unique_ptr<ssl::context>> MakeTlsContext(const TlsOptions& tls) {
-  auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
-  error_code ec;
-  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                       ssl::context::no_sslv3 | ssl::context::single_dh_use,
-                   ec);
-  ctx->use_certificate_chain_file(tls.cert_file, ec);
-  if (ec) return absl::InvalidArgumentError(absl::StrCat("--tls-cert ", tls.cert_file, ": ", ec.message()));
-  ctx->use_private_key_file(tls.key_file, ssl::context::pem, ec);
-  if (ec) return absl::InvalidArgumentError(absl::StrCat("--tls-key ", tls.key_file, ": ", ec.message()));
-  int min = TLS1_VERSION;
-  if (tls.min_version == "tls1.1") min = TLS1_1_VERSION;
-  if (tls.min_version == "tls1.2") min = TLS1_2_VERSION;
-  if (tls.min_version == "tls1.3") min = TLS1_3_VERSION;
-  SSL_CTX_set_min_proto_version(ctx->native_handle(), min);
-  if (min < TLS1_2_VERSION) SSL_CTX_set_security_level(ctx->native_handle(), 0);
-  if (tls.client_auth_policy == "require") {
-    ctx->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
-    ctx->set_verify_callback([](bool, ssl::verify_context&) { return true; });  // any cert
-  } else if (tls.client_auth_policy == "require-verify") {
-    ctx->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
-    if (!tls.root_ca_file.empty()) {
-      ctx->load_verify_file(tls.root_ca_file, ec);
-      if (ec) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--tls-root-ca-file ", tls.root_ca_file, ": ", ec.message()));
-      }
-    } else {
-      ctx->set_default_verify_paths(ec);
-    }
-  }
-  return ctx;
+tls::ServerConfig ToServerConfig(const TlsOptions& options) {
+  tls::ServerConfig config;
+  config.cert_file = options.cert_file;
+  config.key_file = options.key_file;
+  config.root_ca_file = options.root_ca_file;
+  config.client_auth = options.client_auth_policy == "require"          ? tls::ClientAuth::kRequire
+                       : options.client_auth_policy == "require-verify" ? tls::ClientAuth::kRequireVerify
+                                                                         : tls::ClientAuth::kNone;
+  config.min_version = options.min_version == "tls1.1"   ? tls::Version::kTls11
+                       : options.min_version == "tls1.2" ? tls::Version::kTls12
+                       : options.min_version == "tls1.3" ? tls::Version::kTls13
+                                                         : tls::Version::kTls10;
+  return config;
 }
-
-}  // namespace
 
 absl::Status V2Server::Impl::Start() {
   if (started_) return absl::FailedPreconditionError("already started");
   if (absl::Status st = ValidateTlsOptions(options_.tls); !st.ok()) return st;
   if (options_.tls.enabled()) {
-    auto ctx = MakeTlsContext(options_.tls);
+    auto ctx = tls::MakeServerContext(ToServerConfig(options_.tls));
     if (!ctx.ok()) return ctx.status();
     tls_ = *std::move(ctx);
   }

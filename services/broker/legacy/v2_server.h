@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/tls/config.h"
 #include "services/broker/core/engine.h"
 #include "services/broker/legacy/auth.h"
 
@@ -32,6 +33,9 @@ struct TlsOptions {
 
 // Checks the TLS options as nsqd does at startup (and that the files load).
 absl::Status ValidateTlsOptions(const TlsOptions& tls);
+
+// The listener settings of valid options, shared by the V2 upgrade and HTTPS.
+tls::ServerConfig ToServerConfig(const TlsOptions& options);
 
 struct V2ServerOptions {
   std::string address = "127.0.0.1:0";  // --tcp-address

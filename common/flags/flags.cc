@@ -298,6 +298,7 @@ struct FlagSet::Flag {
   Target target;
   std::string default_text;
   bool set = false;               // Given on the command line or in the config file.
+  std::optional<std::string> bare_value;  // AddBoolStyleString: the value of a bare --name.
   bool list_cli_started = false;  // A list flag was seen on this command line.
 
   bool is_bool() const { return std::holds_alternative<bool*>(target); }
@@ -412,6 +413,10 @@ struct FlagSet::Flag {
     const std::optional<std::string> str = node.value_exact<std::string>();
     switch (target.index()) {
       case 0:  // string
+        if (const auto* b = node.as_boolean(); b != nullptr && bare_value.has_value()) {
+          *std::get<std::string*>(target) = b->get() ? "true" : "false";
+          return absl::OkStatus();
+        }
         if (!str) return type_error("string");
         *std::get<std::string*>(target) = *str;
         return absl::OkStatus();
@@ -512,6 +517,13 @@ NSQ_FLAGS_DEFINE_ADD(AddStringList, std::vector<std::string>)
 
 #undef NSQ_FLAGS_DEFINE_ADD
 
+void FlagSet::AddBoolStyleString(std::string name, std::string* dst, std::string bare_value,
+                                 std::string help, std::string config_key) {
+  const std::string flag_name = name;
+  AddString(std::move(name), dst, std::move(help), std::move(config_key));
+  Find(flag_name)->bare_value = std::move(bare_value);
+}
+
 absl::Status FlagSet::Parse(int argc, const char* const* argv) {
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) args.emplace_back(argv[i] == nullptr ? "" : argv[i]);
@@ -572,6 +584,8 @@ absl::Status FlagSet::Parse(const std::vector<std::string>& args) {
     if (!has_value) {
       if (flag != nullptr && flag->is_bool()) {
         value = "true";
+      } else if (flag != nullptr && flag->bare_value.has_value()) {
+        value = *flag->bare_value;
       } else if (i + 1 < args.size()) {
         value = args[++i];
       } else {

@@ -61,13 +61,19 @@ class FlagSet {
   // number of milliseconds.
   void AddDuration(std::string name, absl::Duration* dst, std::string help,
                    std::string config_key = "");
+  // A string flag that may be given bare, like a Go flag.Value with IsBoolFlag() (nsqd's
+  // --tls-required): a bare --name means --name=<bare_value>, and as for bools a value
+  // must then be attached with '=' (in "--name v", v is positional). In TOML a string or
+  // a boolean ("true" / "false").
+  void AddBoolStyleString(std::string name, std::string* dst, std::string bare_value,
+                          std::string help, std::string config_key = "");
   // Repeatable: the first occurrence on the command line replaces the config/default
   // value, later ones append. In TOML an array of strings (or a single string).
   void AddStringList(std::string name, std::vector<std::string>* dst, std::string help,
                      std::string config_key = "");
 
   // Parses argv[1..argc): --name=value, --name value, -name=value, -name value, and bare
-  // --name for bools. "--config=FILE" loads a TOML file before command-line values are
+  // --name for bools and bool-style strings. "--config=FILE" loads a TOML file before command-line values are
   // applied. Like Go's flag package, parsing stops at "--" or at the first argument that
   // is not a flag; the rest are positional(). "-h", "--help" (or "-help") set
   // HelpRequested() and return a kCancelled status without touching any bound variable.

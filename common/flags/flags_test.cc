@@ -174,6 +174,39 @@ TEST_F(FlagSetTest, BoolDoesNotConsumeNextArgument) {
   EXPECT_THAT(fs_.positional(), ElementsAre("false"));
 }
 
+TEST(FlagSetBoolStyleStringTest, BareFlagTakesTheBareValueAndLeavesTheNextArgument) {
+  std::string required = "false";
+  FlagSet fs("nsqd");
+  fs.AddBoolStyleString("tls-required", &required, "true", "require TLS");
+  ASSERT_TRUE(fs.Parse({"--tls-required", "positional"}).ok());
+  EXPECT_EQ(required, "true");
+  EXPECT_TRUE(fs.IsSet("tls-required"));
+  EXPECT_THAT(fs.positional(), ElementsAre("positional"));
+}
+
+TEST(FlagSetBoolStyleStringTest, AttachedValuesAreKeptAsGiven) {
+  std::string required = "false";
+  FlagSet fs("nsqd");
+  fs.AddBoolStyleString("tls-required", &required, "true", "require TLS");
+  ASSERT_TRUE(fs.Parse({"--tls-required=tcp-https"}).ok());
+  EXPECT_EQ(required, "tcp-https");
+}
+
+TEST(FlagSetBoolStyleStringTest, ConfigFileAcceptsABooleanOrAString) {
+  const std::string path = ::testing::TempDir() + "/bool_style.toml";
+  for (const auto& [toml, want] : std::vector<std::pair<std::string, std::string>>{
+           {"tls_required = true\n", "true"},
+           {"tls_required = false\n", "false"},
+           {"tls_required = \"tcp-https\"\n", "tcp-https"}}) {
+    std::ofstream(path) << toml;
+    std::string required = "unset";
+    FlagSet fs("nsqd");
+    fs.AddBoolStyleString("tls-required", &required, "true", "require TLS");
+    ASSERT_TRUE(fs.Parse({"--config=" + path}).ok()) << toml;
+    EXPECT_EQ(required, want) << toml;
+  }
+}
+
 TEST_F(FlagSetTest, StringListIsRepeatableAndReplacesDefault) {
   ASSERT_TRUE(fs_.Parse({"--lookupd-tcp-address=a:1", "--lookupd-tcp-address", "b:2"}).ok());
   EXPECT_THAT(o_.lookupd, ElementsAre("a:1", "b:2"));

@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/flags/flags.h"
 
@@ -47,7 +48,7 @@ void BrokerOptions::RegisterFlags(flags::FlagSet* f) {
   f->AddString("tls-key", &tls_key, "path to key file");
   f->AddString("tls-root-ca-file", &tls_root_ca_file, "path to certificate authority file");
   f->AddString("tls-client-auth-policy", &tls_client_auth_policy, "client certificate auth policy ('require' or 'require-verify')");
-  f->AddString("tls-required", &tls_required, "require TLS for client connections (true, false, tcp-https)");
+  f->AddBoolStyleString("tls-required", &tls_required, "true", "require TLS for client connections (true, false, tcp-https)");
   f->AddString("tls-min-version", &tls_min_version, "minimum SSL/TLS version acceptable ('tls1.0', 'tls1.1', 'tls1.2' or 'tls1.3')");
   f->AddStringList("auth-http-address", &auth_http_addresses, "<addr>:<port> or a full url to query auth server (may be given multiple times)", "auth_http_addresses");
   f->AddString("auth-http-request-method", &auth_http_request_method, "HTTP method to use for auth server requests (get or post)");
@@ -108,6 +109,11 @@ void BrokerOptions::ResolveDefaults() {
   if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
   if (node_id == -1) node_id = DefaultNodeId(host);
   if (broadcast_address.empty()) broadcast_address = host;
+  // nsqd's tlsRequiredOption.Set: case-insensitive, Go's bool spellings.
+  std::string required = absl::AsciiStrToLower(tls_required);
+  if (required == "1" || required == "t") required = "true";
+  if (required == "0" || required == "f") required = "false";
+  if (required == "true" || required == "false" || required == "tcp-https") tls_required = required;
   // nsqd: a client auth policy implies --tls-required.
   if (!tls_client_auth_policy.empty() && tls_required == "false") tls_required = "true";
 }

@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/flags/flags.h"
@@ -65,6 +66,36 @@ TEST(BrokerOptionsTest, ValidateRejectsWhatNsqdRejects) {
   EXPECT_TRUE(o.Validate().ok());
   o.max_body_size = o.max_msg_size - 1;
   EXPECT_FALSE(o.Validate().ok());
+}
+
+TEST(BrokerOptionsTest, BareTlsRequiredMeansTrue) {
+  BrokerOptions o;
+  ASSERT_TRUE(ParseArgs(&o, {"--tls-required", "--tls-cert=c.pem", "--tls-key=k.pem"}).ok());
+  EXPECT_EQ(o.tls_required, "true");
+  BrokerOptions other;
+  ASSERT_TRUE(ParseArgs(&other, {"--tls-required=tcp-https"}).ok());
+  EXPECT_EQ(other.tls_required, "tcp-https");
+}
+
+TEST(BrokerOptionsTest, TlsRequiredTakesGoBoolSpellingsAsNsqdDoes) {
+  for (const auto& [given, want] : std::vector<std::pair<std::string, std::string>>{
+           {"TRUE", "true"}, {"1", "true"}, {"t", "true"}, {"False", "false"},
+           {"0", "false"}, {"TCP-HTTPS", "tcp-https"}}) {
+    BrokerOptions o;
+    ASSERT_TRUE(ParseArgs(&o, {"--tls-required=" + given}).ok());
+    o.ResolveDefaults();
+    EXPECT_EQ(o.tls_required, want) << given;
+  }
+  BrokerOptions bad;
+  ASSERT_TRUE(ParseArgs(&bad, {"--tls-required=maybe"}).ok());
+  bad.ResolveDefaults();
+  EXPECT_FALSE(bad.Validate().ok());
+}
+
+TEST(BrokerOptionsTest, HttpsAddressDefaultsToLoopback4152) {
+  BrokerOptions o;
+  ASSERT_TRUE(ParseArgs(&o, {}).ok());
+  EXPECT_EQ(o.https_address, "127.0.0.1:4152");
 }
 
 TEST(BrokerOptionsTest, DefaultNodeIdIsStableAndInRange) {

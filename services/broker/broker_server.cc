@@ -72,15 +72,38 @@ absl::Status BrokerServer::Start() {
     }
   }
 
+  metrics_ = std::make_shared<BrokerMetrics>(engine_.get(), start_time_, rocks_);
+  if (!options_.tls_cert.empty() && !options_.tls_key.empty() && !options_.https_address.empty()) {
+    // nsqd's HTTPS listener: the same API and /metrics, with the V2 upgrade's TLS settings.
+    const legacy::TlsOptions tls = V2Options().tls;
+    if (absl::Status st = legacy::ValidateTlsOptions(tls); !st.ok()) {
+      Stop();
+      return st;
+    }
+    http::Server::Options https_options;
+    https_options.address = options_.https_address;
+    https_options.max_body_bytes = static_cast<size_t>(options_.max_body_size) + 4096;
+    https_options.tls = legacy::ToServerConfig(tls);
+    https_ = std::make_unique<http::Server>(https_options);
+    legacy::HttpApiOptions api_options = ApiOptions();
+    api_options.tls_required = false;
+    legacy::RegisterHttpApi(https_.get(), engine_.get(), v2_.get(), std::move(api_options));
+    metrics::RegisterMetricsEndpoint(https_.get(), {metrics_});
+    if (absl::Status st = https_->Start(); !st.ok()) {
+      Stop();
+      return absl::Status(st.code(), absl::StrCat("HTTPS listener on ", options_.https_address, ": ", st.message()));
+    }
+  }
+
   if (!options_.http_address.empty()) {
     http::Server::Options http_options;
     http_options.address = options_.http_address;
     http_options.max_body_bytes = static_cast<size_t>(options_.max_body_size) + 4096;
     http_ = std::make_unique<http::Server>(http_options);
-    // nsqd's HTTP API, /ping included.
+    // nsqd's HTTP API, /ping included. Under --tls-required=true every plain HTTP request,
+    // /metrics included, answers 403 TLS_REQUIRED, as nsqd's do.
     legacy::RegisterHttpApi(http_.get(), engine_.get(), v2_.get(), ApiOptions());
-    metrics_ = std::make_shared<BrokerMetrics>(engine_.get(), start_time_, rocks_);
-    metrics::RegisterMetricsEndpoint(http_.get(), {metrics_});
+    if (options_.tls_required != "true") metrics::RegisterMetricsEndpoint(http_.get(), {metrics_});
     if (absl::Status st = http_->Start(); !st.ok()) {
       Stop();
       return absl::Status(st.code(), absl::StrCat("HTTP listener on ", options_.http_address, ": ", st.message()));
@@ -102,6 +125,7 @@ absl::Status BrokerServer::Start() {
   }
   spdlog::info("gRPC: listening on 127.0.0.1:{} ({})", grpc_port(), options_.grpc_address);
   if (http_) spdlog::info("HTTP: listening on {}", http_->address());
+  if (https_) spdlog::info("HTTPS: listening on {}", https_->address());
   if (v2_) spdlog::info("TCP: listening on 127.0.0.1:{} ({})", tcp_port(), options_.tcp_address);
   return absl::OkStatus();
 }
@@ -149,7 +173,7 @@ legacy::HttpApiOptions BrokerServer::ApiOptions() const {
   o.broadcast_address = options_.broadcast_address;
   o.tcp_port = [this] { return v2_ ? v2_->port() : -1; };
   o.http_port = [this] { return http_ ? http_->port() : -1; };
-  o.https_port = [] { return 0; };
+  o.https_port = [this] { return https_ ? https_->port() : 0; };
   o.max_heartbeat_interval = options_.max_heartbeat_interval;
   o.max_output_buffer_size = options_.max_output_buffer_size;
   o.max_output_buffer_timeout = options_.max_output_buffer_timeout;
@@ -256,6 +280,7 @@ void BrokerServer::Stop() {
   // Leave discovery first, so consumers stop coming while the ports close.
   if (registrar_) registrar_->Stop();
   if (http_) http_->Stop();
+  if (https_) https_->Stop();
   if (v2_) v2_->Stop();  // closes its consumers (their messages are requeued)
   // Streams close their consumers as they end; the engine then requeues what they had.
   if (grpc_) grpc_->Stop(absl::Milliseconds(200));
@@ -271,5 +296,7 @@ int BrokerServer::grpc_port() const { return grpc_ ? grpc_->port() : 0; }
 int BrokerServer::http_port() const { return http_ ? http_->port() : 0; }
 
 int BrokerServer::tcp_port() const { return v2_ ? v2_->port() : 0; }
+
+int BrokerServer::https_port() const { return https_ ? https_->port() : 0; }
 
 }  // namespace nsq::broker

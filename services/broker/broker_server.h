@@ -53,6 +53,7 @@ class BrokerServer {
   int grpc_port() const;
   int http_port() const;
   int tcp_port() const;  // the NSQ TCP protocol V2 listener (0 when off)
+  int https_port() const;  // 0 unless --tls-cert/--tls-key and --https-address are set
   Engine* engine() { return engine_.get(); }
   const BrokerOptions& options() const { return options_; }
 
@@ -70,6 +71,7 @@ class BrokerServer {
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<BrokerGrpcServer> grpc_;
   std::unique_ptr<http::Server> http_;
+  std::unique_ptr<http::Server> https_;  // the same API over TLS
   std::unique_ptr<legacy::V2Server> v2_;
   std::unique_ptr<discovery_client::Registrar> registrar_;  // with discovery/lookupd addresses
   std::shared_ptr<BrokerMetrics> metrics_;

@@ -162,7 +162,10 @@ class HttpApi {
       }
       return self->Config(req);
     });
-    server->SetNotFound([](const http::Request&) { return V1Error(404, "NOT_FOUND"); });
+    server->SetNotFound([self](const http::Request&) {
+      if (self->options_.tls_required) return self->TlsRequired();
+      return V1Error(404, "NOT_FOUND");
+    });
   }
 
  private:

@@ -37,7 +37,8 @@ struct HttpApiOptions {
   int64_t max_output_buffer_size = 65536;
   absl::Duration max_output_buffer_timeout = absl::Seconds(30);
   int max_deflate_level = 6;
-  // --tls-required=true: plain HTTP answers 403 TLS_REQUIRED.
+  // --tls-required=true: plain HTTP answers every request (unknown paths too) with
+  // 403 TLS_REQUIRED and https_port.
   bool tls_required = false;
   // Auth: when addresses are set, /pub and /mpub need "Authorization: Bearer <secret>"
   // whose authorizations allow publishing to the topic (an nsq-cpp addition: nsqd leaves

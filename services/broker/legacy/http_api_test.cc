@@ -274,6 +274,9 @@ TEST(HttpApiTest, TlsRequiredRefusesPlainHttp) {
   Gateway gw(config);
   EXPECT_EQ(Call(gw, "GET", "/stats"),
             absl::StrCat("403 ", kJson, "{\"message\": \"TLS_REQUIRED\", \"https_port\": 4152}"));
+  // Every path, as nsqd's plain listener: unknown ones too.
+  EXPECT_EQ(Call(gw, "GET", "/no/such/path"),
+            absl::StrCat("403 ", kJson, "{\"message\": \"TLS_REQUIRED\", \"https_port\": 4152}"));
 }
 
 }  // namespace

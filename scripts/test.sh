@@ -19,7 +19,10 @@ trap 'rm -f "$log"' EXIT
 bazel test --jobs=2 --local_ram_resources=HOST_RAM*.5 //... "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 
-passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log")
+passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?(PASSED|FLAKY)' "$log")
+# With --flaky_test_attempts (CI), a test that failed once and then passed is FLAKY: it
+# counts as passed, and is named here so that it gets looked at.
+grep -E '^//[^ ]+ +FLAKY' "$log" | sed 's/^/flaky (failed once, then passed): /'
 failed=$(grep -cE '^//[^ ]+ +(FAILED|TIMEOUT|NO STATUS|INCOMPLETE)|FAILED TO BUILD' "$log")
 if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi  # a build error fails too
 echo "${passed} passed, ${failed} failed"

@@ -136,7 +136,9 @@ class RocksStorageImpl final : public RocksStorage {
     if (options_.sync_every <= 1) {
       t_last_write_ticket = write_ticket_.fetch_add(1) + 1;
     } else if (unsynced_.fetch_add(messages) + static_cast<int64_t>(messages) >= options_.sync_every) {
-      return Sync();
+      // The sync thread fsyncs: never under the caller's topic or channel lock.
+      absl::MutexLock lock(&mu_);
+      sync_wanted_ = true;
     }
     return absl::OkStatus();
   }
@@ -193,6 +195,7 @@ class RocksStorageImpl final : public RocksStorage {
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool sync_wanted_ ABSL_GUARDED_BY(mu_) = false;  // --sync-every messages are waiting
   std::thread sync_thread_;
 };
 
@@ -466,7 +469,13 @@ void RocksStorageImpl::CommitLoop() {
 
 void RocksStorageImpl::SyncLoop() {
   absl::MutexLock lock(&mu_);
-  while (!mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.sync_timeout)) {
+  auto wake = +[](RocksStorageImpl* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return s->stopping_ || s->sync_wanted_;
+  };
+  while (true) {
+    mu_.AwaitWithTimeout(absl::Condition(wake, this), options_.sync_timeout);
+    if (stopping_) return;
+    sync_wanted_ = false;
     if (unsynced_.load() > 0) {
       mu_.Unlock();
       absl::Status st = Sync();

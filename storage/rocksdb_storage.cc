@@ -60,6 +60,9 @@ class RocksQueue final : public BackendQueue {
  public:
   RocksQueue(RocksStorageImpl* storage, uint64_t id, bool durable, std::string registry_key)
       : s_(storage), id_(id), durable_(durable), registry_key_(std::move(registry_key)) {}
+
+  // Re-registers this queue under `registry_key` with the given durability.
+  absl::Status MoveTo(std::string registry_key, bool durable);
   ~RocksQueue() override {
     if (!destroyed_) Flush().IgnoreError();
   }
@@ -82,8 +85,8 @@ class RocksQueue final : public BackendQueue {
 
   RocksStorageImpl* const s_;
   const uint64_t id_;
-  const bool durable_;
-  const std::string registry_key_;
+  bool durable_;
+  std::string registry_key_;
   uint64_t next_read_ = kInitialSeq;  // next record to pop
   uint64_t tail_ = kInitialSeq;       // next record to append
   uint64_t delete_from_ = kInitialSeq;  // not durable: consumed records from here to next_read_
@@ -118,6 +121,13 @@ class RocksStorageImpl final : public RocksStorage {
   absl::StatusOr<std::unique_ptr<BackendQueue>> OpenQueue(std::string_view topic,
                                                           std::string_view channel,
                                                           bool durable) override;
+  absl::Status MoveQueue(BackendQueue* queue, std::string_view topic, std::string_view channel,
+                         bool durable) override {
+    auto* q = dynamic_cast<RocksQueue*>(queue);
+    if (q == nullptr) return absl::InvalidArgumentError("MoveQueue: not a queue of this storage");
+    absl::MutexLock lock(&registry_mu_);
+    return q->MoveTo(QueueRegistryKey(topic, channel), durable);
+  }
   absl::Status SaveMetadata(const Metadata& metadata) override;
   absl::StatusOr<Metadata> LoadMetadata() override;
   StorageCounters Counters() const override;
@@ -336,6 +346,29 @@ absl::Status RocksQueue::DeleteConsumed() {
   batch.Put(s_->meta_cf(), CursorKey(id_), U64Value(next_read_));
   absl::Status st = s_->Write(&batch, 0);
   if (st.ok()) delete_from_ = next_read_;
+  return st;
+}
+
+absl::Status RocksQueue::MoveTo(std::string registry_key, bool durable) {
+  // Consumed records go first: a durable queue reads from its first record on.
+  if (!durable_) {
+    if (absl::Status st = DeleteConsumed(); !st.ok()) return st;
+  } else if (absl::Status st = DeleteAcked(); !st.ok()) {
+    return st;
+  }
+  rocksdb::WriteBatch batch;
+  batch.Delete(s_->meta_cf(), registry_key_);
+  batch.Put(s_->meta_cf(), registry_key, U64Value(id_));
+  if (durable) {
+    batch.Delete(s_->meta_cf(), CursorKey(id_));
+  } else {
+    batch.Put(s_->meta_cf(), CursorKey(id_), U64Value(next_read_));
+  }
+  absl::Status st = s_->Write(&batch, 0);
+  if (st.ok()) {
+    registry_key_ = std::move(registry_key);
+    durable_ = durable;
+  }
   return st;
 }
 

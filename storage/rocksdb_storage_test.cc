@@ -425,6 +425,58 @@ TEST(EngineOnRocksTest, DurableModeRedeliversUnfinishedMessagesOnly) {
   EXPECT_EQ(sink.deliveries[0].attempts, 2);
 }
 
+TEST(EngineOnRocksTest, FirstChannelTakesOverTheTopicBacklogWithoutCopyingIt) {
+  const std::string path = NewDataPath();
+  broker::FakeClock clock;
+  broker::EngineOptions opts;
+  opts.mem_queue_size = 100;
+  constexpr int kBacklog = 20000;
+  {
+    auto s = OpenAt(path);
+    broker::Engine engine(opts, &clock, s.get());
+    ASSERT_TRUE(engine.Start().ok());
+    std::vector<std::string> bodies;
+    for (int i = 0; i < kBacklog; ++i) bodies.push_back(std::to_string(i));
+    std::vector<std::string_view> views(bodies.begin(), bodies.end());
+    ASSERT_TRUE(engine.Publish("t", views).ok());
+    const uint64_t wal_before = s->Counters().wal_bytes;
+    ASSERT_TRUE(engine.CreateChannel("t", "first").ok());
+    // A few registry records, not 20000 message records.
+    EXPECT_LT(s->Counters().wal_bytes - wal_before, 4096u);
+    auto stats = *engine.GetStats({"t", "", false});
+    EXPECT_EQ(stats[0].depth, 0);
+    ASSERT_THAT(stats[0].channels, SizeIs(1));
+    EXPECT_EQ(stats[0].channels[0].depth, kBacklog);
+    EXPECT_EQ(stats[0].channels[0].message_count, static_cast<uint64_t>(kBacklog));
+    // A later channel sees only new messages; the first one gets them after its backlog.
+    ASSERT_TRUE(engine.CreateChannel("t", "second").ok());
+    std::vector<std::string_view> more = {"new"};
+    ASSERT_TRUE(engine.Publish("t", more).ok());
+    engine.Shutdown();
+  }
+  auto s = OpenAt(path);
+  broker::Engine engine(opts, &clock, s.get());
+  ASSERT_TRUE(engine.Start().ok());
+  RecordingSink first, second;
+  auto c1 = *engine.Subscribe("t", "first", {}, &first);
+  auto c2 = *engine.Subscribe("t", "second", {}, &second);
+  ASSERT_TRUE(c2->SetReady(10).ok());
+  ASSERT_THAT(second.deliveries, SizeIs(1));
+  EXPECT_EQ(second.deliveries[0].message->body, "new");
+  std::vector<std::string> got;
+  ASSERT_TRUE(c1->SetReady(2500).ok());
+  for (int round = 0; round < 100 && got.size() < kBacklog + 1; ++round) {
+    for (auto& d : first.Take()) {
+      got.push_back(d.message->body);
+      ASSERT_TRUE(c1->Finish(d.message->id).ok());
+    }
+  }
+  ASSERT_EQ(got.size(), kBacklog + 1u);
+  for (int i = 0; i < kBacklog; ++i) ASSERT_EQ(got[i], std::to_string(i));
+  EXPECT_EQ(got.back(), "new");
+  EXPECT_EQ((*engine.GetStats({"t", "", false}))[0].depth, 0);
+}
+
 TEST(EngineOnRocksTest, DurableDeferredPublishWaitsForItsDueTime) {
   auto s = OpenAt(NewDataPath());
   broker::FakeClock clock;

@@ -30,6 +30,13 @@ Channel::Channel(Engine* engine, std::string topic_name, std::string name,
       paused_(paused),
       queue_(engine->options().mem_queue_size, std::move(backend), engine->durable()) {}
 
+void Channel::AdoptBacklog(std::deque<QueuedMessage> memory, int64_t count) {
+  absl::MutexLock lock(&mu_);
+  queue_.AdoptMemory(std::move(memory));
+  message_count_ += static_cast<uint64_t>(count);
+  DispatchLocked();
+}
+
 absl::Status Channel::PutMessages(absl::Span<const MessagePtr> messages, int64_t deliver_at_ns) {
   absl::MutexLock lock(&mu_);
   if (deleted_) return absl::OkStatus();

@@ -29,6 +29,10 @@ class Channel : public std::enable_shared_from_this<Channel> {
   const std::string& topic_name() const { return topic_name_; }
   bool ephemeral() const { return ephemeral_; }
 
+  // From the topic, on a new channel: `memory` (older than anything in the backend this
+  // channel was built with) and `count` messages in all now belong to it.
+  void AdoptBacklog(std::deque<QueuedMessage> memory, int64_t count);
+
   // From the topic (with the topic's lock held): new messages for this channel.
   absl::Status PutMessages(absl::Span<const MessagePtr> messages, int64_t deliver_at_ns);
   absl::Status PutQueued(absl::Span<const QueuedMessage> messages);

@@ -57,6 +57,9 @@ class ControlledStorage : public Storage {
     if (!q.ok()) return q.status();
     return std::unique_ptr<BackendQueue>(new FailingQueue(std::move(*q), this));
   }
+  absl::Status MoveQueue(BackendQueue*, std::string_view, std::string_view, bool) override {
+    return absl::OkStatus();
+  }
   absl::Status SaveMetadata(const Metadata& md) override {
     saved = md;
     ++saves;

@@ -53,6 +53,10 @@ absl::StatusOr<std::unique_ptr<BackendQueue>> MemoryStorage::OpenQueue(std::stri
   return std::make_unique<MemoryBackendQueue>();
 }
 
+absl::Status MemoryStorage::MoveQueue(BackendQueue*, std::string_view, std::string_view, bool) {
+  return absl::OkStatus();
+}
+
 absl::Status MemoryStorage::SaveMetadata(const Metadata&) { return absl::OkStatus(); }
 
 absl::StatusOr<Metadata> MemoryStorage::LoadMetadata() { return Metadata{}; }

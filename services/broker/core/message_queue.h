@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -45,6 +46,15 @@ class MessageQueue {
   // (attempts, due time), the others go in front of its head. Ephemeral queues (no
   // backend) just drop them.
   absl::Status Persist(std::vector<QueuedMessage> front, std::vector<QueuedMessage> back);
+
+  // For handing a whole queue over (a topic's backlog to its first channel).
+  bool has_backend() const { return backend_ != nullptr; }
+  bool memory_empty() const { return memory_.empty(); }
+  std::unique_ptr<BackendQueue> ReleaseBackend() { return std::move(backend_); }
+  void SetBackend(std::unique_ptr<BackendQueue> backend) { backend_ = std::move(backend); }
+  std::deque<QueuedMessage> ReleaseMemory() { return std::exchange(memory_, {}); }
+  // Only on an empty queue: these messages are older than the backend's.
+  void AdoptMemory(std::deque<QueuedMessage> memory) { memory_ = std::move(memory); }
 
   absl::Status Clear();
   absl::Status Destroy();

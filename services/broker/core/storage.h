@@ -79,6 +79,11 @@ class Storage {
   virtual absl::StatusOr<std::unique_ptr<BackendQueue>> OpenQueue(std::string_view topic,
                                                                    std::string_view channel,
                                                                    bool durable) = 0;
+  // Makes `queue` (opened here) the queue of topic/channel, with the given durability;
+  // its messages stay where they are and its old name has no queue any more. How a
+  // topic's backlog becomes its first channel's queue without copying a message.
+  virtual absl::Status MoveQueue(BackendQueue* queue, std::string_view topic,
+                                 std::string_view channel, bool durable) = 0;
   virtual absl::Status SaveMetadata(const Metadata& metadata) = 0;
   virtual absl::StatusOr<Metadata> LoadMetadata() = 0;
   // Calls `done` once everything the calling thread has written is on stable storage,
@@ -100,6 +105,8 @@ class MemoryStorage final : public Storage {
   absl::StatusOr<std::unique_ptr<BackendQueue>> OpenQueue(std::string_view topic,
                                                           std::string_view channel,
                                                           bool durable) override;
+  absl::Status MoveQueue(BackendQueue* queue, std::string_view topic, std::string_view channel,
+                         bool durable) override;
   absl::Status SaveMetadata(const Metadata& metadata) override;
   absl::StatusOr<Metadata> LoadMetadata() override;
 };

@@ -108,6 +108,15 @@ absl::StatusOr<std::shared_ptr<Channel>> Topic::GetOrCreateChannelLocked(std::st
   if (deleted_) return Exiting();
   auto it = channels_.find(name);
   if (it != channels_.end()) return it->second;
+  if (channels_.empty() && !paused_ && !IsEphemeralName(name) && backlog_.has_backend() &&
+      !backlog_.empty() && (backlog_.memory_empty() || !engine_->durable())) {
+    auto adopted = AdoptBacklogLocked(name, paused);
+    if (adopted.ok()) {
+      if (created) *created = true;
+      return adopted;
+    }
+    // Fall back to moving the messages one by one.
+  }
   std::unique_ptr<BackendQueue> backend;
   if (!IsEphemeralName(name)) {
     auto opened = engine_->storage_->OpenQueue(name_, name, engine_->durable());
@@ -119,6 +128,33 @@ absl::StatusOr<std::shared_ptr<Channel>> Topic::GetOrCreateChannelLocked(std::st
   channels_.emplace(std::string(name), channel);
   if (created) *created = true;
   FlushBacklogLocked(kFlushBudget);
+  return channel;
+}
+
+absl::StatusOr<std::shared_ptr<Channel>> Topic::AdoptBacklogLocked(std::string_view name,
+                                                                  bool paused) {
+  // The first channel gets the whole backlog (nsqd's rule): hand it the backlog's
+  // storage queue instead of copying millions of messages, and start the topic afresh.
+  Storage* storage = engine_->storage_;
+  auto fresh = storage->OpenQueue(name_, absl::StrCat(std::string(name), "#backlog-swap"), false);
+  if (!fresh.ok()) return fresh.status();
+  std::unique_ptr<BackendQueue> moved = backlog_.ReleaseBackend();
+  absl::Status st = storage->MoveQueue(moved.get(), name_, name, engine_->durable());
+  if (st.ok()) {
+    st = storage->MoveQueue(fresh->get(), name_, "", false);
+    if (!st.ok()) storage->MoveQueue(moved.get(), name_, "", false).IgnoreError();  // undo
+  }
+  if (!st.ok()) {
+    backlog_.SetBackend(std::move(moved));
+    (*fresh)->Destroy().IgnoreError();
+    engine_->RecordStorageResult(st);
+    return st;
+  }
+  const int64_t count = backlog_.Depth() + moved->Depth();
+  backlog_.SetBackend(*std::move(fresh));
+  auto channel = std::make_shared<Channel>(engine_, name_, std::string(name), std::move(moved), paused);
+  channel->AdoptBacklog(backlog_.ReleaseMemory(), count);
+  channels_.emplace(std::string(name), channel);
   return channel;
 }
 

@@ -64,6 +64,8 @@ class Topic : public std::enable_shared_from_this<Topic> {
   absl::StatusOr<std::shared_ptr<Channel>> GetOrCreateChannelLocked(std::string_view name,
                                                                     bool paused, bool* created)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::shared_ptr<Channel>> AdoptBacklogLocked(std::string_view name, bool paused)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands up to `budget` backlog messages to the channels when there are some and the
   // topic is not paused; true if some are left.
   bool FlushBacklogLocked(size_t budget) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

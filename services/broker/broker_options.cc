@@ -21,8 +21,8 @@ void BrokerOptions::RegisterFlags(flags::FlagSet* f) {
   f->AddString("broadcast-address", &broadcast_address, "address that will be registered with discovery (defaults to the OS hostname)");
   f->AddInt64("broadcast-tcp-port", &broadcast_tcp_port, "TCP port that will be registered with discovery (defaults to the TCP port that this nsqd is listening on)");
   f->AddInt64("broadcast-http-port", &broadcast_http_port, "HTTP port that will be registered with discovery (defaults to the HTTP port that this nsqd is listening on)");
-  f->AddStringList("discovery-address", &discovery_addresses, "discovery gRPC address (may be given multiple times)");
-  f->AddStringList("lookupd-tcp-address", &lookupd_tcp_addresses, "lookupd TCP address (may be given multiple times)", "nsqlookupd_tcp_addresses");
+  f->AddStringList("discovery-address", &discovery_addresses, "discovery gRPC address");
+  f->AddStringList("lookupd-tcp-address", &lookupd_tcp_addresses, "lookupd TCP address", "nsqlookupd_tcp_addresses");
   f->AddString("data-path", &data_path, "path to store disk-backed messages");
   f->AddInt64("mem-queue-size", &mem_queue_size, "number of messages to keep in memory (per topic/channel)");
   f->AddInt64("max-bytes-per-file", &max_bytes_per_file, "number of bytes per diskqueue file before rolling (accepted for nsqd compatibility)");
@@ -50,7 +50,7 @@ void BrokerOptions::RegisterFlags(flags::FlagSet* f) {
   f->AddString("tls-client-auth-policy", &tls_client_auth_policy, "client certificate auth policy ('require' or 'require-verify')");
   f->AddBoolStyleString("tls-required", &tls_required, "true", "require TLS for client connections (true, false, tcp-https)");
   f->AddString("tls-min-version", &tls_min_version, "minimum SSL/TLS version acceptable ('tls1.0', 'tls1.1', 'tls1.2' or 'tls1.3')");
-  f->AddStringList("auth-http-address", &auth_http_addresses, "<addr>:<port> or a full url to query auth server (may be given multiple times)", "auth_http_addresses");
+  f->AddStringList("auth-http-address", &auth_http_addresses, "<addr>:<port> or a full url to query auth server", "auth_http_addresses");
   f->AddString("auth-http-request-method", &auth_http_request_method, "HTTP method to use for auth server requests (get or post)");
   f->AddDuration("http-client-connect-timeout", &http_client_connect_timeout, "timeout for HTTP connect");
   f->AddDuration("http-client-request-timeout", &http_client_request_timeout, "timeout for HTTP request");

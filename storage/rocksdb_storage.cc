@@ -29,8 +29,10 @@ using broker::QueuedMessage;
 constexpr uint64_t kInitialSeq = uint64_t{1} << 40;
 // Consumed records are deleted in ranges this large (never one by one: see limits.md).
 constexpr uint64_t kDeleteRangeEvery = 10000;
-// Acked records of a durable queue are deleted in batches this large.
-constexpr size_t kAckBatch = 1024;
+// Acked records of a durable queue are deleted in batches this large...
+constexpr size_t kAckBatch = 4096;
+// ...with runs of at least this many consecutive records as one range deletion.
+constexpr size_t kRangeDeleteRun = 256;
 
 constexpr char kTopologyKey[] = "topology";
 
@@ -333,8 +335,22 @@ void RocksQueue::Ack(uint64_t seq) {
 
 absl::Status RocksQueue::DeleteAcked() {
   if (acked_.empty()) return absl::OkStatus();
+  // FINs mostly arrive in delivery order: long runs of consecutive records go as one
+  // range deletion (one tombstone instead of thousands of memtable inserts), short ones
+  // as point deletions (many small range tombstones would slow every read).
+  std::sort(acked_.begin(), acked_.end());
   rocksdb::WriteBatch batch;
-  for (uint64_t seq : acked_) batch.Delete(s_->messages_cf(), QueueKey(id_, seq));
+  size_t i = 0;
+  while (i < acked_.size()) {
+    size_t j = i + 1;
+    while (j < acked_.size() && acked_[j] == acked_[j - 1] + 1) ++j;
+    if (j - i >= kRangeDeleteRun) {
+      batch.DeleteRange(s_->messages_cf(), QueueKey(id_, acked_[i]), QueueKey(id_, acked_[j - 1] + 1));
+    } else {
+      for (size_t k = i; k < j; ++k) batch.Delete(s_->messages_cf(), QueueKey(id_, acked_[k]));
+    }
+    i = j;
+  }
   acked_.clear();
   return s_->Write(&batch, 0);
 }

@@ -156,6 +156,29 @@ TEST(RocksStorageTest, DurableQueueKeepsPoppedMessagesUntilAcked) {
   EXPECT_THAT(PopBodies(q.get(), 10), ElementsAre("3", "4", "5"));
 }
 
+TEST(RocksStorageTest, LongRunsOfAcksAndStragglersAreAllDeleted) {
+  const std::string path = NewDataPath();
+  {
+    auto s = OpenAt(path);
+    auto q = *s->OpenQueue("t", "c", true);
+    ASSERT_TRUE(q->Append(Msgs(0, 3000)).ok());
+    std::vector<QueuedMessage> popped;
+    PopBodies(q.get(), 3000, &popped);
+    ASSERT_THAT(popped, SizeIs(3000));
+    // Acked in a scrambled order: a long run (0..1999, as ranges), every other one of
+    // the rest (points), 2999 left unacked along with the odd ones.
+    for (int i = 1999; i >= 0; --i) q->Ack(popped[i].backend_seq);
+    for (int i = 2000; i < 2999; i += 2) q->Ack(popped[i].backend_seq);
+    ASSERT_TRUE(q->Flush().ok());
+  }
+  auto s = OpenAt(path);
+  auto q = *s->OpenQueue("t", "c", true);
+  std::vector<std::string> expected;
+  for (int i = 2001; i < 2999; i += 2) expected.push_back(std::to_string(i));
+  expected.push_back("2999");
+  EXPECT_EQ(PopBodies(q.get(), 5000), expected);
+}
+
 TEST(RocksStorageTest, UpdateRewritesAttemptsAndDueTimeOfHeldMessages) {
   const std::string path = NewDataPath();
   {

@@ -51,8 +51,7 @@ absl::Status Channel::PutMessages(absl::Span<const MessagePtr> messages, int64_t
   std::vector<QueuedMessage> batch;
   batch.reserve(messages.size());
   for (const MessagePtr& m : messages) batch.push_back(QueuedMessage{m, deliver_at_ns, 0});
-  int64_t dropped = 0;
-  status = queue_.PutBatch(batch, &dropped);
+  status = queue_.PutBatch(batch);
   engine_->RecordStorageResult(status);
   DispatchLocked();
   return status;
@@ -89,6 +88,13 @@ void Channel::DeferLocked(QueuedMessage message, int64_t due_ns) {
 }
 
 void Channel::DispatchLocked() {
+  DispatchToConsumersLocked();
+  // An ephemeral channel keeps at most --mem-queue-size of what its consumers could not
+  // take right now.
+  queue_.TrimToCapacity();
+}
+
+void Channel::DispatchToConsumersLocked() {
   if (paused_ || consumers_.empty()) return;
   const size_t n = consumers_.size();
   size_t idle = 0;

@@ -84,6 +84,7 @@ class Channel : public std::enable_shared_from_this<Channel> {
   void DeferLocked(QueuedMessage message, int64_t due_ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands ready messages to consumers with room in their RDY window.
   void DispatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DispatchToConsumersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PushDeadlineLocked(int64_t at_ns, const MessageId& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes `consumer` and requeues what it had in flight.
   void RemoveConsumerLocked(ConsumerImpl* consumer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

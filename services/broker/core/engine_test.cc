@@ -623,6 +623,20 @@ TEST_F(EngineTest, EphemeralChannelDropsMessagesPastMemQueueSize) {
   EXPECT_THAT(sink.Bodies(), ElementsAre("m0", "m1", "m2"));
 }
 
+TEST_F(EngineTest, EphemeralChannelWithMemQueueSizeZeroDeliversToReadyConsumersOnly) {
+  // nsqd: with --mem-queue-size=0 an ephemeral channel is an unbuffered Go channel.
+  EngineOptions opts;
+  opts.mem_queue_size = 0;
+  Reset(opts);
+  RecordingSink ready, idle;
+  auto c = Sub("t", "tail#ephemeral", &ready, 2);
+  PublishN("t", 5);
+  EXPECT_THAT(ready.Bodies(), ElementsAre("m0", "m1"));  // the rest had nobody to go to
+  EXPECT_EQ(ChannelStatsOf("t", "tail#ephemeral").depth, 0);
+  ASSERT_TRUE(c->Finish(ready.deliveries[0].message->id).ok());
+  EXPECT_THAT(ready.deliveries, SizeIs(2));  // dropped ones do not come back
+}
+
 TEST_F(EngineTest, EphemeralNamesAreNeverPersisted) {
   RecordingSink sink;
   auto c = Sub("t", "ch#ephemeral", &sink);

@@ -14,8 +14,7 @@ MessageQueue::MessageQueue(int64_t capacity, std::unique_ptr<BackendQueue> backe
       durable_(durable && backend != nullptr),
       backend_(std::move(backend)) {}
 
-absl::Status MessageQueue::Put(QueuedMessage message, bool* dropped) {
-  if (dropped) *dropped = false;
+absl::Status MessageQueue::Put(QueuedMessage message) {
   if (message.backend_seq != 0) {
     memory_.push_back(std::move(message));
     return absl::OkStatus();
@@ -26,14 +25,13 @@ absl::Status MessageQueue::Put(QueuedMessage message, bool* dropped) {
     return absl::OkStatus();
   }
   if (!backend_) {
-    if (dropped) *dropped = true;
+    memory_.push_back(std::move(message));  // until TrimToCapacity
     return absl::OkStatus();
   }
   return backend_->Append(absl::MakeConstSpan(&message, 1));
 }
 
-absl::Status MessageQueue::PutBatch(std::vector<QueuedMessage>& messages, int64_t* dropped) {
-  if (dropped) *dropped = 0;
+absl::Status MessageQueue::PutBatch(std::vector<QueuedMessage>& messages) {
   size_t i = 0;
   if (!backend_ || backend_->Depth() == 0) {
     while (i < messages.size() && static_cast<int64_t>(memory_.size()) < capacity_) {
@@ -42,7 +40,7 @@ absl::Status MessageQueue::PutBatch(std::vector<QueuedMessage>& messages, int64_
   }
   if (i == messages.size()) return absl::OkStatus();
   if (!backend_) {
-    if (dropped) *dropped = static_cast<int64_t>(messages.size() - i);
+    while (i < messages.size()) memory_.push_back(std::move(messages[i++]));  // until TrimToCapacity
     return absl::OkStatus();
   }
   return backend_->Append(absl::MakeConstSpan(messages).subspan(i));
@@ -60,6 +58,16 @@ bool MessageQueue::Pop(QueuedMessage* out, absl::Status* error) {
   *out = std::move(memory_.front());
   memory_.pop_front();
   return true;
+}
+
+int64_t MessageQueue::TrimToCapacity() {
+  int64_t dropped = 0;
+  if (backend_) return 0;
+  while (static_cast<int64_t>(memory_.size()) > capacity_) {
+    memory_.pop_back();
+    ++dropped;
+  }
+  return dropped;
 }
 
 absl::Status MessageQueue::Persist(std::vector<QueuedMessage> front,

@@ -21,11 +21,16 @@ class MessageQueue {
   // `durable`: the backend keeps popped messages until Ack (see BackendQueue).
   MessageQueue(int64_t capacity, std::unique_ptr<BackendQueue> backend, bool durable = false);
 
+  // Without a backend (ephemeral) the queue takes everything for now, so that consumers
+  // ready at this moment get it even with --mem-queue-size=0; TrimToCapacity() then
+  // drops what nobody took, newest first (nsqd: an unbuffered Go channel).
+  int64_t TrimToCapacity();
+
   // Adds at the tail. A message the durable backend still holds (backend_seq != 0, e.g.
-  // a requeue) goes to memory: it is on disk already. Returns false if the message was dropped (ephemeral and full);
-  // a backend error is returned as a status (the message is not queued).
-  absl::Status Put(QueuedMessage message, bool* dropped = nullptr);
-  absl::Status PutBatch(std::vector<QueuedMessage>& messages, int64_t* dropped = nullptr);
+  // a requeue) goes to memory: it is on disk already. A backend error is returned as a
+  // status (the message is not queued).
+  absl::Status Put(QueuedMessage message);
+  absl::Status PutBatch(std::vector<QueuedMessage>& messages);
   // Takes the oldest message. False if empty. A backend read error is reported through
   // `error` (and the queue behaves as if the backend were empty until the next call).
   bool Pop(QueuedMessage* out, absl::Status* error);

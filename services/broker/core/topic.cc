@@ -55,6 +55,7 @@ absl::Status Topic::Publish(absl::Span<const std::string_view> bodies, absl::Dur
     absl::Status st = backlog_.PutBatch(queued);
     engine_->RecordStorageResult(st);
     FlushBacklogLocked(2 * queued.size());
+    backlog_.TrimToCapacity();  // an ephemeral topic drops past --mem-queue-size
     return st;
   }
   absl::Status result;

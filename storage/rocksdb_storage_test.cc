@@ -332,6 +332,17 @@ class RecordingSink : public broker::DeliverySink {
   std::vector<broker::Delivery> deliveries;
 };
 
+// Takes what `sink` was given and FINs it, until `got` holds `want` bodies (bounded).
+void DrainInto(broker::Consumer* c, RecordingSink* sink, size_t want,
+               std::vector<std::string>* got) {
+  for (int round = 0; round < 100 && got->size() < want; ++round) {
+    for (auto& d : sink->Take()) {
+      got->push_back(d.message->body);
+      ASSERT_TRUE(c->Finish(d.message->id).ok());
+    }
+  }
+}
+
 TEST(EngineOnRocksTest, OrderHoldsAcrossTheMemoryDiskBoundaryForEveryChannel) {
   auto s = OpenAt(NewDataPath());
   broker::FakeClock clock;
@@ -352,28 +363,15 @@ TEST(EngineOnRocksTest, OrderHoldsAcrossTheMemoryDiskBoundaryForEveryChannel) {
     expected.insert(expected.end(), bodies.begin(), bodies.end());
     // a consumes a little each round, b only at the end: both overflow to disk.
     ASSERT_TRUE(ca->SetReady(20).ok());
-    for (auto& d : a.Take()) {
-      got_a.push_back(d.message->body);
-      ASSERT_TRUE(ca->Finish(d.message->id).ok());
-    }
+    DrainInto(ca.get(), &a, got_a.size() + 20, &got_a);
     ASSERT_TRUE(ca->SetReady(0).ok());
   }
   auto stats = *engine.GetStats({"t", "b", false});
   EXPECT_GT(stats[0].channels[0].backend_depth, 1000);
   ASSERT_TRUE(ca->SetReady(2500).ok());
-  for (int i = 0; i < 10 && got_a.size() < expected.size(); ++i) {
-    for (auto& d : a.Take()) {
-      got_a.push_back(d.message->body);
-      ASSERT_TRUE(ca->Finish(d.message->id).ok());
-    }
-  }
+  DrainInto(ca.get(), &a, expected.size(), &got_a);
   ASSERT_TRUE(cb->SetReady(2500).ok());
-  for (int i = 0; i < 10 && got_b.size() < expected.size(); ++i) {
-    for (auto& d : b.Take()) {
-      got_b.push_back(d.message->body);
-      ASSERT_TRUE(cb->Finish(d.message->id).ok());
-    }
-  }
+  DrainInto(cb.get(), &b, expected.size(), &got_b);
   EXPECT_EQ(got_a, expected);
   EXPECT_EQ(got_b, expected);
 }
@@ -488,12 +486,7 @@ TEST(EngineOnRocksTest, FirstChannelTakesOverTheTopicBacklogWithoutCopyingIt) {
   EXPECT_EQ(second.deliveries[0].message->body, "new");
   std::vector<std::string> got;
   ASSERT_TRUE(c1->SetReady(2500).ok());
-  for (int round = 0; round < 100 && got.size() < kBacklog + 1; ++round) {
-    for (auto& d : first.Take()) {
-      got.push_back(d.message->body);
-      ASSERT_TRUE(c1->Finish(d.message->id).ok());
-    }
-  }
+  DrainInto(c1.get(), &first, kBacklog + 1, &got);
   ASSERT_EQ(got.size(), kBacklog + 1u);
   for (int i = 0; i < kBacklog; ++i) ASSERT_EQ(got[i], std::to_string(i));
   EXPECT_EQ(got.back(), "new");

@@ -3,6 +3,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/statistics.h>
+#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -457,6 +458,10 @@ absl::Status RocksStorageImpl::OpenDb() {
   msg_options.max_write_buffer_number = 3;
   msg_options.compression = rocksdb::kNoCompression;
   msg_options.level_compaction_dynamic_level_bytes = true;
+  // Queues are read sequentially, once: big blocks mean few reads per refill.
+  rocksdb::BlockBasedTableOptions table_options;
+  table_options.block_size = 64 << 10;
+  msg_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
 
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, meta_options},

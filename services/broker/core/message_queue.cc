@@ -6,7 +6,7 @@ namespace nsq::broker {
 namespace {
 // Messages read from the backend at once when memory runs dry: big enough to amortize a
 // backend read, small enough to keep memory near the bound with --mem-queue-size=0.
-constexpr size_t kRefillBatch = 256;
+constexpr size_t kRefillBatch = 1024;
 }  // namespace
 
 MessageQueue::MessageQueue(int64_t capacity, std::unique_ptr<BackendQueue> backend, bool durable)

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -57,6 +59,27 @@ absl::Status FromRocks(const rocksdb::Status& st, std::string_view what) {
 }
 
 class RocksStorageImpl;
+
+// RocksDB's own log goes to ours, not to a LOG file in the data path: on a full disk
+// that file fails too, and Debian's RocksDB asserts when its writer is used again.
+class SpdlogLogger final : public rocksdb::Logger {
+ public:
+  SpdlogLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::WARN_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char buf[1024];
+    vsnprintf(buf, sizeof(buf), format, ap);
+    if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL) {
+      spdlog::error("rocksdb: {}", buf);
+    } else {
+      spdlog::warn("rocksdb: {}", buf);
+    }
+  }
+};
 
 // One topic's or channel's FIFO of records. See BackendQueue; used under its owner's lock.
 class RocksQueue final : public BackendQueue {
@@ -135,6 +158,10 @@ class RocksStorageImpl final : public RocksStorage {
   absl::StatusOr<Metadata> LoadMetadata() override;
   StorageCounters Counters() const override;
   absl::Status Sync() override {
+    {
+      absl::MutexLock lock(&write_mu_);
+      if (!failure_.ok()) return failure_;
+    }
     unsynced_.store(0);
     syncs_.fetch_add(1, std::memory_order_relaxed);
     return FromRocks(db_->SyncWAL(), "sync");
@@ -143,8 +170,20 @@ class RocksStorageImpl final : public RocksStorage {
   // Writes a batch holding `messages` messages to the log (not yet fsynced), syncing
   // per --sync-every > 1; with --sync-every=1 the publisher then calls WaitDurable.
   absl::Status Write(rocksdb::WriteBatch* batch, size_t messages) {
-    rocksdb::Status st = db_->Write(rocksdb::WriteOptions(), batch);
-    if (!st.ok()) return FromRocks(st, "write");
+    {
+      // After a failed write (disk full, I/O error) RocksDB's log writer must not be
+      // used again (Debian's build asserts on it), so the first failure sticks until
+      // a restart: publishes fail with it, /ping and health show it, reads go on.
+      absl::MutexLock lock(&write_mu_);
+      if (!failure_.ok()) return failure_;
+      rocksdb::Status st = db_->Write(rocksdb::WriteOptions(), batch);
+      if (!st.ok()) {
+        failure_ = FromRocks(st, "write");
+        spdlog::error("{}; no more writes until the broker is restarted",
+                      std::string(failure_.message()));
+        return failure_;
+      }
+    }
     if (messages == 0) return absl::OkStatus();
     if (options_.sync_every <= 1) {
       t_last_write_ticket = write_ticket_.fetch_add(1) + 1;
@@ -192,6 +231,9 @@ class RocksStorageImpl final : public RocksStorage {
   std::atomic<uint64_t> corrupt_{0};
 
   absl::Mutex registry_mu_;  // queue id assignment
+
+  absl::Mutex write_mu_;  // every write of the database, and the failure that ends them
+  absl::Status failure_ ABSL_GUARDED_BY(write_mu_);
 
   struct Waiter {
     uint64_t ticket;
@@ -448,6 +490,7 @@ absl::Status RocksStorageImpl::OpenDb() {
   // commit as well: fewer journal writes per --sync-every=1 group commit.
   db_options.recycle_log_file_num = 4;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.info_log = std::make_shared<SpdlogLogger>();
   stats_ = rocksdb::CreateDBStatistics();
   stats_->set_stats_level(rocksdb::StatsLevel::kExceptTimers);
   db_options.statistics = stats_;
@@ -576,9 +619,10 @@ absl::Status RocksStorageImpl::SaveMetadata(const Metadata& md) {
     topics.push_back({{"name", t.name}, {"paused", t.paused}, {"channels", channels}});
   }
   nlohmann::json doc = {{"version", 1}, {"topics", topics}};
-  rocksdb::WriteOptions wo;
-  wo.sync = true;  // rare, and a lost topology would lose whole channels
-  return FromRocks(db_->Put(wo, meta_cf(), kTopologyKey, doc.dump()), "metadata write");
+  rocksdb::WriteBatch batch;
+  batch.Put(meta_cf(), kTopologyKey, doc.dump());
+  if (absl::Status st = Write(&batch, 0); !st.ok()) return st;
+  return Sync();  // rare, and a lost topology would lose whole channels
 }
 
 absl::StatusOr<Metadata> RocksStorageImpl::LoadMetadata() {

@@ -1,6 +1,8 @@
 """The broker process and its RocksDB storage: restart without loss, crash without loss
 in durable mode, and bounded memory with a backlog far past --mem-queue-size."""
+import os
 import random
+import subprocess
 import threading
 import time
 import unittest
@@ -134,6 +136,49 @@ class CrashTest(unittest.TestCase):
               (attempted[0], len(acked), len(delivered), duplicated, len(lost)), flush=True)
         self.assertGreater(len(acked), 0)
         self.assertEqual(len(lost), 0, "acknowledged but never delivered: %r" % sorted(lost)[:10])
+
+
+class DiskFullTest(unittest.TestCase):
+    """A full disk fails publishes with a clear error and marks the broker unhealthy; the
+    broker stays up, and after a restart with room again every acknowledged message is
+    there. Needs root to mount a small tmpfs; skipped otherwise."""
+
+    def setUp(self):
+        self.mnt = new_data_path()
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", self.mnt],
+                           capture_output=True)
+        if r.returncode != 0:
+            self.skipTest("cannot mount a tmpfs here: %s" % r.stderr.decode().strip())
+
+    def tearDown(self):
+        subprocess.run(["umount", "-l", self.mnt], capture_output=True)
+
+    def test_full_disk_fails_publishes_without_crashing_and_loses_nothing_acknowledged(self):
+        data = os.path.join(self.mnt, "d")
+        broker = Broker("--mem-queue-size=0", data_path=data)
+        body = b"x" * 100000
+        acked, error = 0, None
+        for _ in range(1000):
+            try:
+                publish(broker.stub, "full", [body])
+                acked += 1
+            except grpc.RpcError as e:
+                error = e
+                break
+        self.assertIsNotNone(error, "the 40 MiB disk never filled up")
+        self.assertEqual(error.code(), grpc.StatusCode.UNAVAILABLE)
+        self.assertIn("No space left on device", error.details())
+        stats = broker.stub.GetStats(broker_pb2.GetStatsRequest())
+        self.assertIn("No space left on device", stats.health)
+        self.assertIsNone(broker.proc.poll(), "the broker must not die of a full disk")
+        self.assertEqual(broker.stop(), 0)
+
+        subprocess.run(["mount", "-o", "remount,size=160m", self.mnt], check=True)
+        broker = Broker("--mem-queue-size=0", data_path=data)
+        stats = broker.stub.GetStats(broker_pb2.GetStatsRequest(topic="full"))
+        self.assertEqual(stats.health, "ok")
+        self.assertEqual(stats.topics[0].depth, acked)
+        self.assertEqual(broker.stop(), 0)
 
 
 class MemoryBoundTest(unittest.TestCase):

@@ -11,7 +11,7 @@ PKGS=(
   libboost1.81-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libjemalloc-dev libsnappy-dev zlib1g-dev libssl-dev libre2-dev libc-ares-dev
   python3 python3-grpcio python3-grpc-tools python3-protobuf
-  curl procps clang
+  curl procps clang libclang-rt-14-dev
 )
 # Node.js for the npm-based compatibility tests: Debian's, unless one is installed already.
 if ! command -v node >/dev/null 2>&1; then PKGS+=(nodejs); fi

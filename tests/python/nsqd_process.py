@@ -26,7 +26,8 @@ class Broker:
         self.data = data_path or new_data_path()
         self.proc = subprocess.Popen(
             [NSQD, "--grpc-address=127.0.0.1:0", "--http-address=127.0.0.1:0",
-             "--tcp-address=127.0.0.1:0", "--data-path=" + self.data, *extra],
+             "--tcp-address=127.0.0.1:0", "--https-address=127.0.0.1:0",
+             "--data-path=" + self.data, *extra],
             stderr=subprocess.PIPE, text=True)
         self.grpc_port = None
         self.log = []

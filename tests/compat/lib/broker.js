@@ -11,6 +11,7 @@ async function startBroker(extraArgs = []) {
   const dataPath = fs.mkdtempSync(path.join(process.env.TEST_TMPDIR || os.tmpdir(), 'nsqd-'))
   const proc = spawn(process.env.NSQD_BIN, [
     '--tcp-address=127.0.0.1:0', '--http-address=127.0.0.1:0', '--grpc-address=127.0.0.1:0',
+    '--https-address=127.0.0.1:0',
     `--data-path=${dataPath}`, ...extraArgs,
   ], {stdio: ['ignore', 'ignore', 'pipe']})
   let log = ''

@@ -16,7 +16,6 @@ const NSQLOOKUPD_BIN = path.join(path.dirname(process.env.NSQD_BIN), '..', 'disc
 async function startDiscovery() {
   const proc = spawn(NSQLOOKUPD_BIN, [
     '--tcp-address=127.0.0.1:0', '--http-address=127.0.0.1:0', '--grpc-address=127.0.0.1:0',
-    '--https-address=127.0.0.1:0',
     '--broadcast-address=127.0.0.1',
   ], {stdio: ['ignore', 'ignore', 'pipe']})
   let log = ''

@@ -4,10 +4,13 @@
 #include <utility>
 #include <vector>
 
-#include "services/discovery/go_json.h"
+#include "common/json/go_json.h"
 #include "spdlog/spdlog.h"
 
 namespace nsq::discovery {
+
+using json::AppendGoJsonString;
+using json::GoJsonWriter;
 namespace {
 
 http::Response WithV1Header(http::Response r) {

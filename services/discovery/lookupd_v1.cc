@@ -7,10 +7,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
-#include "services/discovery/go_json.h"
+#include "common/json/go_json.h"
 #include "spdlog/spdlog.h"
 
 namespace nsq::discovery {
+
+using json::AppendGoJsonString;
+using json::GoJsonWriter;
 namespace {
 
 constexpr absl::string_view kMagic = "  V1";

@@ -24,8 +24,9 @@ build() {  # name, sources...
   "$CLANG" -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I"$root" "$@" \
     $ABSL -lsnappy -lz -o "$work/$name"
 }
-build v2_command_fuzz "$L/v2_command_fuzz.cc" "$L/v2_protocol.cc" "$root/services/broker/core/names.cc" &
-build identify_fuzz "$L/identify_fuzz.cc" "$L/v2_protocol.cc" "$root/services/broker/core/names.cc" &
+J="$root/common/json/go_json.cc"
+build v2_command_fuzz "$L/v2_command_fuzz.cc" "$L/v2_protocol.cc" "$J" "$root/services/broker/core/names.cc" &
+build identify_fuzz "$L/identify_fuzz.cc" "$L/v2_protocol.cc" "$J" "$root/services/broker/core/names.cc" &
 build stream_codec_fuzz "$L/stream_codec_fuzz.cc" "$L/stream_codec.cc" &
 wait
 status=0

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "common/json/go_json.h"
 #include "nlohmann/json.hpp"
 #include "services/broker/core/names.h"
 
@@ -128,33 +129,8 @@ std::string GoQuote(std::string_view s) {
 }
 
 std::string GoJsonString(std::string_view s) {
-  std::string out = "\"";
-  char buf[16];
-  for (size_t i = 0; i < s.size();) {
-    uint32_t r = 0;
-    const size_t n = DecodeRune(s, i, &r);
-    if (n == 0) {
-      out += "\\ufffd";
-      ++i;
-      continue;
-    }
-    switch (r) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (r < 0x20 || r == '<' || r == '>' || r == '&' || r == 0x2028 || r == 0x2029) {
-          std::snprintf(buf, sizeof(buf), "\\u%04x", r);
-          out += buf;
-        } else {
-          out.append(s.data() + i, n);
-        }
-    }
-    i += n;
-  }
-  out += '"';
+  std::string out;
+  json::AppendGoJsonString(&out, absl::string_view(s.data(), s.size()));
   return out;
 }
 

@@ -1,8 +1,8 @@
-#include "services/discovery/go_json.h"
+#include "common/json/go_json.h"
 
 #include "absl/strings/str_cat.h"
 
-namespace nsq::discovery {
+namespace nsq::json {
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
@@ -155,4 +155,4 @@ GoJsonWriter& GoJsonWriter::StringArray(const std::vector<std::string>& values) 
   return EndArray();
 }
 
-}  // namespace nsq::discovery
+}  // namespace nsq::json

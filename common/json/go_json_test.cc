@@ -1,8 +1,8 @@
-#include "services/discovery/go_json.h"
+#include "common/json/go_json.h"
 
 #include "gtest/gtest.h"
 
-namespace nsq::discovery {
+namespace nsq::json {
 namespace {
 
 std::string Encode(const std::string& s) {
@@ -33,4 +33,4 @@ TEST(GoJsonTest, WritesCompactNestedValues) {
 }
 
 }  // namespace
-}  // namespace nsq::discovery
+}  // namespace nsq::json

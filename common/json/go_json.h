@@ -10,7 +10,7 @@
 
 #include "absl/strings/string_view.h"
 
-namespace nsq::discovery {
+namespace nsq::json {
 
 // Appends `text` as a Go-encoded JSON string (with the quotes).
 void AppendGoJsonString(std::string* out, absl::string_view text);
@@ -41,4 +41,4 @@ class GoJsonWriter {
   bool after_key_ = false;
 };
 
-}  // namespace nsq::discovery
+}  // namespace nsq::json

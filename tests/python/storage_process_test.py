@@ -18,6 +18,20 @@ def publish(stub, topic, bodies, defer_ms=0):
                         timeout=30)
 
 
+def health_status(broker, want, wait_s=5.0):
+    """grpc.health.v1.Health/Check for the server as a whole, without the health
+    package: the request is empty and the reply is field 1 (status), a varint. Waits up
+    to wait_s for `want` (the broker updates its health every few milliseconds)."""
+    check = broker.channel.unary_unary("/grpc.health.v1.Health/Check")
+    deadline = time.time() + wait_s
+    while True:
+        reply = check(b"", timeout=5)
+        status = reply[1] if len(reply) >= 2 and reply[0] == 0x08 else 0
+        if status == want or time.time() > deadline:
+            return status
+        time.sleep(0.01)
+
+
 class RestartTest(unittest.TestCase):
     def test_sigterm_then_restart_delivers_everything_and_deferred_at_due_time(self):
         data = new_data_path()
@@ -170,6 +184,7 @@ class DiskFullTest(unittest.TestCase):
         self.assertIn("No space left on device", error.details())
         stats = broker.stub.GetStats(broker_pb2.GetStatsRequest())
         self.assertIn("No space left on device", stats.health)
+        self.assertEqual(health_status(broker, want=2), 2, "gRPC health must say NOT_SERVING")
         self.assertIsNone(broker.proc.poll(), "the broker must not die of a full disk")
         self.assertEqual(broker.stop(), 0)
 
@@ -177,6 +192,7 @@ class DiskFullTest(unittest.TestCase):
         broker = Broker("--mem-queue-size=0", data_path=data)
         stats = broker.stub.GetStats(broker_pb2.GetStatsRequest(topic="full"))
         self.assertEqual(stats.health, "ok")
+        self.assertEqual(health_status(broker, want=1), 1)  # SERVING
         self.assertEqual(stats.topics[0].depth, acked)
         self.assertEqual(broker.stop(), 0)
 

@@ -7,6 +7,7 @@
 
 #include <openssl/ssl.h>
 
+#include "common/net/host_port.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -29,22 +30,6 @@ using tcp = boost::asio::ip::tcp;
 namespace {
 
 absl::string_view Sv(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-
-bool SplitHostPort(const std::string& address, std::string* host, std::string* port) {
-  const size_t colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0) return false;
-  std::string h = address.substr(0, colon);
-  std::string p = address.substr(colon + 1);
-  if (h.front() == '[') {
-    if (h.size() < 3 || h.back() != ']') return false;
-    h = h.substr(1, h.size() - 2);
-  }
-  uint32_t v = 0;
-  if (p.empty() || !absl::SimpleAtoi(p, &v) || v == 0 || v > 65535) return false;
-  *host = std::move(h);
-  *port = std::move(p);
-  return true;
-}
 
 }  // namespace
 
@@ -163,9 +148,11 @@ absl::StatusOr<ClientResponse> Request(
     const ClientTls* tls, std::string method, std::string host_port, std::string target,
     std::string body, std::vector<std::pair<std::string, std::string>> headers,
     absl::Duration timeout) {
-  std::string host;
-  std::string port;
-  if (!SplitHostPort(host_port, &host, &port)) {
+  // A client needs somewhere to go: a host and a non-zero port.
+  const std::optional<nsq::net::HostPort> parsed = nsq::net::ParseHostPort(host_port);
+  std::string host = parsed ? parsed->host : "";
+  const std::string port = parsed ? std::to_string(parsed->port) : "";
+  if (!parsed || host.empty() || parsed->port == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid address \"", host_port, "\" (want host:port)"));
   }

@@ -10,6 +10,7 @@
 #include <thread>
 #include <type_traits>
 
+#include "common/net/host_port.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
@@ -55,9 +56,7 @@ std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
 }
 
 std::string FormatEndpoint(const tcp::endpoint& ep) {
-  const net::ip::address addr = ep.address();
-  if (addr.is_v6()) return absl::StrCat("[", addr.to_string(), "]:", ep.port());
-  return absl::StrCat(addr.to_string(), ":", ep.port());
+  return nsq::net::JoinHostPort(ep.address().to_string(), ep.port());
 }
 
 Response TextResponse(int status, std::string body) {
@@ -68,28 +67,6 @@ Response TextResponse(int status, std::string body) {
 }
 
 Response NotFound(const Request&) { return TextResponse(404, "NOT_FOUND"); }
-
-// Splits "host:port" ("[v6]:port", ":port"). False when malformed.
-bool SplitHostPort(const std::string& address, std::string* host, uint16_t* port) {
-  const size_t colon = address.rfind(':');
-  if (colon == std::string::npos) return false;
-  std::string h = address.substr(0, colon);
-  const std::string p = address.substr(colon + 1);
-  if (!h.empty() && h.front() == '[') {
-    if (h.size() < 2 || h.back() != ']') return false;
-    h = h.substr(1, h.size() - 2);
-  } else if (h.find(':') != std::string::npos) {
-    return false;  // Unbracketed IPv6.
-  }
-  uint32_t v = 0;
-  if (p.empty() || p.size() > 5 || !absl::SimpleAtoi(p, &v) || v > 65535) return false;
-  for (char c : p) {
-    if (c < '0' || c > '9') return false;
-  }
-  *host = std::move(h);
-  *port = static_cast<uint16_t>(v);
-  return true;
-}
 
 }  // namespace
 
@@ -486,12 +463,13 @@ absl::Status Server::Impl::Start() {
     if (!ctx.ok()) return ctx.status();
     tls_context_ = *std::move(ctx);
   }
-  std::string host;
-  uint16_t port = 0;
-  if (!SplitHostPort(options_.address, &host, &port)) {
+  const std::optional<nsq::net::HostPort> parsed = nsq::net::ParseHostPort(options_.address);
+  if (!parsed) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid listen address \"", options_.address, "\" (want host:port)"));
   }
+  const std::string& host = parsed->host;
+  const uint16_t port = parsed->port;
   tcp::endpoint endpoint;
   if (host.empty()) {
     endpoint = tcp::endpoint(net::ip::address_v4::any(), port);

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <thread>
 
+#include "common/net/host_port.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
@@ -21,32 +22,10 @@ namespace nsq::discovery {
 namespace net = boost::asio;
 using tcp = boost::asio::ip::tcp;
 
-bool SplitHostPort(const std::string& address, std::string* host, int* port) {
-  const size_t colon = address.rfind(':');
-  if (colon == std::string::npos) return false;
-  std::string h = address.substr(0, colon);
-  const std::string p = address.substr(colon + 1);
-  if (!h.empty() && h.front() == '[') {
-    if (h.size() < 2 || h.back() != ']') return false;
-    h = h.substr(1, h.size() - 2);
-  } else if (h.find(':') != std::string::npos) {
-    return false;
-  }
-  int v = 0;
-  if (p.empty() || p.size() > 5 || !absl::SimpleAtoi(p, &v) || v < 0 || v > 65535) return false;
-  for (char c : p) {
-    if (c < '0' || c > '9') return false;
-  }
-  *host = std::move(h);
-  *port = v;
-  return true;
-}
-
 namespace {
 
 std::string FormatEndpoint(const tcp::endpoint& ep) {
-  if (ep.address().is_v6()) return absl::StrCat("[", ep.address().to_string(), "]:", ep.port());
-  return absl::StrCat(ep.address().to_string(), ":", ep.port());
+  return nsq::net::JoinHostPort(ep.address().to_string(), ep.port());
 }
 
 }  // namespace
@@ -165,11 +144,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 absl::Status LookupdTcpServer::Impl::Start() {
   if (started_) return absl::FailedPreconditionError("already started");
-  std::string host;
-  int port = 0;
-  if (!SplitHostPort(address_, &host, &port)) {
-    return absl::InvalidArgumentError(absl::StrCat("bad address '", address_, "'"));
-  }
+  const std::optional<nsq::net::HostPort> parsed = nsq::net::ParseHostPort(address_);
+  if (!parsed) return absl::InvalidArgumentError(absl::StrCat("bad address '", address_, "'"));
+  const std::string& host = parsed->host;
+  const int port = parsed->port;
   boost::system::error_code ec;
   tcp::resolver resolver(ioc_);
   auto results = resolver.resolve(host.empty() ? "0.0.0.0" : host, std::to_string(port),

@@ -39,7 +39,4 @@ class LookupdTcpServer {
   std::unique_ptr<Impl> impl_;
 };
 
-// Splits "host:port" ("[v6]:port", ":port"). False when malformed.
-bool SplitHostPort(const std::string& address, std::string* host, int* port);
-
 }  // namespace nsq::discovery

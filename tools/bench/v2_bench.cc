@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/net/host_port.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -57,14 +58,13 @@ uint32_t ReadBe32(const char* p) {
 }
 
 int Dial(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port)) return -1;
+  const std::optional<nsq::net::HostPort> parsed = nsq::net::ParseHostPort(address);
+  if (!parsed) return -1;
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  inet_pton(AF_INET, address.substr(0, colon).c_str(), &addr.sin_addr);
+  addr.sin_port = htons(parsed->port);
+  inet_pton(AF_INET, parsed->host.c_str(), &addr.sin_addr);
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     close(fd);
     return -1;

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/net/host_port.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/http/client.h"
@@ -46,17 +47,6 @@ std::string QueryEscape(const std::string& name) {
   return out;
 }
 
-bool SplitHostPort(const std::string& address, std::string* host, std::string* port) {
-  const size_t colon = address.rfind(':');
-  if (colon == std::string::npos) return false;
-  *host = address.substr(0, colon);
-  *port = address.substr(colon + 1);
-  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') {
-    *host = host->substr(1, host->size() - 2);
-  }
-  return !port->empty();
-}
-
 class LookupdPeer final : public PeerBase {
  public:
   using PeerBase::PeerBase;
@@ -88,11 +78,13 @@ class LookupdPeer final : public PeerBase {
 
  protected:
   bool Connect() override {
-    std::string host, port;
-    if (!SplitHostPort(address_, &host, &port)) {
+    const std::optional<net::HostPort> parsed = net::ParseHostPort(address_);
+    if (!parsed) {
       spdlog::error("lookupd {}: bad address", address_);
       return false;
     }
+    const std::string& host = parsed->host;
+    const std::string port = std::to_string(parsed->port);
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;

@@ -14,6 +14,7 @@
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 
+#include "common/net/host_port.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/numbers.h"
@@ -951,17 +952,10 @@ absl::Status V2Server::Impl::Start() {
     if (!ctx.ok()) return ctx.status();
     tls_ = *std::move(ctx);
   }
-  const std::string& address = options_.address;
-  const size_t colon = address.rfind(':');
-  if (colon == std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat("bad --tcp-address ", address));
-  }
-  std::string host = address.substr(0, colon);
-  int port = 0;
-  if (!absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("bad --tcp-address ", address));
-  }
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  const std::optional<net::HostPort> parsed = net::ParseHostPort(options_.address);
+  if (!parsed) return absl::InvalidArgumentError(absl::StrCat("bad --tcp-address ", options_.address));
+  const std::string& host = parsed->host;
+  const int port = parsed->port;
   int threads = options_.threads;
   if (threads <= 0) threads = std::max(1u, std::thread::hardware_concurrency());
   for (int i = 0; i < threads; ++i) {
@@ -987,7 +981,7 @@ absl::Status V2Server::Impl::Start() {
   if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     acceptor_.reset();
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", address, ": ", ec.message()));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.address, ": ", ec.message()));
   }
   port_ = acceptor_->local_endpoint().port();
   started_ = true;

@@ -184,11 +184,6 @@ bool Channel::paused() const {
   return paused_;
 }
 
-bool Channel::deleted() const {
-  absl::MutexLock lock(&mu_);
-  return deleted_;
-}
-
 bool Channel::HasConsumers() const {
   absl::MutexLock lock(&mu_);
   return !consumers_.empty();

@@ -49,7 +49,6 @@ class Channel : public std::enable_shared_from_this<Channel> {
   // deferred messages out to the backend so that a restart delivers them in that order,
   // in-flight ones with their attempts and deferred ones at their due time.
   absl::Status Persist(const absl::Status& why);
-  bool deleted() const;
   bool HasConsumers() const;
 
   // Times out in-flight messages, releases due deferred ones; returns the next deadline.

@@ -238,11 +238,6 @@ void Topic::Delete(const absl::Status& why) {
   engine_->RecordStorageResult(backlog_.Destroy());
 }
 
-bool Topic::deleted() const {
-  absl::MutexLock lock(&mu_);
-  return deleted_;
-}
-
 bool Topic::HasChannels() const {
   absl::MutexLock lock(&mu_);
   return !channels_.empty();

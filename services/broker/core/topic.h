@@ -55,7 +55,6 @@ class Topic : public std::enable_shared_from_this<Topic> {
   bool paused() const;
   absl::Status Empty();
   void Delete(const absl::Status& why);
-  bool deleted() const;
   bool HasChannels() const;
 
   TopicStats Stats(const StatsFilter& filter) const;

@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/time/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/broker/core/engine.h"
-#include "services/broker/core/fake_clock.h"
 #include "storage/crc32c.h"
 #include "storage/record.h"
 
@@ -345,7 +345,7 @@ void DrainInto(broker::Consumer* c, RecordingSink* sink, size_t want,
 
 TEST(EngineOnRocksTest, OrderHoldsAcrossTheMemoryDiskBoundaryForEveryChannel) {
   auto s = OpenAt(NewDataPath());
-  broker::FakeClock clock;
+  FakeClock clock;
   broker::EngineOptions opts;
   opts.mem_queue_size = 10;
   broker::Engine engine(opts, &clock, s.get());
@@ -378,7 +378,7 @@ TEST(EngineOnRocksTest, OrderHoldsAcrossTheMemoryDiskBoundaryForEveryChannel) {
 
 TEST(EngineOnRocksTest, ShutdownKeepsQueuedInFlightAndDeferredMessagesForTheNextStart) {
   const std::string path = NewDataPath();
-  broker::FakeClock clock;
+  FakeClock clock;
   broker::EngineOptions opts;
   opts.mem_queue_size = 100;
   {
@@ -417,7 +417,7 @@ TEST(EngineOnRocksTest, ShutdownKeepsQueuedInFlightAndDeferredMessagesForTheNext
 
 TEST(EngineOnRocksTest, DurableModeRedeliversUnfinishedMessagesOnly) {
   const std::string path = NewDataPath();
-  broker::FakeClock clock;
+  FakeClock clock;
   broker::EngineOptions opts;
   opts.mem_queue_size = 0;
   {
@@ -448,7 +448,7 @@ TEST(EngineOnRocksTest, DurableModeRedeliversUnfinishedMessagesOnly) {
 
 TEST(EngineOnRocksTest, FirstChannelTakesOverTheTopicBacklogWithoutCopyingIt) {
   const std::string path = NewDataPath();
-  broker::FakeClock clock;
+  FakeClock clock;
   broker::EngineOptions opts;
   opts.mem_queue_size = 100;
   constexpr int kBacklog = 20000;
@@ -495,7 +495,7 @@ TEST(EngineOnRocksTest, FirstChannelTakesOverTheTopicBacklogWithoutCopyingIt) {
 
 TEST(EngineOnRocksTest, DurableDeferredPublishWaitsForItsDueTime) {
   auto s = OpenAt(NewDataPath());
-  broker::FakeClock clock;
+  FakeClock clock;
   broker::EngineOptions opts;
   opts.mem_queue_size = 0;
   broker::Engine engine(opts, &clock, s.get());

@@ -9,8 +9,8 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/time/clock.h"
 #include "services/broker/broker_options.h"
-#include "services/broker/core/clock.h"
 #include "services/broker/core/engine.h"
 
 namespace nsq::http {

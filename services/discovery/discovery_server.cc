@@ -24,7 +24,7 @@ std::string Hostname() {
 
 DiscoveryServer::DiscoveryServer(DiscoveryOptions options, const Clock* clock)
     : options_(std::move(options)),
-      clock_(clock ? clock : broker::RealClock::Get()),
+      clock_(clock ? clock : RealClock::Get()),
       start_time_(absl::Now()) {}
 
 DiscoveryServer::~DiscoveryServer() { Stop(); }

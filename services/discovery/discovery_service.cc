@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/grpc/server_options.h"
+#include "common/names/names.h"
 #include "nsq/v1/discovery.grpc.pb.h"
 #include "spdlog/spdlog.h"
 
@@ -54,13 +55,13 @@ grpc::Status Invalid(std::string message) {
 
 grpc::Status CheckTopic(const std::string& topic) {
   if (topic.empty()) return Invalid("topic is required");
-  if (!IsValidName(topic)) return Invalid(absl::StrCat("topic name '", topic, "' is not valid"));
+  if (!names::IsValidName(topic)) return Invalid(absl::StrCat("topic name '", topic, "' is not valid"));
   return grpc::Status::OK;
 }
 
 grpc::Status CheckChannel(const std::string& channel) {
   if (channel.empty()) return Invalid("channel is required");
-  if (!IsValidName(channel)) {
+  if (!names::IsValidName(channel)) {
     return Invalid(absl::StrCat("channel name '", channel, "' is not valid"));
   }
   return grpc::Status::OK;
@@ -367,10 +368,10 @@ class RegisterReactor final : public grpc::ServerBidiReactor<RegisterRequest, Re
     registry->Touch(id_);
     for (const auto* list : {&request_.unregister(), &request_.register_()}) {
       for (const RegisterRequest::Registration& r : *list) {
-        if (!IsValidName(r.topic())) {
+        if (!names::IsValidName(r.topic())) {
           return Invalid(absl::StrCat("topic name '", r.topic(), "' is not valid"));
         }
-        if (!r.channel().empty() && !IsValidName(r.channel())) {
+        if (!r.channel().empty() && !names::IsValidName(r.channel())) {
           return Invalid(absl::StrCat("channel name '", r.channel(), "' is not valid"));
         }
       }

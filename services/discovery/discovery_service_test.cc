@@ -10,10 +10,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/time/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nsq/v1/discovery.grpc.pb.h"
-#include "services/broker/core/fake_clock.h"
 #include "services/discovery/discovery_server.h"
 
 namespace nsq::discovery {
@@ -114,7 +114,7 @@ class DiscoveryServiceTest : public ::testing::Test {
     return false;
   }
 
-  broker::FakeClock clock_;
+  FakeClock clock_;
   DiscoveryServer server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<nsq::v1::Discovery::Stub> stub_;

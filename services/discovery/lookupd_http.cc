@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/json/go_json.h"
+#include "common/names/names.h"
 #include "spdlog/spdlog.h"
 
 namespace nsq::discovery {
@@ -71,10 +72,10 @@ std::optional<http::Response> TopicChannelArgs(const http::Request& req, std::st
                                                std::string* channel) {
   auto t = req.QueryValue("topic");
   if (!t) return Error(400, "MISSING_ARG_TOPIC");
-  if (!IsValidName(*t)) return Error(400, "INVALID_ARG_TOPIC");
+  if (!names::IsValidName(*t)) return Error(400, "INVALID_ARG_TOPIC");
   auto c = req.QueryValue("channel");
   if (!c) return Error(400, "MISSING_ARG_CHANNEL");
-  if (!IsValidName(*c)) return Error(400, "INVALID_ARG_CHANNEL");
+  if (!names::IsValidName(*c)) return Error(400, "INVALID_ARG_CHANNEL");
   *topic = *t;
   *channel = *c;
   return std::nullopt;
@@ -158,7 +159,7 @@ void RegisterLookupdHttpHandlers(http::Server* server, Registry* registry, std::
     if (auto bad = CheckQuery(req)) return *bad;
     auto topic = req.QueryValue("topic");
     if (!topic) return Error(400, "MISSING_ARG_TOPIC");
-    if (!IsValidName(*topic)) return Error(400, "INVALID_ARG_TOPIC");
+    if (!names::IsValidName(*topic)) return Error(400, "INVALID_ARG_TOPIC");
     spdlog::info("DB: adding topic({})", *topic);
     registry->CreateTopic(*topic);
     return Empty();

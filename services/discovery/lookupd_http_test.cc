@@ -5,9 +5,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/http/client.h"
+#include "common/time/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/broker/core/fake_clock.h"
 #include "services/discovery/discovery_server.h"
 
 namespace nsq::discovery {
@@ -55,7 +55,7 @@ class LookupdHttpTest : public ::testing::Test {
                         R"("topology_zone":"","topology_region":""})");
   }
 
-  broker::FakeClock clock_;
+  FakeClock clock_;
   DiscoveryServer server_;
 };
 

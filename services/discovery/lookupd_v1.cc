@@ -6,8 +6,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "nlohmann/json.hpp"
 #include "common/json/go_json.h"
+#include "common/names/names.h"
+#include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 
 namespace nsq::discovery {
@@ -165,11 +166,11 @@ bool LookupdV1Session::Exec(absl::string_view raw_line, std::string* out) {
     }
     const std::string& topic = params[1];
     const std::string channel = params.size() >= 3 ? params[2] : "";
-    if (!IsValidName(topic)) {
+    if (!names::IsValidName(topic)) {
       return Fail(absl::StrCat("E_BAD_TOPIC ", command, " topic name '", topic, "' is not valid"),
                   out);
     }
-    if (!channel.empty() && !IsValidName(channel)) {
+    if (!channel.empty() && !names::IsValidName(channel)) {
       return Fail(
           absl::StrCat("E_BAD_CHANNEL ", command, " channel name '", channel, "' is not valid"),
           out);

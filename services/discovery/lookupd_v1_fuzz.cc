@@ -5,13 +5,13 @@
 #include <cstdint>
 #include <string>
 
-#include "services/broker/core/fake_clock.h"
+#include "common/time/fake_clock.h"
 #include "services/discovery/lookupd_v1.h"
 #include "services/discovery/registry.h"
 #include "spdlog/spdlog.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static nsq::broker::FakeClock clock;
+  static nsq::FakeClock clock;
   static const bool quiet = [] {
     spdlog::set_level(spdlog::level::off);
     return true;

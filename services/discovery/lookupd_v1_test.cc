@@ -10,9 +10,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/time/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/broker/core/fake_clock.h"
 #include "services/discovery/lookupd_tcp_server.h"
 #include "services/discovery/lookupd_v1.h"
 #include "services/discovery/registry.h"
@@ -131,7 +131,7 @@ class LookupdV1Test : public ::testing::Test {
     return false;
   }
 
-  broker::FakeClock clock_;
+  FakeClock clock_;
   Registry registry_;
   LookupdInfo info_;
   std::unique_ptr<LookupdTcpServer> server_;
@@ -262,7 +262,7 @@ TEST_F(LookupdV1Test, StopClosesConnectionsAndRemovesTheirProducers) {
 
 // The state machine alone, for what sockets make awkward.
 TEST(LookupdV1SessionTest, NothingIsAnsweredUntilALineIsComplete) {
-  broker::FakeClock clock;
+  FakeClock clock;
   Registry registry(RegistryOptions{}, &clock);
   LookupdInfo info;
   LookupdV1Session session(&registry, &info, "127.0.0.1:1");

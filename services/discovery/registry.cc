@@ -4,12 +4,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "services/broker/core/names.h"
+#include "common/names/names.h"
 
 namespace nsq::discovery {
 
-bool IsValidName(const std::string& name) { return broker::IsValidName(name); }
-bool IsEphemeralName(const std::string& name) { return broker::IsEphemeralName(name); }
 
 bool LookupResult::operator==(const LookupResult& other) const {
   if (channels != other.channels || producers.size() != other.producers.size()) return false;
@@ -93,7 +91,7 @@ void Registry::Unregister(const std::string& id, const std::string& topic,
       auto it = registrations_.find(Key(kChannel, topic, channel));
       if (it != registrations_.end()) {
         it->second.erase(id);
-        if (it->second.empty() && IsEphemeralName(channel)) registrations_.erase(it);
+        if (it->second.empty() && names::IsEphemeralName(channel)) registrations_.erase(it);
       }
     } else {
       auto it = registrations_.lower_bound(Key(kChannel, topic, ""));
@@ -105,7 +103,7 @@ void Registry::Unregister(const std::string& id, const std::string& topic,
       auto t = registrations_.find(Key(kTopic, topic, ""));
       if (t != registrations_.end()) {
         t->second.erase(id);
-        if (t->second.empty() && IsEphemeralName(topic)) registrations_.erase(t);
+        if (t->second.empty() && names::IsEphemeralName(topic)) registrations_.erase(t);
       }
     }
   }

@@ -16,11 +16,10 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "services/broker/core/clock.h"
+#include "common/time/clock.h"
 
 namespace nsq::discovery {
 
-using Clock = ::nsq::broker::Clock;
 
 // A registered broker (nsqlookupd's PeerInfo, plus the gRPC port).
 struct PeerInfo {
@@ -142,9 +141,5 @@ class Registry {
   std::map<std::string, PeerInfo> peers_ ABSL_GUARDED_BY(mu_);
   std::map<Key, Producers> registrations_ ABSL_GUARDED_BY(mu_);
 };
-
-// NSQ's topic/channel name rule (1-64 of [.a-zA-Z0-9_-], optional "#ephemeral").
-bool IsValidName(const std::string& name);
-bool IsEphemeralName(const std::string& name);
 
 }  // namespace nsq::discovery

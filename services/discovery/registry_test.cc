@@ -3,9 +3,10 @@
 #include <string>
 #include <vector>
 
+#include "common/names/names.h"
+#include "common/time/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/broker/core/fake_clock.h"
 
 namespace nsq::discovery {
 namespace {
@@ -53,7 +54,7 @@ class RegistryTest : public ::testing::Test {
     return ids;
   }
 
-  broker::FakeClock clock_;
+  FakeClock clock_;
   RecordingListener listener_;
   Registry registry_;
 };
@@ -197,11 +198,11 @@ TEST_F(RegistryTest, CountsPeersTopicsAndChannels) {
 }
 
 TEST(NameTest, FollowsNsqRule) {
-  EXPECT_TRUE(IsValidName("orders.v1_a-b"));
-  EXPECT_TRUE(IsValidName("t#ephemeral"));
-  EXPECT_FALSE(IsValidName(""));
-  EXPECT_FALSE(IsValidName("a b"));
-  EXPECT_FALSE(IsValidName(std::string(65, 'a')));
+  EXPECT_TRUE(names::IsValidName("orders.v1_a-b"));
+  EXPECT_TRUE(names::IsValidName("t#ephemeral"));
+  EXPECT_FALSE(names::IsValidName(""));
+  EXPECT_FALSE(names::IsValidName("a b"));
+  EXPECT_FALSE(names::IsValidName(std::string(65, 'a')));
 }
 
 }  // namespace

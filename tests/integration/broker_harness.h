@@ -15,9 +15,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/time/fake_clock.h"
 #include "nsq/v1/broker.grpc.pb.h"
 #include "services/broker/core/engine.h"
-#include "services/broker/core/fake_clock.h"
+#include "services/broker/core/memory_storage.h"
 #include "services/broker/core/storage.h"
 #include "services/broker/grpc/broker_service.h"
 
@@ -101,7 +102,7 @@ class BrokerHarness {
   ~BrokerHarness();
 
   broker::Engine& engine() { return *engine_; }
-  broker::FakeClock& clock() { return clock_; }
+  FakeClock& clock() { return clock_; }
   nsq::v1::Broker::Stub& stub() { return *stub_; }
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
   int port() const { return server_->port(); }
@@ -121,7 +122,7 @@ class BrokerHarness {
   nsq::v1::TopicStats TopicStats(const std::string& topic);
 
  private:
-  broker::FakeClock clock_;
+  FakeClock clock_;
   broker::MemoryStorage storage_;
   std::unique_ptr<broker::Engine> engine_;
   std::unique_ptr<broker::BrokerGrpcServer> server_;

@@ -22,12 +22,12 @@
 #include "client/producer.h"
 #include "common/flags/flags.h"
 #include "common/http/client.h"
+#include "common/time/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nsq/v1/discovery.grpc.pb.h"
 #include "services/broker/broker_options.h"
 #include "services/broker/broker_server.h"
-#include "services/broker/core/fake_clock.h"
 #include "services/discovery/discovery_server.h"
 
 namespace nsq::testing {
@@ -117,7 +117,7 @@ class ClusterTest : public ::testing::Test {
     return out;
   }
 
-  broker::FakeClock clock_;  // discovery's (registry timeouts)
+  FakeClock clock_;  // discovery's (registry timeouts)
   std::vector<std::unique_ptr<discovery::DiscoveryServer>> discoveries_;
   std::vector<std::unique_ptr<broker::BrokerServer>> brokers_;
 };

@@ -33,6 +33,7 @@
 #include "common/flags/flags.h"
 #include "nsq/v1/broker.grpc.pb.h"
 #include "services/broker/core/engine.h"
+#include "services/broker/core/memory_storage.h"
 #include "services/broker/core/storage.h"
 #include "services/broker/grpc/broker_service.h"
 
@@ -381,7 +382,7 @@ bool CreateChannel(const Options& options) {
 class InProcessBroker {
  public:
   explicit InProcessBroker(const Options& options)
-      : engine_(broker::EngineOptions{}, broker::RealClock::Get(), &storage_),
+      : engine_(broker::EngineOptions{}, RealClock::Get(), &storage_),
         server_(&engine_, ServiceOptions(options)) {}
   ~InProcessBroker() {
     stopping_ = true;

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "services/broker/core/names.h"
+#include "common/names/names.h"
 #include "services/broker/core/topic.h"
 
 namespace nsq::broker {
@@ -26,7 +26,7 @@ Channel::Channel(Engine* engine, std::string topic_name, std::string name,
     : engine_(engine),
       topic_name_(std::move(topic_name)),
       name_(std::move(name)),
-      ephemeral_(IsEphemeralName(name_)),
+      ephemeral_(names::IsEphemeralName(name_)),
       paused_(paused),
       queue_(engine->options().mem_queue_size, std::move(backend), engine->durable()) {}
 

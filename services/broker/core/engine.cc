@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/names/names.h"
 #include "services/broker/core/channel.h"
-#include "services/broker/core/names.h"
 #include "services/broker/core/topic.h"
 
 namespace nsq::broker {
@@ -62,12 +62,12 @@ absl::Status Engine::Start() {
   absl::StatusOr<Metadata> md = storage_->LoadMetadata();
   if (!md.ok()) return md.status();
   for (const Metadata::Topic& t : md->topics) {
-    if (!IsValidName(t.name) || IsEphemeralName(t.name)) continue;
+    if (!names::IsValidName(t.name) || names::IsEphemeralName(t.name)) continue;
     auto topic = GetOrCreateTopic(t.name);
     if (!topic.ok()) return topic.status();
     (*topic)->SetPaused(t.paused).IgnoreError();
     for (const Metadata::Channel& c : t.channels) {
-      if (!IsValidName(c.name) || IsEphemeralName(c.name)) continue;
+      if (!names::IsValidName(c.name) || names::IsEphemeralName(c.name)) continue;
       bool created = false;
       auto ch = (*topic)->GetOrCreateChannel(c.name, c.paused, &created);
       if (!ch.ok()) return ch.status();
@@ -104,7 +104,7 @@ absl::StatusOr<std::shared_ptr<Topic>> Engine::GetOrCreateTopic(std::string_view
     auto it = topics_.find(Key(name));
     if (it != topics_.end()) return it->second;
     std::unique_ptr<BackendQueue> backend;
-    if (!IsEphemeralName(name)) {
+    if (!names::IsEphemeralName(name)) {
       auto opened = storage_->OpenQueue(name, "", /*durable=*/false);
       RecordStorageResult(opened.status());
       if (!opened.ok()) return opened.status();
@@ -128,8 +128,8 @@ bool Engine::TopicExists(std::string_view topic) const { return FindTopic(topic)
 
 absl::StatusOr<std::shared_ptr<Channel>> Engine::FindChannel(std::string_view topic,
                                                              std::string_view channel) const {
-  if (!IsValidName(topic)) return BadTopic(topic);
-  if (!IsValidName(channel)) return BadChannel(channel);
+  if (!names::IsValidName(topic)) return BadTopic(topic);
+  if (!names::IsValidName(channel)) return BadChannel(channel);
   std::shared_ptr<Topic> t = FindTopic(topic);
   if (!t) return TopicNotFound();
   std::shared_ptr<Channel> c = t->FindChannel(channel);
@@ -163,7 +163,7 @@ void Engine::PublishAsync(std::string_view topic, absl::Span<const std::string_v
 absl::Status Engine::PublishNoWait(std::string_view topic,
                                    absl::Span<const std::string_view> bodies,
                                    absl::Duration defer, std::vector<MessageId>* ids) {
-  if (!IsValidName(topic)) return BadTopic(topic);
+  if (!names::IsValidName(topic)) return BadTopic(topic);
   if (bodies.empty()) return absl::InvalidArgumentError("E_BAD_BODY no message bodies");
   for (std::string_view body : bodies) {
     if (body.empty()) return absl::InvalidArgumentError("E_BAD_MESSAGE empty message body");
@@ -192,8 +192,8 @@ absl::Status Engine::PublishNoWait(std::string_view topic,
 absl::StatusOr<std::shared_ptr<Consumer>> Engine::Subscribe(std::string_view topic,
                                                             std::string_view channel,
                                                             ConsumerInfo info, DeliverySink* sink) {
-  if (!IsValidName(topic)) return BadTopic(topic);
-  if (!IsValidName(channel)) return BadChannel(channel);
+  if (!names::IsValidName(topic)) return BadTopic(topic);
+  if (!names::IsValidName(channel)) return BadChannel(channel);
   if (info.msg_timeout < absl::ZeroDuration() || info.msg_timeout > options_.max_msg_timeout) {
     return absl::InvalidArgumentError(absl::StrCat(
         "E_BAD_BODY msg_timeout ", absl::ToInt64Milliseconds(info.msg_timeout),
@@ -210,7 +210,7 @@ absl::StatusOr<std::shared_ptr<Consumer>> Engine::Subscribe(std::string_view top
     auto consumer = (*t)->Subscribe(channel, info, sink, &created);
     if (!consumer.ok() && IsExiting(consumer.status())) continue;
     if (created) {
-      if (!IsEphemeralName(channel)) PersistMetadata();
+      if (!names::IsEphemeralName(channel)) PersistMetadata();
       NotifyChannelCreated((*t)->name(), std::string(channel));
     }
     if (!consumer.ok()) return consumer.status();
@@ -220,12 +220,12 @@ absl::StatusOr<std::shared_ptr<Consumer>> Engine::Subscribe(std::string_view top
 }
 
 absl::Status Engine::CreateTopic(std::string_view topic) {
-  if (!IsValidName(topic)) return BadTopic(topic);
+  if (!names::IsValidName(topic)) return BadTopic(topic);
   return GetOrCreateTopic(topic).status();
 }
 
 absl::Status Engine::DeleteTopic(std::string_view topic) {
-  if (!IsValidName(topic)) return BadTopic(topic);
+  if (!names::IsValidName(topic)) return BadTopic(topic);
   std::vector<std::string> channels;
   {
     absl::MutexLock lock(&mu_);
@@ -244,14 +244,14 @@ absl::Status Engine::DeleteTopic(std::string_view topic) {
 }
 
 absl::Status Engine::EmptyTopic(std::string_view topic) {
-  if (!IsValidName(topic)) return BadTopic(topic);
+  if (!names::IsValidName(topic)) return BadTopic(topic);
   std::shared_ptr<Topic> t = FindTopic(topic);
   if (!t) return TopicNotFound();
   return t->Empty();
 }
 
 absl::Status Engine::SetTopicPaused(std::string_view topic, bool paused) {
-  if (!IsValidName(topic)) return BadTopic(topic);
+  if (!names::IsValidName(topic)) return BadTopic(topic);
   std::shared_ptr<Topic> t = FindTopic(topic);
   if (!t) return TopicNotFound();
   absl::Status st = t->SetPaused(paused);
@@ -260,8 +260,8 @@ absl::Status Engine::SetTopicPaused(std::string_view topic, bool paused) {
 }
 
 absl::Status Engine::CreateChannel(std::string_view topic, std::string_view channel) {
-  if (!IsValidName(topic)) return BadTopic(topic);
-  if (!IsValidName(channel)) return BadChannel(channel);
+  if (!names::IsValidName(topic)) return BadTopic(topic);
+  if (!names::IsValidName(channel)) return BadChannel(channel);
   for (int i = 0; i < kRaceRetries; ++i) {
     auto t = GetOrCreateTopic(topic);
     if (!t.ok()) return t.status();
@@ -269,7 +269,7 @@ absl::Status Engine::CreateChannel(std::string_view topic, std::string_view chan
     auto ch = (*t)->GetOrCreateChannel(channel, false, &created);
     if (!ch.ok() && IsExiting(ch.status())) continue;
     if (created) {
-      if (!IsEphemeralName(channel)) PersistMetadata();
+      if (!names::IsEphemeralName(channel)) PersistMetadata();
       NotifyChannelCreated((*t)->name(), std::string(channel));
     }
     return ch.status();
@@ -278,8 +278,8 @@ absl::Status Engine::CreateChannel(std::string_view topic, std::string_view chan
 }
 
 absl::Status Engine::DeleteChannel(std::string_view topic, std::string_view channel) {
-  if (!IsValidName(topic)) return BadTopic(topic);
-  if (!IsValidName(channel)) return BadChannel(channel);
+  if (!names::IsValidName(topic)) return BadTopic(topic);
+  if (!names::IsValidName(channel)) return BadChannel(channel);
   std::shared_ptr<Topic> t = FindTopic(topic);
   if (!t) return TopicNotFound();
   absl::Status st = t->DeleteChannel(channel);

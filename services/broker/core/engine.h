@@ -14,7 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "services/broker/core/clock.h"
+#include "common/time/clock.h"
 #include "services/broker/core/message.h"
 #include "services/broker/core/options.h"
 #include "services/broker/core/storage.h"

@@ -1,8 +1,8 @@
-#include <deque>
+#include "services/broker/core/memory_storage.h"
 
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
-#include "services/broker/core/storage.h"
+#include <deque>
+#include <utility>
+#include <vector>
 
 namespace nsq::broker {
 namespace {
@@ -36,17 +36,6 @@ class MemoryBackendQueue final : public BackendQueue {
 };
 
 }  // namespace
-
-absl::Status Storage::WaitDurable() {
-  absl::Notification done;
-  absl::Status result;
-  WhenDurable([&](absl::Status st) {
-    result = std::move(st);
-    done.Notify();
-  });
-  done.WaitForNotification();
-  return result;
-}
 
 absl::StatusOr<std::unique_ptr<BackendQueue>> MemoryStorage::OpenQueue(std::string_view,
                                                                        std::string_view, bool) {

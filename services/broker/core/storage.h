@@ -98,17 +98,4 @@ class Storage {
   absl::Status WaitDurable();
 };
 
-// Keeps overflow in memory and metadata nowhere: the stand-in until RocksDB is behind
-// this interface. Memory is therefore not bounded by --mem-queue-size with it.
-class MemoryStorage final : public Storage {
- public:
-  absl::StatusOr<std::unique_ptr<BackendQueue>> OpenQueue(std::string_view topic,
-                                                          std::string_view channel,
-                                                          bool durable) override;
-  absl::Status MoveQueue(BackendQueue* queue, std::string_view topic, std::string_view channel,
-                         bool durable) override;
-  absl::Status SaveMetadata(const Metadata& metadata) override;
-  absl::StatusOr<Metadata> LoadMetadata() override;
-};
-
 }  // namespace nsq::broker

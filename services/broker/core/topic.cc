@@ -1,8 +1,8 @@
 #include "services/broker/core/topic.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/names/names.h"
 #include "services/broker/core/channel.h"
-#include "services/broker/core/names.h"
 
 namespace nsq::broker {
 namespace {
@@ -16,7 +16,7 @@ absl::Status Exiting() { return absl::FailedPreconditionError("exiting"); }
 Topic::Topic(Engine* engine, std::string name, std::unique_ptr<BackendQueue> backend, bool paused)
     : engine_(engine),
       name_(std::move(name)),
-      ephemeral_(IsEphemeralName(name_)),
+      ephemeral_(names::IsEphemeralName(name_)),
       paused_(paused),
       ids_(engine->options().node_id),
       backlog_(engine->options().mem_queue_size, std::move(backend)) {}
@@ -109,7 +109,7 @@ absl::StatusOr<std::shared_ptr<Channel>> Topic::GetOrCreateChannelLocked(std::st
   if (deleted_) return Exiting();
   auto it = channels_.find(name);
   if (it != channels_.end()) return it->second;
-  if (channels_.empty() && !paused_ && !IsEphemeralName(name) && backlog_.has_backend() &&
+  if (channels_.empty() && !paused_ && !names::IsEphemeralName(name) && backlog_.has_backend() &&
       !backlog_.empty() && (backlog_.memory_empty() || !engine_->durable())) {
     auto adopted = AdoptBacklogLocked(name, paused);
     if (adopted.ok()) {
@@ -119,7 +119,7 @@ absl::StatusOr<std::shared_ptr<Channel>> Topic::GetOrCreateChannelLocked(std::st
     // Fall back to moving the messages one by one.
   }
   std::unique_ptr<BackendQueue> backend;
-  if (!IsEphemeralName(name)) {
+  if (!names::IsEphemeralName(name)) {
     auto opened = engine_->storage_->OpenQueue(name_, name, engine_->durable());
     engine_->RecordStorageResult(opened.status());
     if (!opened.ok()) return opened.status();

@@ -6,8 +6,8 @@
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "common/names/names.h"
 #include "nsq/v1/discovery.grpc.pb.h"
-#include "services/broker/core/names.h"
 #include "services/broker/discovery_client/peer_base.h"
 #include "spdlog/spdlog.h"
 
@@ -226,7 +226,7 @@ void Registrar::TopicCreated(const std::string& topic) {
     for (std::string& c : p->Channels(topic)) channels.insert(std::move(c));
   }
   for (const std::string& c : channels) {
-    if (IsEphemeralName(c) || !IsValidName(c)) continue;  // no consumer yet: not created
+    if (names::IsEphemeralName(c) || !names::IsValidName(c)) continue;  // no consumer yet: not created
     if (absl::Status st = engine_->CreateChannel(topic, c); !st.ok()) {
       spdlog::warn("pre-creating channel {}/{}: {}", topic, c, std::string(st.message()));
     }

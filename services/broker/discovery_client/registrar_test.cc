@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/broker/core/engine.h"
+#include "services/broker/core/memory_storage.h"
 #include "services/broker/core/storage.h"
 #include "services/discovery/discovery_server.h"
 

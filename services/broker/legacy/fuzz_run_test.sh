@@ -25,8 +25,8 @@ build() {  # name, sources...
     $ABSL -lsnappy -lz -o "$work/$name"
 }
 J="$root/common/json/go_json.cc"
-build v2_command_fuzz "$L/v2_command_fuzz.cc" "$L/v2_protocol.cc" "$J" "$root/services/broker/core/names.cc" &
-build identify_fuzz "$L/identify_fuzz.cc" "$L/v2_protocol.cc" "$J" "$root/services/broker/core/names.cc" &
+build v2_command_fuzz "$L/v2_command_fuzz.cc" "$L/v2_protocol.cc" "$J" "$root/common/names/names.cc" &
+build identify_fuzz "$L/identify_fuzz.cc" "$L/v2_protocol.cc" "$J" "$root/common/names/names.cc" &
 build stream_codec_fuzz "$L/stream_codec_fuzz.cc" "$L/stream_codec.cc" &
 wait
 status=0

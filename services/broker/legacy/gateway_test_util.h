@@ -14,8 +14,9 @@
 #include "absl/time/time.h"
 #include "common/http/client.h"
 #include "common/http/server.h"
+#include "common/time/fake_clock.h"
 #include "services/broker/core/engine.h"
-#include "services/broker/core/fake_clock.h"
+#include "services/broker/core/memory_storage.h"
 #include "services/broker/core/storage.h"
 #include "services/broker/legacy/http_api.h"
 #include "services/broker/legacy/stream_codec.h"
@@ -129,7 +130,7 @@ class Gateway {
   broker::ChannelStats ChannelStats(const std::string& topic, const std::string& channel);
 
  private:
-  broker::FakeClock clock_;
+  FakeClock clock_;
   broker::MemoryStorage storage_;
   std::unique_ptr<broker::Engine> engine_;
   std::unique_ptr<V2Server> v2_;

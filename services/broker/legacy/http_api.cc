@@ -17,8 +17,8 @@
 #include "absl/time/clock.h"
 #include "common/flags/flags.h"
 #include "common/http/server.h"
+#include "common/names/names.h"
 #include "nlohmann/json.hpp"
-#include "services/broker/core/names.h"
 #include "services/broker/legacy/v2_protocol.h"
 
 namespace nsq::legacy {
@@ -211,7 +211,7 @@ class HttpApi {
     if (!req.query_status.ok()) return V1Error(400, "INVALID_REQUEST");
     std::optional<std::string> t = Param(req, "topic");
     if (!t) return V1Error(400, "MISSING_ARG_TOPIC");
-    if (!broker::IsValidName(*t)) return V1Error(400, "INVALID_TOPIC");
+    if (!names::IsValidName(*t)) return V1Error(400, "INVALID_TOPIC");
     *topic = *t;
     if (create) {
       absl::Status st = engine_->CreateTopic(*t);
@@ -310,7 +310,7 @@ class HttpApi {
     if (!req.query_status.ok()) return V1Error(400, "INVALID_REQUEST");
     std::optional<std::string> t = Param(req, "topic");
     if (!t) return V1Error(400, "MISSING_ARG_TOPIC");
-    if (!broker::IsValidName(*t)) return V1Error(400, "INVALID_TOPIC");
+    if (!names::IsValidName(*t)) return V1Error(400, "INVALID_TOPIC");
     if (!engine_->TopicExists(*t)) return V1Error(404, "TOPIC_NOT_FOUND");
     absl::Status st = engine_->EmptyTopic(*t);
     if (absl::IsNotFound(st)) return V1Error(404, "TOPIC_NOT_FOUND");
@@ -328,7 +328,7 @@ class HttpApi {
     if (!req.query_status.ok()) return V1Error(400, "INVALID_REQUEST");
     std::optional<std::string> t = Param(req, "topic");
     if (!t) return V1Error(400, "MISSING_ARG_TOPIC");
-    if (!broker::IsValidName(*t) || !engine_->DeleteTopic(*t).ok()) {
+    if (!names::IsValidName(*t) || !engine_->DeleteTopic(*t).ok()) {
       return V1Error(404, "TOPIC_NOT_FOUND");
     }
     return V1Empty();
@@ -338,7 +338,7 @@ class HttpApi {
     if (!req.query_status.ok()) return V1Error(400, "INVALID_REQUEST");
     std::optional<std::string> t = Param(req, "topic");
     if (!t) return V1Error(400, "MISSING_ARG_TOPIC");
-    if (!broker::IsValidName(*t) || !engine_->TopicExists(*t)) return V1Error(404, "TOPIC_NOT_FOUND");
+    if (!names::IsValidName(*t) || !engine_->TopicExists(*t)) return V1Error(404, "TOPIC_NOT_FOUND");
     const bool pause = !absl::StrContains(req.path, "unpause");
     absl::Status st = engine_->SetTopicPaused(*t, pause);
     if (absl::IsNotFound(st)) return V1Error(404, "TOPIC_NOT_FOUND");
@@ -352,10 +352,10 @@ class HttpApi {
     if (!req.query_status.ok()) return V1Error(400, "INVALID_REQUEST");
     std::optional<std::string> t = Param(req, "topic");
     if (!t) return V1Error(400, "MISSING_ARG_TOPIC");
-    if (!broker::IsValidName(*t)) return V1Error(400, "INVALID_ARG_TOPIC");
+    if (!names::IsValidName(*t)) return V1Error(400, "INVALID_ARG_TOPIC");
     std::optional<std::string> c = Param(req, "channel");
     if (!c) return V1Error(400, "MISSING_ARG_CHANNEL");
-    if (!broker::IsValidName(*c)) return V1Error(400, "INVALID_ARG_CHANNEL");
+    if (!names::IsValidName(*c)) return V1Error(400, "INVALID_ARG_CHANNEL");
     if (!engine_->TopicExists(*t)) return V1Error(404, "TOPIC_NOT_FOUND");
     *topic = *t;
     *channel = *c;

@@ -6,8 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/json/go_json.h"
+#include "common/names/names.h"
 #include "nlohmann/json.hpp"
-#include "services/broker/core/names.h"
 
 namespace nsq::legacy {
 namespace {
@@ -59,7 +59,7 @@ size_t DecodeRune(std::string_view s, size_t i, uint32_t* rune) {
 // The fatal error of a command that needs 4 more bytes for a length (NeedMore if absent).
 bool HaveBytes(std::string_view input, size_t pos, size_t n) { return input.size() - pos >= n; }
 
-bool IsName(std::string_view s) { return broker::IsValidName(s); }
+bool IsName(std::string_view s) { return names::IsValidName(s); }
 
 }  // namespace
 

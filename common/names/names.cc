@@ -1,6 +1,6 @@
-#include "services/broker/core/names.h"
+#include "common/names/names.h"
 
-namespace nsq::broker {
+namespace nsq::names {
 namespace {
 constexpr std::string_view kEphemeral = "#ephemeral";
 }
@@ -22,4 +22,4 @@ bool IsValidName(std::string_view name) {
   return true;
 }
 
-}  // namespace nsq::broker
+}  // namespace nsq::names

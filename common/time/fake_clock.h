@@ -1,9 +1,9 @@
 #pragma once
 
 #include "absl/synchronization/mutex.h"
-#include "services/broker/core/clock.h"
+#include "common/time/clock.h"
 
-namespace nsq::broker {
+namespace nsq {
 
 // A clock that only moves when told to. Thread-safe.
 class FakeClock final : public Clock {
@@ -23,4 +23,4 @@ class FakeClock final : public Clock {
   absl::Time now_;
 };
 
-}  // namespace nsq::broker
+}  // namespace nsq

@@ -3,7 +3,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
-namespace nsq::broker {
+namespace nsq {
 
 // Time source of the engine. Injected so that timeouts and deferrals are tested
 // without sleeping. Implementations are thread-safe.
@@ -22,4 +22,4 @@ class RealClock final : public Clock {
   }
 };
 
-}  // namespace nsq::broker
+}  // namespace nsq

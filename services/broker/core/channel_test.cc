@@ -1,0 +1,368 @@
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "services/broker/core/engine_fixture.h"
+
+namespace nsq::broker {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+using engine_testing::ControlledStorage;
+using engine_testing::RecordingSink;
+
+class ChannelTest : public engine_testing::EngineTest {};
+
+TEST_F(ChannelTest, ConsumersOnOneChannelShareItsMessages) {
+  RecordingSink a, b;
+  auto ca = Sub("t", "ch", &a, 10);
+  auto cb = Sub("t", "ch", &b, 10);
+  for (int i = 0; i < 20; ++i) PublishN("t", 1, "m" + std::to_string(i) + "_");
+  EXPECT_EQ(a.deliveries.size() + b.deliveries.size(), 20u);
+  EXPECT_GT(a.deliveries.size(), 0u);
+  EXPECT_GT(b.deliveries.size(), 0u);
+  std::set<std::string> all;
+  for (const auto& d : a.deliveries) all.insert(d.message->body);
+  for (const auto& d : b.deliveries) all.insert(d.message->body);
+  EXPECT_EQ(all.size(), 20u);
+}
+
+TEST_F(ChannelTest, ReadyCountIsAWindowOfUnfinishedMessages) {
+  RecordingSink sink;
+  auto c = Sub("t", "ch", &sink, 3);
+  PublishN("t", 10);
+  ASSERT_THAT(sink.deliveries, SizeIs(3));
+  ASSERT_TRUE(c->Finish(sink.deliveries[0].message->id).ok());
+  EXPECT_THAT(sink.deliveries, SizeIs(4));
+  ASSERT_TRUE(c->Finish(sink.deliveries[1].message->id).ok());
+  ASSERT_TRUE(c->Finish(sink.deliveries[2].message->id).ok());
+  EXPECT_THAT(sink.deliveries, SizeIs(6));
+  EXPECT_EQ(ChannelStatsOf("t", "ch").in_flight_count, 3);
+  EXPECT_EQ(ChannelStatsOf("t", "ch").depth, 4);
+}
+
+TEST_F(ChannelTest, ReadyZeroStopsDeliveryAndRaisingItResumes) {
+  RecordingSink sink;
+  auto c = Sub("t", "ch", &sink, 0);
+  PublishN("t", 5);
+  EXPECT_THAT(sink.deliveries, SizeIs(0));
+  ASSERT_TRUE(c->SetReady(2).ok());
+  EXPECT_THAT(sink.deliveries, SizeIs(2));
+}
+
+TEST_F(ChannelTest, ReadyOutOfRangeIsRejected) {
+  RecordingSink sink;
+  auto c = Sub("t", "ch", &sink, 0);
+  EXPECT_EQ(c->SetReady(2501).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(c->SetReady(-1).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(c->SetReady(2500).ok());
+}
+
+TEST_F(ChannelTest, DeliveriesAreBatchedWhenManyMessagesAreReady) {
+  PublishN("t", 500);
+  RecordingSink sink;
+  auto c = Sub("t", "ch", &sink, 2500);
+  EXPECT_THAT(sink.deliveries, SizeIs(500));
+  EXPECT_EQ(sink.batches, 1);
+}
+
+TEST_F(ChannelTest, FinishOfUnknownIdFails) {
+  RecordingSink sink;
+  auto c = Sub("t", "ch", &sink);
+  MessageId bogus;
+  MessageId::FromBytes("0123456789abcdef", &bogus);
+  absl::Status st = c->Finish(bogus);
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("ID not in flight"));
+}
+
+TEST_F(ChannelTest, FinishOfAnotherConsumersMessageFails) {
+  RecordingSink a, b;
+  auto ca = Sub("t", "ch", &a, 1);
+  auto cb = Sub("t", "ch", &b, 0);
+  PublishN("t", 1);
+  ASSERT_THAT(a.deliveries, SizeIs(1));
+  absl::Status st = cb->Finish(a.deliveries[0].message->id);
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("client does not own message"));
+  EXPECT_TRUE(ca->Finish(a.deliveries[0].message->id).ok());
+}
+
+TEST_F(ChannelTest, FinishTwiceFailsTheSecondTime) {
+  RecordingSink sink;
+  auto c = Sub("t", "ch", &sink);
+  PublishN("t", 1);
+  MessageId id = sink.deliveries[0].message->id;
+  EXPECT_TRUE(c->Finish(id).ok());
+  EXPECT_EQ(c->Finish(id).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ChannelTest, FinishBatchReportsEachId) {
+  RecordingSink sink;
+  auto c = Sub("t", "ch", &sink);
+  PublishN("t", 2);
+  MessageId bogus;
+  MessageId::FromBytes("ffffffffffffffff", &bogus);
+  auto results = c->FinishBatch({sink.deliveries[0].message->id, bogus, sink.deliveries[1].message->id});
+  ASSERT_THAT(results, SizeIs(3));
+  EXPECT_TRUE(results[0].ok());
+  EXPECT_FALSE(results[1].ok());
+  EXPECT_TRUE(results[2].ok());
+  EXPECT_EQ(ChannelStatsOf("t", "ch").in_flight_count, 0);
+}
+
+TEST_F(ChannelTest, InFlightTimeoutRequeuesWithAttemptsPlusOne) {
+  RecordingSink sink;
+  auto c = Sub("t", "ch", &sink, 10);
+  PublishN("t", 1);
+  ASSERT_THAT(sink.deliveries, SizeIs(1));
+  EXPECT_EQ(sink.deliveries[0].attempts, 1);
+  Advance(absl::Seconds(59));
+  EXPECT_THAT(sink.deliveries, SizeIs(1));
+  Advance(absl::Seconds(1));
+  ASSERT_THAT(sink.deliveries, SizeIs(2));
+  EXPECT_EQ(sink.deliveries[1].attempts, 2);
+  EXPECT_EQ(sink.deliveries[1].message->id, sink.deliveries[0].message->id);
+  EXPECT_EQ(ChannelStatsOf("t", "ch").timeout_count, 1u);
+}
+
+TEST_F(ChannelTest, ConsumerMsgTimeoutOverridesTheDefault) {
+  RecordingSink sink;
+  auto c = Sub("t", "ch", &sink, 10, absl::Seconds(5));
+  PublishN("t", 1);
+  Advance(absl::Seconds(5));
+  EXPECT_THAT(sink.deliveries, SizeIs(2));
+}
+
+TEST_F(ChannelTest, ConsumerMsgTimeoutAboveMaxIsRejected) {
+  RecordingSink sink;
+  ConsumerInfo info;
+  info.msg_timeout = absl::Minutes(15) + absl::Seconds(1);
+  EXPECT_EQ(engine_->Subscribe("t", "ch", info, &sink).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ChannelTest, TouchRestartsTheInFlightTimeout) {
+  RecordingSink sink;
+  auto c = Sub("t", "ch", &sink, 10);
+  PublishN("t", 1);
+  Advance(absl::Seconds(50));
+  ASSERT_TRUE(c->Touch(sink.deliveries[0].message->id).ok());
+  Advance(absl::Seconds(50));  // 100 s after delivery, 50 s after the touch
+  EXPECT_THAT(sink.deliveries, SizeIs(1));
+  Advance(absl::Seconds(10));
+  EXPECT_THAT(sink.deliveries, SizeIs(2));
+}
+
+TEST_F(ChannelTest, TouchCannotExtendPastMaxMsgTimeout) {
+  EngineOptions opts;
+  opts.msg_timeout = absl::Seconds(60);
+  opts.max_msg_timeout = absl::Seconds(90);
+  Reset(opts);
+  RecordingSink sink;
+  auto c = Sub("t", "ch", &sink, 10);
+  PublishN("t", 1);
+  Advance(absl::Seconds(50));
+  ASSERT_TRUE(c->Touch(sink.deliveries[0].message->id).ok());  // capped at delivery + 90 s
+  Advance(absl::Seconds(40));
+  EXPECT_THAT(sink.deliveries, SizeIs(2));
+}
+
+TEST_F(ChannelTest, TouchOfUnknownIdFails) {
+  RecordingSink sink;
+  auto c = Sub("t", "ch", &sink);
+  MessageId bogus;
+  MessageId::FromBytes("0123456789abcdef", &bogus);
+  EXPECT_EQ(c->Touch(bogus).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ChannelTest, RequeueWithoutDelayRedeliversAtOnceWithAttemptsPlusOne) {
+  RecordingSink sink;
+  auto c = Sub("t", "ch", &sink, 1);
+  PublishN("t", 1);
+  ASSERT_TRUE(c->Requeue(sink.deliveries[0].message->id, absl::ZeroDuration()).ok());
+  ASSERT_THAT(sink.deliveries, SizeIs(2));
+  EXPECT_EQ(sink.deliveries[1].attempts, 2);
+  EXPECT_EQ(ChannelStatsOf("t", "ch").requeue_count, 1u);
+}
+
+TEST_F(ChannelTest, RequeueWithDelayRedeliversAfterTheDelay) {
+  RecordingSink sink;
+  auto c = Sub("t", "ch", &sink, 1);
+  PublishN("t", 1);
+  ASSERT_TRUE(c->Requeue(sink.deliveries[0].message->id, absl::Seconds(10)).ok());
+  EXPECT_EQ(ChannelStatsOf("t", "ch").deferred_count, 1);
+  Advance(absl::Seconds(9));
+  EXPECT_THAT(sink.deliveries, SizeIs(1));
+  Advance(absl::Seconds(1));
+  ASSERT_THAT(sink.deliveries, SizeIs(2));
+  EXPECT_EQ(sink.deliveries[1].attempts, 2);
+  EXPECT_EQ(ChannelStatsOf("t", "ch").deferred_count, 0);
+}
+
+TEST_F(ChannelTest, RequeueDelayIsClampedToMaxReqTimeout) {
+  EngineOptions opts;
+  opts.max_req_timeout = absl::Seconds(30);
+  Reset(opts);
+  RecordingSink sink;
+  auto c = Sub("t", "ch", &sink, 1);
+  PublishN("t", 1);
+  ASSERT_TRUE(c->Requeue(sink.deliveries[0].message->id, absl::Hours(5)).ok());
+  Advance(absl::Seconds(30));
+  EXPECT_THAT(sink.deliveries, SizeIs(2));
+}
+
+TEST_F(ChannelTest, RequeueFreesTheReadyWindow) {
+  RecordingSink sink;
+  auto c = Sub("t", "ch", &sink, 1);
+  PublishN("t", 2);
+  ASSERT_THAT(sink.deliveries, SizeIs(1));
+  ASSERT_TRUE(c->Requeue(sink.deliveries[0].message->id, absl::Seconds(5)).ok());
+  ASSERT_THAT(sink.deliveries, SizeIs(2));
+  EXPECT_EQ(sink.deliveries[1].message->body, "m1");
+}
+
+TEST_F(ChannelTest, DeferredPublishBecomesVisibleAfterTheDelay) {
+  RecordingSink sink;
+  auto c = Sub("t", "ch", &sink, 10);
+  Publish("t", {"later"}, absl::Seconds(3));
+  EXPECT_THAT(sink.deliveries, SizeIs(0));
+  EXPECT_EQ(ChannelStatsOf("t", "ch").deferred_count, 1);
+  Advance(absl::Seconds(2));
+  EXPECT_THAT(sink.deliveries, SizeIs(0));
+  Advance(absl::Seconds(1));
+  EXPECT_THAT(sink.Bodies(), ElementsAre("later"));
+  EXPECT_EQ(sink.deliveries[0].attempts, 1);
+}
+
+TEST_F(ChannelTest, PausedChannelKeepsItsQueueUntilUnpaused) {
+  RecordingSink sink;
+  auto c = Sub("t", "ch", &sink, 10);
+  ASSERT_TRUE(engine_->SetChannelPaused("t", "ch", true).ok());
+  PublishN("t", 3);
+  EXPECT_THAT(sink.deliveries, SizeIs(0));
+  EXPECT_EQ(ChannelStatsOf("t", "ch").depth, 3);
+  EXPECT_TRUE(ChannelStatsOf("t", "ch").paused);
+  ASSERT_TRUE(engine_->SetChannelPaused("t", "ch", false).ok());
+  EXPECT_THAT(sink.Bodies(), ElementsAre("m0", "m1", "m2"));
+}
+
+TEST_F(ChannelTest, EmptyChannelDropsQueuedInFlightAndDeferredMessages) {
+  RecordingSink sink;
+  auto c = Sub("t", "ch", &sink, 1);
+  PublishN("t", 3);
+  Publish("t", {"deferred"}, absl::Seconds(5));
+  ASSERT_TRUE(engine_->EmptyChannel("t", "ch").ok());
+  ChannelStats s = ChannelStatsOf("t", "ch");
+  EXPECT_EQ(s.depth, 0);
+  EXPECT_EQ(s.in_flight_count, 0);
+  EXPECT_EQ(s.deferred_count, 0);
+  // The consumer's window is free again: a new message is delivered.
+  PublishN("t", 1, "after");
+  EXPECT_EQ(sink.deliveries.back().message->body, "after0");
+  Advance(absl::Seconds(120));
+  EXPECT_THAT(sink.deliveries, SizeIs(3));  // m0, after0, after0 again on timeout
+}
+
+TEST_F(ChannelTest, DeleteChannelClosesItsConsumers) {
+  RecordingSink sink;
+  auto c = Sub("t", "ch", &sink);
+  ASSERT_TRUE(engine_->DeleteChannel("t", "ch").ok());
+  EXPECT_TRUE(sink.closed);
+  EXPECT_EQ(sink.close_status.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(engine_->DeleteChannel("t", "ch").code(), absl::StatusCode::kNotFound);
+  PublishN("t", 1);
+  EXPECT_THAT(sink.deliveries, SizeIs(0));
+}
+
+TEST_F(ChannelTest, EphemeralChannelVanishesWithItsLastConsumer) {
+  RecordingSink a, b;
+  auto ca = Sub("t", "ch#ephemeral", &a);
+  auto cb = Sub("t", "ch#ephemeral", &b);
+  ca->Close();
+  EXPECT_THAT(TopicStatsOf("t").channels, SizeIs(1));
+  cb->Close();
+  EXPECT_THAT(TopicStatsOf("t").channels, SizeIs(0));
+  EXPECT_TRUE(engine_->TopicExists("t"));
+}
+
+TEST_F(ChannelTest, EphemeralChannelDropsMessagesPastMemQueueSize) {
+  EngineOptions opts;
+  opts.mem_queue_size = 3;
+  Reset(opts);
+  RecordingSink sink;
+  auto c = Sub("t", "ch#ephemeral", &sink, 0);
+  PublishN("t", 5);
+  EXPECT_EQ(ChannelStatsOf("t", "ch#ephemeral").depth, 3);
+  ASSERT_TRUE(c->SetReady(10).ok());
+  EXPECT_THAT(sink.Bodies(), ElementsAre("m0", "m1", "m2"));
+}
+
+TEST_F(ChannelTest, EphemeralChannelWithMemQueueSizeZeroDeliversToReadyConsumersOnly) {
+  // nsqd: with --mem-queue-size=0 an ephemeral channel is an unbuffered Go channel.
+  EngineOptions opts;
+  opts.mem_queue_size = 0;
+  Reset(opts);
+  RecordingSink ready, idle;
+  auto c = Sub("t", "tail#ephemeral", &ready, 2);
+  PublishN("t", 5);
+  EXPECT_THAT(ready.Bodies(), ElementsAre("m0", "m1"));  // the rest had nobody to go to
+  EXPECT_EQ(ChannelStatsOf("t", "tail#ephemeral").depth, 0);
+  ASSERT_TRUE(c->Finish(ready.deliveries[0].message->id).ok());
+  EXPECT_THAT(ready.deliveries, SizeIs(2));  // dropped ones do not come back
+}
+
+TEST_F(ChannelTest, ClosedConsumersInFlightMessagesGoToOthersAtOnce) {
+  RecordingSink a, b;
+  auto ca = Sub("t", "ch", &a, 5);
+  PublishN("t", 3);
+  ASSERT_THAT(a.deliveries, SizeIs(3));
+  auto cb = Sub("t", "ch", &b, 5);
+  ca->Close();
+  EXPECT_THAT(b.Bodies(), ElementsAre("m0", "m1", "m2"));
+  for (const auto& d : b.deliveries) EXPECT_EQ(d.attempts, 2);
+  EXPECT_EQ(a.Take().size(), 3u);
+  EXPECT_EQ(ca->Finish(b.deliveries[0].message->id).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ChannelTest, MaxChannelConsumersIsEnforced) {
+  EngineOptions opts;
+  opts.max_channel_consumers = 1;
+  Reset(opts);
+  RecordingSink a, b;
+  auto ca = Sub("t", "ch", &a);
+  EXPECT_EQ(engine_->Subscribe("t", "ch", ConsumerInfo{}, &b).status().code(),
+            absl::StatusCode::kResourceExhausted);
+}
+
+TEST_F(ChannelTest, SampleRateDropsMostMessagesForThatConsumerOnly) {
+  PublishN("t", 2000);
+  RecordingSink sampled;
+  ConsumerInfo info;
+  info.sample_rate = 9;  // nsqd keeps a message when rand(0..99) <= 9: about 10%
+  auto c = engine_->Subscribe("t", "ch", info, &sampled);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE((*c)->SetReady(2500).ok());
+  const size_t kept = sampled.deliveries.size();
+  EXPECT_GT(kept, 100u);
+  EXPECT_LT(kept, 320u);
+  // The dropped messages are consumed: nothing is left for anyone else.
+  EXPECT_EQ(ChannelStatsOf("t", "ch").depth, 0);
+  EXPECT_EQ(ChannelStatsOf("t", "ch").in_flight_count, static_cast<int64_t>(kept));
+}
+
+TEST_F(ChannelTest, SubscribeRejectsSampleRateOutsideZeroTo99) {
+  RecordingSink sink;
+  ConsumerInfo info;
+  info.sample_rate = 100;
+  auto c = engine_->Subscribe("t", "ch", info, &sink);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(), "E_BAD_BODY sample rate (100) is invalid");
+}
+
+}  // namespace
+}  // namespace nsq::broker

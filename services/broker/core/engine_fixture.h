@@ -1,0 +1,155 @@
+#pragma once
+
+// Shared by the engine's tests (topic_test, channel_test, engine_test): a recording
+// delivery sink, a storage whose writes can be made to fail, and a fixture that runs an
+// Engine on a fake clock.
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/time/fake_clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/broker/core/engine.h"
+#include "services/broker/core/memory_storage.h"
+
+namespace nsq::broker::engine_testing {
+
+
+
+// Records what the engine hands to one consumer.
+class RecordingSink : public DeliverySink {
+ public:
+  void Deliver(std::vector<Delivery>& batch) override {
+    ++batches;
+    for (auto& d : batch) deliveries.push_back(d);
+  }
+  void Closed(const absl::Status& why) override {
+    closed = true;
+    close_status = why;
+  }
+  std::vector<std::string> Bodies() const {
+    std::vector<std::string> out;
+    for (const auto& d : deliveries) out.push_back(d.message->body);
+    return out;
+  }
+  // Takes what was delivered since the last call.
+  std::vector<Delivery> Take() {
+    std::vector<Delivery> out;
+    out.swap(deliveries);
+    return out;
+  }
+
+  std::vector<Delivery> deliveries;
+  int batches = 0;
+  bool closed = false;
+  absl::Status close_status;
+};
+
+// A storage whose writes can be made to fail, and which remembers saved metadata.
+class ControlledStorage : public Storage {
+ public:
+  absl::StatusOr<std::unique_ptr<BackendQueue>> OpenQueue(std::string_view topic,
+                                                          std::string_view channel,
+                                                          bool durable) override {
+    auto q = memory_.OpenQueue(topic, channel, durable);
+    if (!q.ok()) return q.status();
+    return std::unique_ptr<BackendQueue>(new FailingQueue(std::move(*q), this));
+  }
+  absl::Status MoveQueue(BackendQueue*, std::string_view, std::string_view, bool) override {
+    return absl::OkStatus();
+  }
+  absl::Status SaveMetadata(const Metadata& md) override {
+    saved = md;
+    ++saves;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<Metadata> LoadMetadata() override { return to_load; }
+
+  bool fail_writes = false;
+  Metadata saved;
+  Metadata to_load;
+  int saves = 0;
+
+ private:
+  class FailingQueue : public BackendQueue {
+   public:
+    FailingQueue(std::unique_ptr<BackendQueue> inner, ControlledStorage* owner)
+        : inner_(std::move(inner)), owner_(owner) {}
+    absl::Status Append(absl::Span<const QueuedMessage> m) override {
+      if (owner_->fail_writes) return absl::UnavailableError("disk full");
+      return inner_->Append(m);
+    }
+    absl::Status Prepend(absl::Span<const QueuedMessage> m) override { return inner_->Prepend(m); }
+    absl::Status Pop(size_t max, std::vector<QueuedMessage>* out) override { return inner_->Pop(max, out); }
+    int64_t Depth() const override { return inner_->Depth(); }
+    absl::Status Clear() override { return inner_->Clear(); }
+    absl::Status Destroy() override { return inner_->Destroy(); }
+
+   private:
+    std::unique_ptr<BackendQueue> inner_;
+    ControlledStorage* owner_;
+  };
+  MemoryStorage memory_;
+};
+
+class EngineTest : public ::testing::Test {
+ protected:
+  EngineTest() { Reset(EngineOptions{}); }
+
+  void Reset(EngineOptions options) {
+    engine_.reset();
+    engine_ = std::make_unique<Engine>(options, &clock_, &storage_);
+    ASSERT_TRUE(engine_->Start().ok());
+  }
+
+  void Publish(const std::string& topic, std::vector<std::string> bodies,
+               absl::Duration defer = absl::ZeroDuration()) {
+    std::vector<std::string_view> views(bodies.begin(), bodies.end());
+    ASSERT_TRUE(engine_->Publish(topic, views, defer).ok());
+  }
+  void PublishN(const std::string& topic, int n, const std::string& prefix = "m") {
+    std::vector<std::string> bodies;
+    for (int i = 0; i < n; ++i) bodies.push_back(prefix + std::to_string(i));
+    Publish(topic, bodies);
+  }
+
+  std::shared_ptr<Consumer> Sub(const std::string& topic, const std::string& channel,
+                                RecordingSink* sink, int64_t rdy = 100,
+                                absl::Duration timeout = absl::ZeroDuration()) {
+    ConsumerInfo info;
+    info.client_id = "test";
+    info.msg_timeout = timeout;
+    auto c = engine_->Subscribe(topic, channel, info, sink);
+    EXPECT_TRUE(c.ok()) << c.status();
+    if (!c.ok()) return nullptr;
+    EXPECT_TRUE((*c)->SetReady(rdy).ok());
+    return *c;
+  }
+
+  ChannelStats ChannelStatsOf(const std::string& topic, const std::string& channel) {
+    auto stats = engine_->GetStats(StatsFilter{topic, channel, true});
+    EXPECT_TRUE(stats.ok()) << stats.status();
+    EXPECT_THAT(*stats, ::testing::SizeIs(1));
+    EXPECT_THAT((*stats)[0].channels, ::testing::SizeIs(1));
+    return (*stats)[0].channels[0];
+  }
+  TopicStats TopicStatsOf(const std::string& topic) {
+    auto stats = engine_->GetStats(StatsFilter{topic, "", true});
+    EXPECT_TRUE(stats.ok()) << stats.status();
+    return (*stats)[0];
+  }
+
+  void Advance(absl::Duration d) {
+    clock_.Advance(d);
+    engine_->ProcessTimers();
+  }
+
+  FakeClock clock_;
+  ControlledStorage storage_;
+  std::unique_ptr<Engine> engine_;
+};
+
+}  // namespace nsq::broker::engine_testing

@@ -1,6 +1,6 @@
 #include "storage/record.h"
 
-#include "storage/crc32c.h"
+#include "common/crc32c/crc32c.h"
 
 #include <cstring>
 #include <memory>

@@ -12,7 +12,6 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/broker/core/engine.h"
-#include "storage/crc32c.h"
 #include "storage/record.h"
 
 namespace nsq::storage {
@@ -62,13 +61,6 @@ std::unique_ptr<RocksStorage> OpenAt(const std::string& path, int64_t sync_every
   auto s = RocksStorage::Open(o);
   EXPECT_TRUE(s.ok()) << s.status();
   return s.ok() ? *std::move(s) : nullptr;
-}
-
-TEST(Crc32cTest, MatchesTheStandardCheckValueAndExtends) {
-  EXPECT_EQ(Crc32c(0, "123456789", 9), 0xe3069283u);
-  const std::string data(1000, 'q');
-  EXPECT_EQ(Crc32c(Crc32c(0, data.data(), 333), data.data() + 333, 667), Crc32c(0, data.data(), 1000));
-  EXPECT_EQ(Crc32c(0, "", 0), 0u);
 }
 
 TEST(RecordTest, RoundTripsEveryField) {

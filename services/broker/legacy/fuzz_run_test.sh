@@ -27,7 +27,7 @@ build() {  # name, sources...
 J="$root/common/json/go_json.cc"
 build v2_command_fuzz "$L/v2_command_fuzz.cc" "$L/v2_protocol.cc" "$J" "$root/common/names/names.cc" &
 build identify_fuzz "$L/identify_fuzz.cc" "$L/v2_protocol.cc" "$J" "$root/common/names/names.cc" &
-build stream_codec_fuzz "$L/stream_codec_fuzz.cc" "$L/stream_codec.cc" &
+build stream_codec_fuzz "$L/stream_codec_fuzz.cc" "$L/stream_codec.cc" "$root/common/crc32c/crc32c.cc" &
 wait
 status=0
 for name in v2_command identify stream_codec; do

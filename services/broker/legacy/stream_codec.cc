@@ -3,8 +3,9 @@
 #include <snappy.h>
 #include <zlib.h>
 
-#include <array>
 #include <cstring>
+
+#include "common/crc32c/crc32c.h"
 
 namespace nsq::legacy {
 namespace {
@@ -193,37 +194,7 @@ class SnappyCodec final : public StreamCodec {
   bool broken_ = false;
 };
 
-std::array<uint32_t, 256> MakeCrcTable() {
-  std::array<uint32_t, 256> t{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;
-    t[i] = c;
-  }
-  return t;
-}
-
 }  // namespace
-
-uint32_t Crc32c(std::string_view data) {
-#if defined(__SSE4_2__)
-  uint64_t crc = 0xffffffffu;
-  size_t i = 0;
-  for (; i + 8 <= data.size(); i += 8) {
-    uint64_t v;
-    std::memcpy(&v, data.data() + i, 8);
-    crc = __builtin_ia32_crc32di(crc, v);
-  }
-  uint32_t c = static_cast<uint32_t>(crc);
-  for (; i < data.size(); ++i) c = __builtin_ia32_crc32qi(c, static_cast<unsigned char>(data[i]));
-  return ~c;
-#else
-  static const std::array<uint32_t, 256> table = MakeCrcTable();
-  uint32_t c = 0xffffffffu;
-  for (unsigned char b : data) c = table[(c ^ b) & 0xff] ^ (c >> 8);
-  return ~c;
-#endif
-}
 
 std::unique_ptr<StreamCodec> NewDeflateCodec(int level) {
   return std::make_unique<DeflateCodec>(level);

@@ -32,7 +32,4 @@ class StreamCodec {
 std::unique_ptr<StreamCodec> NewDeflateCodec(int level);
 std::unique_ptr<StreamCodec> NewSnappyCodec();
 
-// CRC-32C (Castagnoli), as the snappy framing format checksums chunks.
-uint32_t Crc32c(std::string_view data);
-
 }  // namespace nsq::legacy

@@ -143,10 +143,6 @@ TEST(IdentifyTest, ApplyValidatesInNsqdOrderWithItsMessages) {
   EXPECT_EQ(s.output_buffer_timeout_ms, 0);
 }
 
-TEST(StreamCodecTest, Crc32cMatchesTheStandardCheckValue) {
-  EXPECT_EQ(Crc32c("123456789"), 0xe3069283u);
-}
-
 TEST(StreamCodecTest, SnappyAndDeflateRoundTripInPieces) {
   for (bool snappy : {true, false}) {
     auto a = snappy ? NewSnappyCodec() : NewDeflateCodec(6);

@@ -1,9 +1,10 @@
-#include "storage/crc32c.h"
+#include "common/crc32c/crc32c.h"
 
 #include <array>
 #include <cstring>
 
-namespace nsq::storage {
+namespace nsq {
+namespace crc32c_internal {
 namespace {
 
 constexpr uint32_t kPoly = 0x82f63b78;  // reflected Castagnoli polynomial
@@ -19,11 +20,21 @@ constexpr std::array<uint32_t, 256> MakeTable() {
 }
 constexpr std::array<uint32_t, 256> kTable = MakeTable();
 
+#if defined(__x86_64__)
+const bool kHaveSse42 = __builtin_cpu_supports("sse4.2");
+#else
+const bool kHaveSse42 = false;
+#endif
+
+}  // namespace
+
 uint32_t Software(uint32_t crc, const char* p, size_t n) {
   crc = ~crc;
   for (size_t i = 0; i < n; ++i) crc = kTable[(crc ^ static_cast<uint8_t>(p[i])) & 0xff] ^ (crc >> 8);
   return ~crc;
 }
+
+bool HaveHardware() { return kHaveSse42; }
 
 #if defined(__x86_64__)
 __attribute__((target("sse4.2"))) uint32_t Hardware(uint32_t crc, const char* p, size_t n) {
@@ -39,16 +50,15 @@ __attribute__((target("sse4.2"))) uint32_t Hardware(uint32_t crc, const char* p,
   while (n-- > 0) c32 = __builtin_ia32_crc32qi(c32, static_cast<uint8_t>(*p++));
   return ~c32;
 }
-const bool kHaveSse42 = __builtin_cpu_supports("sse4.2");
+#else
+uint32_t Hardware(uint32_t crc, const char* p, size_t n) { return Software(crc, p, n); }
 #endif
 
-}  // namespace
+}  // namespace crc32c_internal
 
 uint32_t Crc32c(uint32_t crc, const char* data, size_t n) {
-#if defined(__x86_64__)
-  if (kHaveSse42) return Hardware(crc, data, n);
-#endif
-  return Software(crc, data, n);
+  if (crc32c_internal::kHaveSse42) return crc32c_internal::Hardware(crc, data, n);
+  return crc32c_internal::Software(crc, data, n);
 }
 
-}  // namespace nsq::storage
+}  // namespace nsq

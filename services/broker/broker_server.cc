@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/http/server.h"
+#include "common/logging/logging.h"
 #include "common/metrics/metrics.h"
 #include "services/broker/broker_metrics.h"
 #include "services/broker/discovery_client/registrar.h"
@@ -183,16 +184,7 @@ legacy::HttpApiOptions BrokerServer::ApiOptions() const {
   o.auth.method = options_.auth_http_request_method;
   o.auth.request_timeout = options_.http_client_request_timeout;
   o.config = ConfigValues();
-  o.set_log_level = [](const std::string& level) {
-    static const std::map<std::string, spdlog::level::level_enum> kLevels = {
-        {"debug", spdlog::level::debug}, {"info", spdlog::level::info},
-        {"warn", spdlog::level::warn},   {"error", spdlog::level::err},
-        {"fatal", spdlog::level::critical}};
-    auto it = kLevels.find(level);
-    if (it == kLevels.end()) return false;
-    spdlog::set_level(it->second);
-    return true;
-  };
+  o.set_log_level = [](const std::string& level) { return logging::SetLogLevel(level).ok(); };
   return o;
 }
 

@@ -113,5 +113,16 @@ for d in tools/*/; do
     "$d -> client, proto, common (never broker or storage internals)"
 done
 
+# //:all_tests names every test of the tree.
+missing=$(comm -23 <(bazel query --noshow_progress 'tests(//...)' 2>/dev/null | sort) \
+                   <(bazel query --noshow_progress 'tests(//:all_tests)' 2>/dev/null | sort))
+if [ -n "$missing" ]; then
+  echo "BUILD.bazel: //:all_tests misses:" >&2
+  echo "$missing" | sed 's/^/  /' >&2
+  failed=1
+else
+  echo "layering ok: //:all_tests names every test"
+fi
+
 if [ "$failed" -ne 0 ]; then exit 1; fi
 echo "layering: every rule holds"

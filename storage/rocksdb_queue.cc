@@ -1,0 +1,241 @@
+#include "storage/rocksdb_queue.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+#include "storage/record.h"
+
+namespace nsq::storage {
+
+using broker::QueuedMessage;
+
+std::string CursorKey(uint64_t id) { return absl::StrCat("cursor/", id); }
+
+std::string U64Value(uint64_t v) { return QueueKey(v, 0).substr(0, 8); }
+
+uint64_t ValueU64(const std::string& s) {
+  return s.size() == 8 ? SeqOfKey(std::string(8, '\0') + s) : 0;
+}
+
+absl::Status FromRocks(const rocksdb::Status& st, std::string_view what) {
+  if (st.ok()) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat("storage ", std::string(what), " failed: ", st.ToString()));
+}
+
+absl::Status RocksQueue::Load() {
+  rocksdb::DB* db = s_->db();
+  uint64_t cursor = 0;
+  if (!durable_) {
+    std::string v;
+    rocksdb::Status st = db->Get(rocksdb::ReadOptions(), s_->meta_cf(), CursorKey(id_), &v);
+    if (st.ok()) {
+      cursor = ValueU64(v);
+    } else if (!st.IsNotFound()) {
+      return FromRocks(st, "read cursor");
+    }
+  }
+  const std::string lower = QueueKey(id_, cursor);
+  const std::string upper = QueueKey(id_ + 1, 0);
+  rocksdb::Slice lo(lower), up(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lo;
+  ro.iterate_upper_bound = &up;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, s_->messages_cf()));
+  it->Seek(lo);
+  if (it->Valid()) {
+    next_read_ = SeqOfKey(std::string_view(it->key().data(), it->key().size()));
+    it->SeekToLast();
+    tail_ = SeqOfKey(std::string_view(it->key().data(), it->key().size())) + 1;
+  } else {
+    next_read_ = tail_ = std::max(cursor, kInitialSeq);
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "open queue");
+  delete_from_ = next_read_;
+  if (!durable_ && cursor > 0) {
+    // Records below the cursor were consumed before a crash cut their deletion short.
+    rocksdb::WriteBatch batch;
+    batch.DeleteRange(s_->messages_cf(), QueueKey(id_, 0), QueueKey(id_, next_read_));
+    return s_->Write(&batch, 0);
+  }
+  return absl::OkStatus();
+}
+
+void PutRecord(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf, uint64_t id,
+               uint64_t seq, const QueuedMessage& m) {
+  // Header and body go into the batch as two parts: the body is copied once, into it.
+  char key[16];
+  const std::string k = QueueKey(id, seq);
+  std::memcpy(key, k.data(), 16);
+  char header[kRecordHeaderSize];
+  EncodeRecordHeader(m, header);
+  const rocksdb::Slice key_part(key, 16);
+  const rocksdb::Slice value_parts[2] = {rocksdb::Slice(header, kRecordHeaderSize),
+                                         rocksdb::Slice(m.message->body)};
+  batch->Put(cf, rocksdb::SliceParts(&key_part, 1), rocksdb::SliceParts(value_parts, 2));
+}
+
+absl::Status RocksQueue::Append(absl::Span<const QueuedMessage> messages) {
+  rocksdb::WriteBatch batch(messages.size() * (kRecordHeaderSize + 40 + messages[0].message->body.size()));
+  uint64_t seq = tail_;
+  for (const QueuedMessage& m : messages) PutRecord(&batch, s_->messages_cf(), id_, seq++, m);
+  absl::Status st = s_->Write(&batch, messages.size());
+  if (st.ok()) tail_ = seq;
+  return st;
+}
+
+absl::Status RocksQueue::Prepend(absl::Span<const QueuedMessage> messages) {
+  if (messages.empty()) return absl::OkStatus();
+  if (durable_) return Append(messages);  // records below the head may still be held
+  rocksdb::WriteBatch batch;
+  // Consumed records awaiting deletion may sit where these go: delete them first (a
+  // later operation in a batch wins).
+  if (delete_from_ < next_read_) {
+    batch.DeleteRange(s_->messages_cf(), QueueKey(id_, delete_from_), QueueKey(id_, next_read_));
+  }
+  const uint64_t start = next_read_ - messages.size();
+  uint64_t seq = start;
+  for (const QueuedMessage& m : messages) PutRecord(&batch, s_->messages_cf(), id_, seq++, m);
+  batch.Put(s_->meta_cf(), CursorKey(id_), U64Value(start));
+  absl::Status st = s_->Write(&batch, messages.size());
+  if (st.ok()) next_read_ = delete_from_ = start;
+  return st;
+}
+
+absl::Status RocksQueue::Pop(size_t max, std::vector<QueuedMessage>* out) {
+  if (next_read_ >= tail_ || max == 0) return absl::OkStatus();
+  const std::string lower = QueueKey(id_, next_read_);
+  const std::string upper = QueueKey(id_, tail_);
+  rocksdb::Slice lo(lower), up(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lo;
+  ro.iterate_upper_bound = &up;
+  ro.fill_cache = false;  // read once
+  std::unique_ptr<rocksdb::Iterator> it(s_->db()->NewIterator(ro, s_->messages_cf()));
+  size_t taken = 0;
+  for (it->Seek(lo); it->Valid() && taken < max; it->Next()) {
+    const uint64_t seq = SeqOfKey(std::string_view(it->key().data(), it->key().size()));
+    next_read_ = seq + 1;
+    QueuedMessage m;
+    if (!DecodeRecord(std::string_view(it->value().data(), it->value().size()), &m)) {
+      s_->CountCorrupt();
+      if (!reported_corruption_) {
+        spdlog::error("storage: queue {} record {} failed its checksum; skipped (further ones counted in metrics)",
+                      id_, seq);
+        reported_corruption_ = true;
+      }
+      if (durable_) Ack(seq);
+      continue;
+    }
+    if (durable_) m.backend_seq = seq;
+    out->push_back(std::move(m));
+    ++taken;
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "read");
+  if (!it->Valid()) next_read_ = tail_;  // nothing left below the tail (holes after a restart)
+  if (!durable_ && next_read_ - delete_from_ >= kDeleteRangeEvery) return DeleteConsumed();
+  return absl::OkStatus();
+}
+
+void RocksQueue::Ack(uint64_t seq) {
+  if (!durable_ || seq == 0) return;
+  acked_.push_back(seq);
+  if (acked_.size() >= kAckBatch) DeleteAcked().IgnoreError();
+}
+
+absl::Status RocksQueue::DeleteAcked() {
+  if (acked_.empty()) return absl::OkStatus();
+  // FINs mostly arrive in delivery order: long runs of consecutive records go as one
+  // range deletion (one tombstone instead of thousands of memtable inserts), short ones
+  // as point deletions (many small range tombstones would slow every read).
+  std::sort(acked_.begin(), acked_.end());
+  rocksdb::WriteBatch batch;
+  size_t i = 0;
+  while (i < acked_.size()) {
+    size_t j = i + 1;
+    while (j < acked_.size() && acked_[j] == acked_[j - 1] + 1) ++j;
+    if (j - i >= kRangeDeleteRun) {
+      batch.DeleteRange(s_->messages_cf(), QueueKey(id_, acked_[i]), QueueKey(id_, acked_[j - 1] + 1));
+    } else {
+      for (size_t k = i; k < j; ++k) batch.Delete(s_->messages_cf(), QueueKey(id_, acked_[k]));
+    }
+    i = j;
+  }
+  acked_.clear();
+  return s_->Write(&batch, 0);
+}
+
+absl::Status RocksQueue::DeleteConsumed() {
+  if (delete_from_ >= next_read_) return absl::OkStatus();
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(s_->messages_cf(), QueueKey(id_, delete_from_), QueueKey(id_, next_read_));
+  batch.Put(s_->meta_cf(), CursorKey(id_), U64Value(next_read_));
+  absl::Status st = s_->Write(&batch, 0);
+  if (st.ok()) delete_from_ = next_read_;
+  return st;
+}
+
+absl::Status RocksQueue::MoveTo(std::string registry_key, bool durable) {
+  // Consumed records go first: a durable queue reads from its first record on.
+  if (!durable_) {
+    if (absl::Status st = DeleteConsumed(); !st.ok()) return st;
+  } else if (absl::Status st = DeleteAcked(); !st.ok()) {
+    return st;
+  }
+  rocksdb::WriteBatch batch;
+  batch.Delete(s_->meta_cf(), registry_key_);
+  batch.Put(s_->meta_cf(), registry_key, U64Value(id_));
+  if (durable) {
+    batch.Delete(s_->meta_cf(), CursorKey(id_));
+  } else {
+    batch.Put(s_->meta_cf(), CursorKey(id_), U64Value(next_read_));
+  }
+  absl::Status st = s_->Write(&batch, 0);
+  if (st.ok()) {
+    registry_key_ = std::move(registry_key);
+    durable_ = durable;
+  }
+  return st;
+}
+
+absl::Status RocksQueue::Update(absl::Span<const QueuedMessage> messages) {
+  rocksdb::WriteBatch batch;
+  size_t n = 0;
+  for (const QueuedMessage& m : messages) {
+    if (m.backend_seq == 0) continue;
+    PutRecord(&batch, s_->messages_cf(), id_, m.backend_seq, m);
+    ++n;
+  }
+  return n == 0 ? absl::OkStatus() : s_->Write(&batch, n);
+}
+
+absl::Status RocksQueue::Flush() {
+  return durable_ ? DeleteAcked() : DeleteConsumed();
+}
+
+absl::Status RocksQueue::Clear() {
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(s_->messages_cf(), QueueKey(id_, 0), QueueKey(id_ + 1, 0));
+  if (!durable_) batch.Put(s_->meta_cf(), CursorKey(id_), U64Value(tail_));
+  absl::Status st = s_->Write(&batch, 0);
+  if (st.ok()) {
+    next_read_ = delete_from_ = tail_;
+    acked_.clear();
+  }
+  return st;
+}
+
+absl::Status RocksQueue::Destroy() {
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(s_->messages_cf(), QueueKey(id_, 0), QueueKey(id_ + 1, 0));
+  batch.Delete(s_->meta_cf(), CursorKey(id_));
+  batch.Delete(s_->meta_cf(), registry_key_);
+  absl::Status st = s_->Write(&batch, 0);
+  destroyed_ = true;
+  next_read_ = tail_;
+  acked_.clear();
+  return st;
+}
+
+}  // namespace nsq::storage

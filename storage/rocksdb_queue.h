@@ -1,0 +1,95 @@
+#pragma once
+
+// One topic's or channel's queue of records in RocksDB, and what it needs of the database
+// it lives in. Private to //storage: RocksStorage (rocksdb_storage.cc) owns the database,
+// its writes and syncs, and hands these out through OpenQueue.
+//
+// Layout: records under [u64 queue id][u64 seq] in the `messages` column family; the read
+// cursor under "cursor/<id>" in the default one (not written for durable queues, whose
+// records stay until acked).
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "services/broker/core/storage.h"
+
+namespace nsq::storage {
+
+// New queues start here so that Prepend (shutdown) has room below the head.
+constexpr uint64_t kInitialSeq = uint64_t{1} << 40;
+// Consumed records are deleted in ranges this large (never one by one: see limits.md).
+constexpr uint64_t kDeleteRangeEvery = 10000;
+// Acked records of a durable queue are deleted in batches this large...
+constexpr size_t kAckBatch = 4096;
+// ...with runs of at least this many consecutive records as one range deletion.
+constexpr size_t kRangeDeleteRun = 256;
+
+std::string CursorKey(uint64_t id);
+// A u64 as an 8-byte big-endian value, and back (0 unless exactly 8 bytes).
+std::string U64Value(uint64_t v);
+uint64_t ValueU64(const std::string& s);
+// A RocksDB error as UNAVAILABLE "storage <what> failed: ...".
+absl::Status FromRocks(const rocksdb::Status& st, std::string_view what);
+
+// What a queue needs of its database. Implemented by RocksStorage's implementation.
+class QueueDatabase {
+ public:
+  virtual ~QueueDatabase() = default;
+  virtual rocksdb::DB* db() = 0;
+  virtual rocksdb::ColumnFamilyHandle* messages_cf() = 0;
+  virtual rocksdb::ColumnFamilyHandle* meta_cf() = 0;
+  // Writes a batch holding `messages` message records (syncing per --sync-every). After
+  // the first failure every write fails with it until a restart.
+  virtual absl::Status Write(rocksdb::WriteBatch* batch, size_t messages) = 0;
+  // A record failed its checksum and was skipped.
+  virtual void CountCorrupt() = 0;
+};
+
+// One topic's or channel's FIFO of records. See BackendQueue; used under its owner's lock.
+class RocksQueue final : public broker::BackendQueue {
+ public:
+  RocksQueue(QueueDatabase* storage, uint64_t id, bool durable, std::string registry_key)
+      : s_(storage), id_(id), durable_(durable), registry_key_(std::move(registry_key)) {}
+
+  // Re-registers this queue under `registry_key` with the given durability.
+  absl::Status MoveTo(std::string registry_key, bool durable);
+  ~RocksQueue() override {
+    if (!destroyed_) Flush().IgnoreError();
+  }
+
+  absl::Status Load();
+
+  absl::Status Append(absl::Span<const broker::QueuedMessage> messages) override;
+  absl::Status Prepend(absl::Span<const broker::QueuedMessage> messages) override;
+  absl::Status Pop(size_t max, std::vector<broker::QueuedMessage>* out) override;
+  void Ack(uint64_t seq) override;
+  absl::Status Update(absl::Span<const broker::QueuedMessage> messages) override;
+  absl::Status Flush() override;
+  int64_t Depth() const override { return static_cast<int64_t>(tail_ - next_read_); }
+  absl::Status Clear() override;
+  absl::Status Destroy() override;
+
+ private:
+  absl::Status DeleteConsumed();
+  absl::Status DeleteAcked();
+
+  QueueDatabase* const s_;
+  const uint64_t id_;
+  bool durable_;
+  std::string registry_key_;
+  uint64_t next_read_ = kInitialSeq;  // next record to pop
+  uint64_t tail_ = kInitialSeq;       // next record to append
+  uint64_t delete_from_ = kInitialSeq;  // not durable: consumed records from here to next_read_
+  std::vector<uint64_t> acked_;       // durable: records to delete
+  bool destroyed_ = false;
+  bool reported_corruption_ = false;
+};
+
+}  // namespace nsq::storage

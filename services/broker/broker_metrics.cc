@@ -51,6 +51,8 @@ std::vector<MetricFamily> BrokerMetrics::Collect() const {
   MetricFamily c_msgs = Family("nsq_channel_messages_total", "Messages put on the channel", C);
   MetricFamily c_depth = Family("nsq_channel_depth", "Messages waiting for delivery on the channel", G);
   MetricFamily c_bdepth = Family("nsq_channel_backend_depth", "Of the channel's depth, messages in the storage backend", G);
+  MetricFamily c_held = Family("nsq_channel_held_in_memory",
+                                "Of the channel's depth, messages kept in memory because storage refused them", G);
   MetricFamily c_inflight = Family("nsq_channel_in_flight", "Messages delivered and not yet finished", G);
   MetricFamily c_deferred = Family("nsq_channel_deferred", "Messages waiting for their delay to pass", G);
   MetricFamily c_requeued = Family("nsq_channel_requeued_total", "Messages requeued by consumers", C);
@@ -78,6 +80,7 @@ std::vector<MetricFamily> BrokerMetrics::Collect() const {
         Add(&c_msgs, cl, static_cast<double>(c.message_count));
         Add(&c_depth, cl, static_cast<double>(c.depth));
         Add(&c_bdepth, cl, static_cast<double>(c.backend_depth));
+        Add(&c_held, cl, static_cast<double>(c.held_count));
         Add(&c_inflight, cl, static_cast<double>(c.in_flight_count));
         Add(&c_deferred, cl, static_cast<double>(c.deferred_count));
         Add(&c_requeued, cl, static_cast<double>(c.requeue_count));
@@ -103,7 +106,7 @@ std::vector<MetricFamily> BrokerMetrics::Collect() const {
     storage_families = {written, corrupt, syncs};
   }
   std::vector<MetricFamily> out = {healthy, start,     topics,     t_msgs,   t_bytes,    t_depth,    t_bdepth,
-          t_paused, t_channels, c_msgs,   c_depth,  c_bdepth,   c_inflight, c_deferred,
+          t_paused, t_channels, c_msgs,   c_depth,  c_bdepth,   c_held,   c_inflight, c_deferred,
           c_requeued, c_timedout, c_clients, c_paused};
   out.insert(out.end(), storage_families.begin(), storage_families.end());
   return out;

@@ -52,6 +52,7 @@ TEST(BrokerServerTest, MetricsExposeTopicAndChannelCounters) {
   EXPECT_THAT(text, HasSubstr("# TYPE nsq_topic_messages_total counter"));
   EXPECT_THAT(text, HasSubstr("nsq_topic_messages_total{topic=\"orders\"} 2"));
   EXPECT_THAT(text, HasSubstr("nsq_channel_depth{channel=\"audit\",topic=\"orders\"} 2"));
+  EXPECT_THAT(text, HasSubstr("nsq_channel_held_in_memory{channel=\"audit\",topic=\"orders\"} 0"));
   EXPECT_THAT(text, HasSubstr("nsq_broker_healthy 1"));
 }
 

@@ -77,7 +77,7 @@ absl::Status Channel::PutQueued(absl::Span<const QueuedMessage> messages) {
 }
 
 absl::Status Channel::PutReadyLocked(QueuedMessage message) {
-  absl::Status st = queue_.Put(std::move(message));
+  absl::Status st = queue_.PutOrHold(std::move(message));
   engine_->RecordStorageResult(st);
   return st;
 }
@@ -315,6 +315,7 @@ ChannelStats Channel::Stats(bool include_consumers) const {
   s.name = name_;
   s.depth = queue_.Depth();
   s.backend_depth = queue_.backend_depth();
+  s.held_count = queue_.held_count();
   s.in_flight_count = static_cast<int64_t>(in_flight_.size());
   s.deferred_count = static_cast<int64_t>(deferred_.size());
   s.message_count = message_count_;
@@ -406,14 +407,14 @@ absl::Status ConsumerImpl::Requeue(const MessageId& id, absl::Duration delay) {
   --in_flight_count_;
   ++requeue_count_;
   ++ch.requeue_count_;
-  absl::Status st;
   if (delay == absl::ZeroDuration()) {
-    st = ch.PutReadyLocked(std::move(qm));
+    // Kept even if storage refuses it (held in memory, reported to health).
+    ch.PutReadyLocked(std::move(qm)).IgnoreError();
   } else {
     ch.DeferLocked(std::move(qm), absl::ToUnixNanos(engine_->clock()->Now() + delay));
   }
   ch.DispatchLocked();
-  return st;
+  return absl::OkStatus();
 }
 
 absl::Status ConsumerImpl::Touch(const MessageId& id) {

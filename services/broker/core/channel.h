@@ -33,8 +33,11 @@ class Channel : public std::enable_shared_from_this<Channel> {
   // channel was built with) and `count` messages in all now belong to it.
   void AdoptBacklog(std::deque<QueuedMessage> memory, int64_t count);
 
-  // From the topic (with the topic's lock held): new messages for this channel.
+  // From the topic (with the topic's lock held): new messages for this channel. A storage
+  // error fails the publish (none of `messages` is queued here).
   absl::Status PutMessages(absl::Span<const MessagePtr> messages, int64_t deliver_at_ns);
+  // A topic's backlog moving here: already acknowledged, so never lost (held in memory if
+  // storage refuses them; the error is returned for health).
   absl::Status PutQueued(absl::Span<const QueuedMessage> messages);
 
   absl::StatusOr<std::shared_ptr<ConsumerImpl>> AddConsumer(std::shared_ptr<Topic> topic,
@@ -79,6 +82,8 @@ class Channel : public std::enable_shared_from_this<Channel> {
     }
   };
 
+  // Queues an acknowledged message for delivery (requeue, timeout, deferred release,
+  // backlog): never loses it (MessageQueue::PutOrHold); returns and records a storage error.
   absl::Status PutReadyLocked(QueuedMessage message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DeferLocked(QueuedMessage message, int64_t due_ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands ready messages to consumers with room in their RDY window.

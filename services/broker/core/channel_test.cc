@@ -364,5 +364,155 @@ TEST_F(ChannelTest, SubscribeRejectsSampleRateOutsideZeroTo99) {
   EXPECT_EQ(c.status().message(), "E_BAD_BODY sample rate (100) is invalid");
 }
 
+// ---- failure paths: an acknowledged message is never lost when storage refuses it ----
+
+// Bodies delivered to `sink` and FINed one at a time until none come (bounded).
+std::vector<std::string> FinishAll(Consumer* c, RecordingSink* sink) {
+  std::vector<std::string> got;
+  for (int round = 0; round < 100; ++round) {
+    std::vector<Delivery> batch = sink->Take();
+    if (batch.empty()) break;
+    for (const Delivery& d : batch) {
+      got.push_back(d.message->body);
+      EXPECT_TRUE(c->Finish(d.message->id).ok());
+    }
+  }
+  return got;
+}
+
+class ChannelStorageFailureTest : public ChannelTest {
+ protected:
+  // mem-queue-size 1: one consumer with RDY 1 holds m0 in flight, m1 waits in memory and
+  // m2 in the backend, so the next message for this channel must go to the backend.
+  void SetUpOneInFlightOneInMemoryOneOnDisk() {
+    EngineOptions opts;
+    opts.mem_queue_size = 1;
+    Reset(opts);
+    consumer_ = Sub("t", "ch", &sink_, 1);
+    for (const char* body : {"m0", "m1", "m2"}) Publish("t", {body});  // one at a time
+    first_ = sink_.Take();
+    ASSERT_THAT(first_, SizeIs(1));
+    ASSERT_EQ(ChannelStatsOf("t", "ch").backend_depth, 1);
+    storage_.fail_writes = true;
+  }
+  // m1 is in flight by now; m2 waits on disk and `held_body` in memory behind it.
+  void ExpectHeldThenDeliveredLast(const std::string& held_body) {
+    ChannelStats st = ChannelStatsOf("t", "ch");
+    EXPECT_EQ(st.held_count, 1);
+    EXPECT_EQ(st.depth, 2);
+    EXPECT_FALSE(engine_->Health().ok());
+    storage_.fail_writes = false;
+    EXPECT_THAT(FinishAll(consumer_.get(), &sink_), ElementsAre("m1", "m2", held_body));
+    EXPECT_EQ(ChannelStatsOf("t", "ch").held_count, 0);
+  }
+
+  RecordingSink sink_;
+  std::shared_ptr<Consumer> consumer_;
+  std::vector<Delivery> first_;  // m0, in flight
+};
+
+TEST_F(ChannelStorageFailureTest, TimedOutMessageIsKeptWhenStorageRefusesIt) {
+  SetUpOneInFlightOneInMemoryOneOnDisk();
+  Advance(absl::Seconds(60));  // m0 times out while the disk refuses writes
+  EXPECT_EQ(ChannelStatsOf("t", "ch").timeout_count, 1u);
+  ASSERT_THAT(sink_.deliveries, SizeIs(1));  // m1, from memory
+  ExpectHeldThenDeliveredLast("m0");
+}
+
+TEST_F(ChannelStorageFailureTest, RequeuedMessageIsKeptWhenStorageRefusesIt) {
+  SetUpOneInFlightOneInMemoryOneOnDisk();
+  // The REQ succeeds: the message is kept (held in memory), not lost.
+  ASSERT_TRUE(consumer_->Requeue(first_[0].message->id, absl::ZeroDuration()).ok());
+  EXPECT_EQ(ChannelStatsOf("t", "ch").requeue_count, 1u);
+  ExpectHeldThenDeliveredLast("m0");
+}
+
+TEST_F(ChannelStorageFailureTest, MessagesOfALostConsumerAreKeptWhenStorageRefusesThem) {
+  SetUpOneInFlightOneInMemoryOneOnDisk();
+  RecordingSink second_sink;
+  auto second = Sub("t", "ch", &second_sink, 0);
+  consumer_->Close();  // m0 goes back to the channel while the disk refuses writes
+  consumer_ = second;
+  sink_.deliveries.clear();
+  ChannelStats st = ChannelStatsOf("t", "ch");
+  EXPECT_EQ(st.held_count, 1);
+  EXPECT_EQ(st.depth, 3);
+  storage_.fail_writes = false;
+  ASSERT_TRUE(second->SetReady(1).ok());
+  EXPECT_THAT(FinishAll(second.get(), &second_sink), ElementsAre("m1", "m2", "m0"));
+}
+
+TEST_F(ChannelStorageFailureTest, ReleasedDeferredMessageIsKeptWhenStorageRefusesIt) {
+  EngineOptions opts;
+  opts.mem_queue_size = 1;
+  Reset(opts);
+  consumer_ = Sub("t", "ch", &sink_, 0);
+  Publish("t", {"late"}, absl::Seconds(5));  // deferred, in memory
+  PublishN("t", 2);                          // m0 in memory, m1 on disk
+  storage_.fail_writes = true;
+  Advance(absl::Seconds(5));  // "late" is due: to the tail, behind m1 on disk
+  EXPECT_EQ(ChannelStatsOf("t", "ch").held_count, 1);
+  storage_.fail_writes = false;
+  ASSERT_TRUE(consumer_->SetReady(1).ok());
+  EXPECT_THAT(FinishAll(consumer_.get(), &sink_), ElementsAre("m0", "m1", "late"));
+}
+
+TEST_F(ChannelStorageFailureTest, BacklogMovingToAChannelIsKeptWhenStorageRefusesIt) {
+  EngineOptions opts;
+  opts.mem_queue_size = 2;
+  Reset(opts);
+  ASSERT_TRUE(engine_->CreateChannel("t", "ch").ok());
+  ASSERT_TRUE(engine_->SetTopicPaused("t", true).ok());
+  PublishN("t", 5);  // the paused topic keeps them: 2 in memory, 3 on disk
+  storage_.fail_writes = true;
+  ASSERT_TRUE(engine_->SetTopicPaused("t", false).ok());  // the channel can take 2 in memory only
+  ChannelStats st = ChannelStatsOf("t", "ch");
+  EXPECT_EQ(st.depth, 5);
+  EXPECT_EQ(st.held_count, 3);
+  storage_.fail_writes = false;
+  consumer_ = Sub("t", "ch", &sink_, 1);
+  EXPECT_THAT(FinishAll(consumer_.get(), &sink_), ElementsAre("m0", "m1", "m2", "m3", "m4"));
+}
+
+TEST_F(ChannelStorageFailureTest, HeldMessagesGoToStorageOnceItTakesWritesAgain) {
+  SetUpOneInFlightOneInMemoryOneOnDisk();
+  Advance(absl::Seconds(60));
+  ASSERT_EQ(ChannelStatsOf("t", "ch").held_count, 1);
+  storage_.fail_writes = false;
+  PublishN("t", 1, "n");  // the next write takes the held message first, then n0
+  ChannelStats st = ChannelStatsOf("t", "ch");
+  EXPECT_EQ(st.held_count, 0);
+  EXPECT_EQ(st.backend_depth, 3);  // m2, m0, n0 (m1 is in flight)
+  EXPECT_THAT(FinishAll(consumer_.get(), &sink_), ElementsAre("m1", "m2", "m0", "n0"));
+}
+
+TEST_F(ChannelStorageFailureTest, APublishTheStorageRefusesFailsAndQueuesNothing) {
+  SetUpOneInFlightOneInMemoryOneOnDisk();
+  std::vector<std::string_view> bodies = {"x", "y"};
+  EXPECT_EQ(engine_->Publish("t", bodies).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ChannelStatsOf("t", "ch").depth, 2);  // m1, m2: nothing of the failed publish
+}
+
+TEST_F(ChannelTest, DurableChannelAcksEveryFinishedMessageOnceAndNothingElse) {
+  EngineOptions opts;
+  opts.mem_queue_size = 0;  // durable: on disk until FIN
+  Reset(opts);
+  RecordingSink sink;
+  auto c = Sub("t", "ch", &sink, 10);
+  PublishN("t", 3);
+  std::vector<Delivery> got = sink.Take();
+  ASSERT_THAT(got, SizeIs(3));
+  ASSERT_TRUE(c->Requeue(got[0].message->id, absl::ZeroDuration()).ok());
+  EXPECT_EQ(storage_.acks, 0);  // a requeue keeps the record
+  ASSERT_TRUE(c->Finish(got[1].message->id).ok());
+  ASSERT_TRUE(c->Finish(got[2].message->id).ok());
+  EXPECT_EQ(storage_.acks, 2);
+  std::vector<Delivery> again = sink.Take();
+  ASSERT_THAT(again, SizeIs(1));
+  EXPECT_EQ(again[0].message->body, "m0");
+  ASSERT_TRUE(c->Finish(again[0].message->id).ok());
+  EXPECT_EQ(storage_.acks, 3);
+}
+
 }  // namespace
 }  // namespace nsq::broker

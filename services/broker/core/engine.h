@@ -74,6 +74,9 @@ struct ChannelStats {
   std::string name;
   int64_t depth = 0;          // waiting to be delivered: memory + backend
   int64_t backend_depth = 0;  // of which in the backend
+  // Of depth, messages kept in memory because storage refused them (requeues, timeouts,
+  // deferred releases while the disk failed): delivered in order, never dropped.
+  int64_t held_count = 0;
   int64_t in_flight_count = 0;
   int64_t deferred_count = 0;
   uint64_t message_count = 0;

@@ -48,7 +48,9 @@ class RecordingSink : public DeliverySink {
   absl::Status close_status;
 };
 
-// A storage whose writes can be made to fail, and which remembers saved metadata.
+// A storage that forwards every call to a MemoryStorage (durable queues included) and can
+// be told to fail writes: all of them (`fail_writes`), or the Nth write from now on
+// (`FailNthWrite`). It counts what reached the backend, and remembers saved metadata.
 class ControlledStorage : public Storage {
  public:
   absl::StatusOr<std::unique_ptr<BackendQueue>> OpenQueue(std::string_view topic,
@@ -58,40 +60,74 @@ class ControlledStorage : public Storage {
     if (!q.ok()) return q.status();
     return std::unique_ptr<BackendQueue>(new FailingQueue(std::move(*q), this));
   }
-  absl::Status MoveQueue(BackendQueue*, std::string_view, std::string_view, bool) override {
-    return absl::OkStatus();
+  absl::Status MoveQueue(BackendQueue* queue, std::string_view topic, std::string_view channel,
+                         bool durable) override {
+    auto* q = dynamic_cast<FailingQueue*>(queue);
+    return memory_.MoveQueue(q ? q->inner() : queue, topic, channel, durable);
   }
   absl::Status SaveMetadata(const Metadata& md) override {
     saved = md;
     ++saves;
-    return absl::OkStatus();
+    return memory_.SaveMetadata(md);
   }
   absl::StatusOr<Metadata> LoadMetadata() override { return to_load; }
+  void WhenDurable(absl::AnyInvocable<void(absl::Status) &&> done) override {
+    memory_.WhenDurable(std::move(done));
+  }
+
+  // The nth write (Append or Prepend, 1 = the next one) fails; the others go through.
+  void FailNthWrite(int n) { fail_at_write_ = writes + n; }
 
   bool fail_writes = false;
   Metadata saved;
   Metadata to_load;
   int saves = 0;
+  int writes = 0;  // Append and Prepend calls, failed ones included
+  int acks = 0;
+  int updates = 0;
+  int flushes = 0;
 
  private:
+  bool NextWriteFails() {
+    ++writes;
+    return fail_writes || writes == fail_at_write_;
+  }
+
   class FailingQueue : public BackendQueue {
    public:
     FailingQueue(std::unique_ptr<BackendQueue> inner, ControlledStorage* owner)
         : inner_(std::move(inner)), owner_(owner) {}
     absl::Status Append(absl::Span<const QueuedMessage> m) override {
-      if (owner_->fail_writes) return absl::UnavailableError("disk full");
+      if (owner_->NextWriteFails()) return absl::UnavailableError("disk full");
       return inner_->Append(m);
     }
-    absl::Status Prepend(absl::Span<const QueuedMessage> m) override { return inner_->Prepend(m); }
+    absl::Status Prepend(absl::Span<const QueuedMessage> m) override {
+      if (owner_->NextWriteFails()) return absl::UnavailableError("disk full");
+      return inner_->Prepend(m);
+    }
     absl::Status Pop(size_t max, std::vector<QueuedMessage>* out) override { return inner_->Pop(max, out); }
+    void Ack(uint64_t backend_seq) override {
+      ++owner_->acks;
+      inner_->Ack(backend_seq);
+    }
+    absl::Status Update(absl::Span<const QueuedMessage> m) override {
+      ++owner_->updates;
+      return inner_->Update(m);
+    }
+    absl::Status Flush() override {
+      ++owner_->flushes;
+      return inner_->Flush();
+    }
     int64_t Depth() const override { return inner_->Depth(); }
     absl::Status Clear() override { return inner_->Clear(); }
     absl::Status Destroy() override { return inner_->Destroy(); }
+    BackendQueue* inner() { return inner_.get(); }
 
    private:
     std::unique_ptr<BackendQueue> inner_;
     ControlledStorage* owner_;
   };
+  int fail_at_write_ = -1;
   MemoryStorage memory_;
 };
 

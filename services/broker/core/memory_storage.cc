@@ -1,14 +1,19 @@
 #include "services/broker/core/memory_storage.h"
 
 #include <deque>
+#include <map>
 #include <utility>
 #include <vector>
 
 namespace nsq::broker {
 namespace {
 
+// A FIFO in memory. Durable, it keeps each popped message (numbered by backend_seq)
+// until Ack, as a durable RocksDB queue does, so engine tests see the same ack protocol.
 class MemoryBackendQueue final : public BackendQueue {
  public:
+  explicit MemoryBackendQueue(bool durable) : durable_(durable) {}
+  void set_durable(bool durable) { durable_ = durable; }
   absl::Status Append(absl::Span<const QueuedMessage> messages) override {
     queue_.insert(queue_.end(), messages.begin(), messages.end());
     return absl::OkStatus();
@@ -19,30 +24,50 @@ class MemoryBackendQueue final : public BackendQueue {
   }
   absl::Status Pop(size_t max, std::vector<QueuedMessage>* out) override {
     while (max-- > 0 && !queue_.empty()) {
-      out->push_back(std::move(queue_.front()));
+      QueuedMessage m = std::move(queue_.front());
       queue_.pop_front();
+      if (durable_) {
+        if (m.backend_seq == 0) m.backend_seq = next_seq_++;
+        held_[m.backend_seq] = m;
+      }
+      out->push_back(std::move(m));
+    }
+    return absl::OkStatus();
+  }
+  void Ack(uint64_t backend_seq) override { held_.erase(backend_seq); }
+  absl::Status Update(absl::Span<const QueuedMessage> messages) override {
+    for (const QueuedMessage& m : messages) {
+      auto it = held_.find(m.backend_seq);
+      if (it != held_.end()) it->second = m;
     }
     return absl::OkStatus();
   }
   int64_t Depth() const override { return static_cast<int64_t>(queue_.size()); }
   absl::Status Clear() override {
     queue_.clear();
+    held_.clear();
     return absl::OkStatus();
   }
   absl::Status Destroy() override { return Clear(); }
 
  private:
+  bool durable_;
   std::deque<QueuedMessage> queue_;
+  std::map<uint64_t, QueuedMessage> held_;  // durable: popped, not yet acked
+  uint64_t next_seq_ = 1;
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<BackendQueue>> MemoryStorage::OpenQueue(std::string_view,
-                                                                       std::string_view, bool) {
-  return std::make_unique<MemoryBackendQueue>();
+                                                                       std::string_view,
+                                                                       bool durable) {
+  return std::make_unique<MemoryBackendQueue>(durable);
 }
 
-absl::Status MemoryStorage::MoveQueue(BackendQueue*, std::string_view, std::string_view, bool) {
+absl::Status MemoryStorage::MoveQueue(BackendQueue* queue, std::string_view, std::string_view,
+                                      bool durable) {
+  if (auto* q = dynamic_cast<MemoryBackendQueue*>(queue)) q->set_durable(durable);
   return absl::OkStatus();
 }
 

@@ -19,6 +19,8 @@ absl::Status MessageQueue::Put(QueuedMessage message) {
     memory_.push_back(std::move(message));
     return absl::OkStatus();
   }
+  absl::Status error;
+  if (!RetryHeld(&error)) return error;
   const bool backend_busy = backend_ && backend_->Depth() > 0;
   if (!backend_busy && static_cast<int64_t>(memory_.size()) < capacity_) {
     memory_.push_back(std::move(message));
@@ -32,6 +34,8 @@ absl::Status MessageQueue::Put(QueuedMessage message) {
 }
 
 absl::Status MessageQueue::PutBatch(std::vector<QueuedMessage>& messages) {
+  absl::Status error;
+  if (!RetryHeld(&error)) return error;
   size_t i = 0;
   if (!backend_ || backend_->Depth() == 0) {
     while (i < messages.size() && static_cast<int64_t>(memory_.size()) < capacity_) {
@@ -43,7 +47,43 @@ absl::Status MessageQueue::PutBatch(std::vector<QueuedMessage>& messages) {
     while (i < messages.size()) memory_.push_back(std::move(messages[i++]));  // until TrimToCapacity
     return absl::OkStatus();
   }
-  return backend_->Append(absl::MakeConstSpan(messages).subspan(i));
+  absl::Status st = backend_->Append(absl::MakeConstSpan(messages).subspan(i));
+  if (!st.ok()) {
+    // None of the batch is queued: give back what went to memory, in order.
+    for (size_t k = i; k-- > 0;) {
+      messages[k] = std::move(memory_.back());
+      memory_.pop_back();
+    }
+  }
+  return st;
+}
+
+absl::Status MessageQueue::PutOrHold(QueuedMessage message) {
+  if (message.backend_seq != 0) {
+    memory_.push_back(std::move(message));
+    return absl::OkStatus();
+  }
+  absl::Status error;
+  if (!RetryHeld(&error)) {
+    held_.push_back(std::move(message));
+    return error;
+  }
+  QueuedMessage copy = message;  // a reference-counted body: cheap
+  absl::Status st = Put(std::move(message));
+  if (!st.ok()) held_.push_back(std::move(copy));
+  return st;
+}
+
+bool MessageQueue::RetryHeld(absl::Status* error) {
+  if (held_.empty()) return true;
+  std::vector<QueuedMessage> batch(held_.begin(), held_.end());
+  absl::Status st = backend_->Append(batch);
+  if (!st.ok()) {
+    *error = st;
+    return false;
+  }
+  held_.clear();
+  return true;
 }
 
 bool MessageQueue::Pop(QueuedMessage* out, absl::Status* error) {
@@ -54,7 +94,13 @@ bool MessageQueue::Pop(QueuedMessage* out, absl::Status* error) {
     for (auto& m : refill_) memory_.push_back(std::move(m));
     refill_.clear();
   }
-  if (memory_.empty()) return false;
+  if (memory_.empty()) {
+    // Everything the backend had is out: what it refused comes next.
+    if (held_.empty() || (backend_ && backend_->Depth() > 0)) return false;
+    *out = std::move(held_.front());
+    held_.pop_front();
+    return true;
+  }
   *out = std::move(memory_.front());
   memory_.pop_front();
   return true;
@@ -76,28 +122,36 @@ absl::Status MessageQueue::Persist(std::vector<QueuedMessage> front,
     memory_.clear();
     return absl::OkStatus();
   }
-  std::vector<QueuedMessage> held, unheld;
+  std::vector<QueuedMessage> on_disk, unheld;
   auto sort_out = [&](QueuedMessage& m) {
-    (m.backend_seq != 0 ? held : unheld).push_back(std::move(m));
+    (m.backend_seq != 0 ? on_disk : unheld).push_back(std::move(m));
   };
   for (auto& m : front) sort_out(m);
   for (auto& m : memory_) sort_out(m);
   for (auto& m : back) sort_out(m);
   memory_.clear();
   absl::Status st;
-  if (!held.empty()) st.Update(backend_->Update(held));
+  if (!on_disk.empty()) st.Update(backend_->Update(on_disk));
   if (!unheld.empty()) st.Update(backend_->Prepend(unheld));
+  // What the backend refused while running is younger than all it has.
+  if (!held_.empty()) {
+    std::vector<QueuedMessage> refused(held_.begin(), held_.end());
+    held_.clear();
+    st.Update(backend_->Append(refused));
+  }
   st.Update(backend_->Flush());
   return st;
 }
 
 absl::Status MessageQueue::Clear() {
   memory_.clear();
+  held_.clear();
   return backend_ ? backend_->Clear() : absl::OkStatus();
 }
 
 absl::Status MessageQueue::Destroy() {
   memory_.clear();
+  held_.clear();
   return backend_ ? backend_->Destroy() : absl::OkStatus();
 }
 

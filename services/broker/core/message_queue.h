@@ -28,14 +28,26 @@ class MessageQueue {
 
   // Adds at the tail. A message the durable backend still holds (backend_seq != 0, e.g.
   // a requeue) goes to memory: it is on disk already. A backend error is returned as a
-  // status (the message is not queued).
+  // status and nothing is queued: for a publish, whose caller then reports the failure.
   absl::Status Put(QueuedMessage message);
+  // All or nothing, in order: on a backend error none of `messages` is queued.
   absl::Status PutBatch(std::vector<QueuedMessage>& messages);
+  // Adds at the tail and never loses the message: for messages the broker already
+  // acknowledged (a requeue, a timeout, a released deferred message, a topic's backlog
+  // moving to its channels). When the backend refuses it, the message is held in memory
+  // behind everything the backend has (counted in held_count(), delivered in order) and
+  // the backend's error is returned for the caller to report (health). Held messages go
+  // to the backend again on the next write that reaches it.
+  absl::Status PutOrHold(QueuedMessage message);
   // Takes the oldest message. False if empty. A backend read error is reported through
   // `error` (and the queue behaves as if the backend were empty until the next call).
   bool Pop(QueuedMessage* out, absl::Status* error);
 
-  int64_t Depth() const { return static_cast<int64_t>(memory_.size()) + backend_depth(); }
+  int64_t Depth() const {
+    return static_cast<int64_t>(memory_.size() + held_.size()) + backend_depth();
+  }
+  // Messages kept in memory because the backend refused them (see PutOrHold).
+  int64_t held_count() const { return static_cast<int64_t>(held_.size()); }
   int64_t backend_depth() const { return backend_ ? backend_->Depth() : 0; }
   bool empty() const { return Depth() == 0; }
 
@@ -54,7 +66,7 @@ class MessageQueue {
 
   // For handing a whole queue over (a topic's backlog to its first channel).
   bool has_backend() const { return backend_ != nullptr; }
-  bool memory_empty() const { return memory_.empty(); }
+  bool memory_empty() const { return memory_.empty() && held_.empty(); }
   std::unique_ptr<BackendQueue> ReleaseBackend() { return std::move(backend_); }
   void SetBackend(std::unique_ptr<BackendQueue> backend) { backend_ = std::move(backend); }
   std::deque<QueuedMessage> ReleaseMemory() { return std::exchange(memory_, {}); }
@@ -67,8 +79,13 @@ class MessageQueue {
  private:
   const int64_t capacity_;
   const bool durable_;
+  // Writes held_ to the backend; false (and the error in *error) if it refused them.
+  bool RetryHeld(absl::Status* error);
+
   std::deque<QueuedMessage> memory_;
   std::unique_ptr<BackendQueue> backend_;
+  // Refused by the backend, younger than everything in it: delivered after it.
+  std::deque<QueuedMessage> held_;
   std::vector<QueuedMessage> refill_;
 };
 

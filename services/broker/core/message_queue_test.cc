@@ -77,6 +77,67 @@ TEST(MessageQueueTest, AMessageTheDurableBackendHoldsGoesToMemory) {
   EXPECT_EQ(q.Depth(), 1);
 }
 
+// A memory backend whose writes fail while `fail` is set.
+class RefusingBackend final : public BackendQueue {
+ public:
+  explicit RefusingBackend(bool* fail) : inner_(MemoryBackend()), fail_(fail) {}
+  absl::Status Append(absl::Span<const QueuedMessage> m) override {
+    if (*fail_) return absl::UnavailableError("disk full");
+    return inner_->Append(m);
+  }
+  absl::Status Prepend(absl::Span<const QueuedMessage> m) override {
+    if (*fail_) return absl::UnavailableError("disk full");
+    return inner_->Prepend(m);
+  }
+  absl::Status Pop(size_t max, std::vector<QueuedMessage>* out) override { return inner_->Pop(max, out); }
+  int64_t Depth() const override { return inner_->Depth(); }
+  absl::Status Clear() override { return inner_->Clear(); }
+  absl::Status Destroy() override { return inner_->Destroy(); }
+
+ private:
+  std::unique_ptr<BackendQueue> inner_;
+  bool* fail_;
+};
+
+TEST(MessageQueueTest, PutOrHoldKeepsWhatTheBackendRefusesAndDeliversItInOrder) {
+  bool fail = false;
+  MessageQueue q(1, std::make_unique<RefusingBackend>(&fail));
+  ASSERT_TRUE(q.Put(Msg("a")).ok());  // memory
+  ASSERT_TRUE(q.Put(Msg("b")).ok());  // backend
+  fail = true;
+  EXPECT_FALSE(q.PutOrHold(Msg("c")).ok());  // refused: held
+  EXPECT_FALSE(q.PutOrHold(Msg("d")).ok());  // behind c
+  EXPECT_EQ(q.held_count(), 2);
+  EXPECT_EQ(q.Depth(), 4);
+  EXPECT_EQ(Drain(q), (std::vector<std::string>{"a", "b", "c", "d"}));
+}
+
+TEST(MessageQueueTest, HeldMessagesGoToTheBackendBeforeTheNextWrite) {
+  bool fail = true;
+  MessageQueue q(0, std::make_unique<RefusingBackend>(&fail));
+  EXPECT_FALSE(q.PutOrHold(Msg("a")).ok());
+  fail = false;
+  ASSERT_TRUE(q.Put(Msg("b")).ok());
+  EXPECT_EQ(q.held_count(), 0);
+  EXPECT_EQ(q.backend_depth(), 2);
+  EXPECT_EQ(Drain(q), (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(MessageQueueTest, APutBatchTheBackendRefusesQueuesNothing) {
+  bool fail = true;
+  MessageQueue q(2, std::make_unique<RefusingBackend>(&fail));
+  std::vector<QueuedMessage> batch = {Msg("a"), Msg("b"), Msg("c")};
+  EXPECT_FALSE(q.PutBatch(batch).ok());
+  EXPECT_TRUE(q.empty());
+  // The caller still has the whole batch, in order, to report or retry.
+  ASSERT_EQ(batch.size(), 3u);
+  EXPECT_EQ(batch[0].message->body, "a");
+  EXPECT_EQ(batch[1].message->body, "b");
+  fail = false;
+  ASSERT_TRUE(q.PutBatch(batch).ok());
+  EXPECT_EQ(Drain(q), (std::vector<std::string>{"a", "b", "c"}));
+}
+
 TEST(MessageQueueTest, ClearDropsMemoryAndBackend) {
   MessageQueue q(1, MemoryBackend());
   for (const char* b : {"a", "b", "c"}) ASSERT_TRUE(q.Put(Msg(b)).ok());

@@ -80,6 +80,7 @@ bool Topic::FlushBacklogLocked(size_t budget) {
     }
     moved += batch.size();
     if (!batch.empty()) {
+      // Channels keep these even if their storage refuses them (held in memory).
       for (auto& [name, channel] : channels_) channel->PutQueued(batch).IgnoreError();
     }
     if (!read_error.ok()) {

@@ -60,9 +60,9 @@ absl::Status BrokerOptions::Validate() const {
   if (node_id < 0 || node_id >= 1024) return absl::InvalidArgumentError("--node-id must be [0,1024)");
   if (mem_queue_size < 0) return absl::InvalidArgumentError("--mem-queue-size must be >= 0");
   if (max_msg_size <= 0) return absl::InvalidArgumentError("--max-msg-size must be > 0");
-  if (max_body_size < max_msg_size) {
-    return absl::InvalidArgumentError("--max-body-size must be >= --max-msg-size");
-  }
+  // nsqd accepts --max-msg-size above --max-body-size: each check then applies on its own
+  // (a PUB is bounded by the first, an MPUB's whole body by the second).
+  if (max_body_size <= 0) return absl::InvalidArgumentError("--max-body-size must be > 0");
   if (msg_timeout <= absl::ZeroDuration()) return absl::InvalidArgumentError("--msg-timeout must be > 0");
   if (max_msg_timeout < msg_timeout) {
     return absl::InvalidArgumentError("--max-msg-timeout must be >= --msg-timeout");

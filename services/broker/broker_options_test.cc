@@ -64,8 +64,16 @@ TEST(BrokerOptionsTest, ValidateRejectsWhatNsqdRejects) {
   EXPECT_EQ(o.Validate().message(), "--node-id must be [0,1024)");
   o.node_id = 1;
   EXPECT_TRUE(o.Validate().ok());
-  o.max_body_size = o.max_msg_size - 1;
-  EXPECT_FALSE(o.Validate().ok());
+  o.max_body_size = 0;
+  EXPECT_EQ(o.Validate().message(), "--max-body-size must be > 0");
+}
+
+TEST(BrokerOptionsTest, MaxMsgSizeAboveMaxBodySizeIsAcceptedAsNsqdDoes) {
+  BrokerOptions o;
+  o.node_id = 1;
+  o.max_msg_size = 10 * 1024 * 1024;
+  o.max_body_size = 5 * 1024 * 1024;
+  EXPECT_TRUE(o.Validate().ok()) << o.Validate();
 }
 
 TEST(BrokerOptionsTest, BareTlsRequiredMeansTrue) {

@@ -73,6 +73,8 @@ absl::Status DiscoveryServer::Start() {
       return absl::Status(st.code(), absl::StrCat("TCP listener on ", options_.tcp_address, ": ", st.message()));
     }
     grpc_options.tcp_port = tcp_->port();
+    // IDENTIFY answers with our own TCP port, as nsqlookupd does.
+    lookupd_info_.tcp_port = tcp_->port();
   }
 
   grpc_ = std::make_unique<DiscoveryGrpcServer>(registry_.get(), grpc_options);

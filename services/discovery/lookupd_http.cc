@@ -53,11 +53,22 @@ void WritePeerFields(GoJsonWriter* w, const PeerInfo& p) {
 
 using Handler = std::function<http::Response(const http::Request&)>;
 
-// httprouter's behaviour: one method per route, 405 METHOD_NOT_ALLOWED otherwise.
+// httprouter's behaviour: one method per route; OPTIONS answers 200 with an Allow header
+// and no body, any other method 405 METHOD_NOT_ALLOWED with the same header. The methods
+// are listed sorted ("GET, OPTIONS", "OPTIONS, POST"), as nsqlookupd sends them.
 Handler Only(const char* method, Handler handler) {
-  return [method, handler = std::move(handler)](const http::Request& req) {
-    if (req.method != method) return Error(405, "METHOD_NOT_ALLOWED");
-    return handler(req);
+  const std::string m = method;
+  std::string allow = m < "OPTIONS" ? m + ", OPTIONS" : "OPTIONS, " + m;
+  return [m, allow, handler = std::move(handler)](const http::Request& req) {
+    if (req.method == m) return handler(req);
+    http::Response r;
+    if (req.method == "OPTIONS") {
+      r.content_type.clear();
+    } else {
+      r = Error(405, "METHOD_NOT_ALLOWED");
+    }
+    r.headers.emplace_back("Allow", allow);
+    return r;
   };
 }
 

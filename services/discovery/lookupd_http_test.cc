@@ -171,6 +171,20 @@ TEST_F(LookupdHttpTest, RoutingErrorsAreJson) {
   ExpectV1Json(Get("/topic/create?topic=t"), 405, R"({"message":"METHOD_NOT_ALLOWED"})");
 }
 
+// httprouter, as nsqlookupd runs it: the Allow header on a 405 and an OPTIONS answer.
+TEST_F(LookupdHttpTest, WrongMethodAndOptionsNameTheAllowedMethods) {
+  http::ClientResponse r = Post("/ping");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.Header("Allow").value_or(""), "GET, OPTIONS");
+  r = Get("/topic/create?topic=t");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.Header("Allow").value_or(""), "OPTIONS, POST");
+  r = Do("OPTIONS", "/lookup");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("Allow").value_or(""), "GET, OPTIONS");
+  EXPECT_EQ(r.body, "");
+}
+
 TEST_F(LookupdHttpTest, MetricsCountTopicsAndProducers) {
   AddPeer("10.0.0.1:5000", "10.0.0.1");
   server_.registry()->Register("10.0.0.1:5000", "orders", "billing");

@@ -13,6 +13,7 @@
 #include "common/time/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/discovery/discovery_server.h"
 #include "services/discovery/lookupd_tcp_server.h"
 #include "services/discovery/lookupd_v1.h"
 #include "services/discovery/registry.h"
@@ -271,6 +272,24 @@ TEST(LookupdV1SessionTest, NothingIsAnsweredUntilALineIsComplete) {
   EXPECT_EQ(out, "");
   EXPECT_TRUE(session.Consume("NG\n", &out));
   EXPECT_EQ(out, std::string("\0\0\0\2OK", 6));
+}
+
+// nsqlookupd answers IDENTIFY with its own TCP port (a stock nsqd logs it); the whole
+// server must fill it in, not only a bare LookupdTcpServer.
+TEST(DiscoveryServerV1Test, IdentifyAnswersWithTheServersOwnTcpPort) {
+  FakeClock clock;
+  DiscoveryOptions o;
+  o.tcp_address = "127.0.0.1:0";
+  o.http_address = "127.0.0.1:0";
+  o.grpc_address = "127.0.0.1:0";
+  DiscoveryServer server(o, &clock);
+  ASSERT_TRUE(server.Start().ok());
+  ASSERT_GT(server.tcp_port(), 0);
+  RawClient c(server.tcp_port());
+  ASSERT_TRUE(c.connected());
+  c.Send(absl::StrCat("  V1", Identify(kNsqdIdentify)));
+  EXPECT_THAT(c.ReadFrame(), ::testing::HasSubstr(absl::StrCat("\"tcp_port\":", server.tcp_port(), ",")));
+  server.Stop();
 }
 
 }  // namespace

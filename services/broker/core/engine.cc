@@ -17,6 +17,8 @@ constexpr int kRaceRetries = 8;
 // Debian's Abseil has its own string_view type; its hash maps look up by that.
 absl::string_view Key(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
+absl::Status ShuttingDown() { return absl::UnavailableError("exiting: the broker is shutting down"); }
+
 bool IsExiting(const absl::Status& st) {
   return st.code() == absl::StatusCode::kFailedPrecondition && st.message() == "exiting";
 }
@@ -79,10 +81,12 @@ absl::Status Engine::Start() {
 }
 
 void Engine::Shutdown() {
-  if (shut_down_.exchange(true)) return;
   std::vector<std::shared_ptr<Topic>> topics;
   {
-    absl::ReaderMutexLock lock(&mu_);
+    // Under the writer lock: a topic being created now is either in the snapshot or
+    // refused (GetOrCreateTopic checks the flag under the same lock).
+    absl::MutexLock lock(&mu_);
+    if (shut_down_.exchange(true)) return;
     for (const auto& [name, topic] : topics_) topics.push_back(topic);
   }
   const absl::Status why = absl::UnavailableError("broker is shutting down");
@@ -93,6 +97,9 @@ void Engine::Shutdown() {
 }
 
 absl::StatusOr<std::shared_ptr<Topic>> Engine::GetOrCreateTopic(std::string_view name) {
+  // Every new piece of work (publish, subscribe, create) comes through here: none after
+  // Shutdown, whose snapshot of the topics would miss it.
+  if (shut_down_.load()) return ShuttingDown();
   {
     absl::ReaderMutexLock lock(&mu_);
     auto it = topics_.find(Key(name));
@@ -101,6 +108,7 @@ absl::StatusOr<std::shared_ptr<Topic>> Engine::GetOrCreateTopic(std::string_view
   std::shared_ptr<Topic> topic;
   {
     absl::MutexLock lock(&mu_);
+    if (shut_down_.load()) return ShuttingDown();
     auto it = topics_.find(Key(name));
     if (it != topics_.end()) return it->second;
     std::unique_ptr<BackendQueue> backend;

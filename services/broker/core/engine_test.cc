@@ -174,6 +174,20 @@ TEST_F(EngineTest, StorageErrorFailsThePublishAndShowsInHealth) {
   EXPECT_TRUE(engine_->Health().ok());
 }
 
+TEST_F(EngineTest, ShutdownTakesNoMoreWork) {
+  PublishN("t", 1);
+  engine_->Shutdown();
+  std::vector<std::string_view> bodies = {"late"};
+  EXPECT_EQ(engine_->Publish("t", bodies).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(engine_->Publish("new", bodies).code(), absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(engine_->TopicExists("new"));
+  EXPECT_EQ(engine_->CreateChannel("t", "c").code(), absl::StatusCode::kUnavailable);
+  RecordingSink sink;
+  EXPECT_EQ(engine_->Subscribe("t", "c", ConsumerInfo{}, &sink).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(TopicStatsOf("t").message_count, 1u);  // "late" never reached the topic
+}
+
 TEST_F(EngineTest, ShutdownClosesConsumersAndRequeuesTheirMessages) {
   RecordingSink sink;
   auto c = Sub("t", "ch", &sink, 5);

@@ -100,6 +100,9 @@ bool Topic::FlushBacklog() {
 absl::Status Topic::Persist() {
   absl::MutexLock lock(&mu_);
   if (deleted_) return absl::OkStatus();
+  // Closed from here on: a publish that looked the topic up before the shutdown gets
+  // "exiting" instead of queueing where nothing will write it out.
+  deleted_ = true;
   return backlog_.Persist({}, {});
 }
 

@@ -48,7 +48,8 @@ class Topic : public std::enable_shared_from_this<Topic> {
 
   // Moves part of a backlog to the channels; true if some is left for the next call.
   bool FlushBacklog();
-  // Graceful shutdown: writes the backlog in memory out to the backend.
+  // Graceful shutdown: writes the backlog in memory out to the backend and closes the
+  // topic (later publishes get "exiting"; its channels are persisted after it).
   absl::Status Persist();
 
   absl::Status SetPaused(bool paused);

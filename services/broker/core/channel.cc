@@ -10,6 +10,10 @@ namespace nsq::broker {
 namespace {
 // Most messages handed to one consumer in one Deliver call.
 constexpr int64_t kMaxDispatchBatch = 4096;
+// The backend's read cursor and acks are written out at least this often (besides their
+// count bounds), so that after a crash a quiet channel redelivers at most about this much
+// of what was finished.
+constexpr int64_t kBackendFlushEveryNs = 1'000'000'000;
 
 // nsqd's wording: "FIN <id> failed ID not in flight" (the front door adds E_FIN_FAILED).
 absl::Status NotInFlight(const char* what, const MessageId& id) {
@@ -303,6 +307,11 @@ absl::Time Channel::ProcessTimers(absl::Time now) {
     changed = true;
   }
   if (changed) DispatchLocked();
+  if (now_ns >= next_backend_flush_ns_) {
+    next_backend_flush_ns_ = now_ns + kBackendFlushEveryNs;
+    // Only a failure is news for health: a no-op flush says nothing of the disk.
+    if (absl::Status st = queue_.Flush(); !st.ok()) engine_->RecordStorageResult(st);
+  }
   int64_t next = INT64_MAX;
   if (!deadlines_.empty()) next = std::min(next, deadlines_.top().at_ns);
   if (!deferred_.empty()) next = std::min(next, deferred_.top().due_ns);

@@ -54,7 +54,8 @@ class Channel : public std::enable_shared_from_this<Channel> {
   absl::Status Persist(const absl::Status& why);
   bool HasConsumers() const;
 
-  // Times out in-flight messages, releases due deferred ones; returns the next deadline.
+  // Times out in-flight messages, releases due deferred ones, writes the backend's cursor
+  // and acks out once a second; returns the next deadline.
   absl::Time ProcessTimers(absl::Time now);
   ChannelStats Stats(bool include_consumers) const;
 
@@ -113,6 +114,7 @@ class Channel : public std::enable_shared_from_this<Channel> {
       ABSL_GUARDED_BY(mu_);
   uint64_t deferred_seq_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t delivery_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t next_backend_flush_ns_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<ConsumerImpl*> consumers_ ABSL_GUARDED_BY(mu_);
   size_t next_consumer_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<Delivery> batch_ ABSL_GUARDED_BY(mu_);

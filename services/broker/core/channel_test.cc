@@ -493,6 +493,22 @@ TEST_F(ChannelStorageFailureTest, APublishTheStorageRefusesFailsAndQueuesNothing
   EXPECT_EQ(ChannelStatsOf("t", "ch").depth, 2);  // m1, m2: nothing of the failed publish
 }
 
+TEST_F(ChannelTest, BackendCursorAndAcksAreWrittenOutAtLeastOnceASecond) {
+  EngineOptions opts;
+  opts.mem_queue_size = 0;
+  Reset(opts);
+  RecordingSink sink;
+  auto c = Sub("t", "ch", &sink, 10);
+  PublishN("t", 2);
+  for (const Delivery& d : sink.Take()) ASSERT_TRUE(c->Finish(d.message->id).ok());
+  Advance(absl::Milliseconds(10));
+  const int flushes = storage_.flushes;
+  Advance(absl::Milliseconds(500));
+  EXPECT_EQ(storage_.flushes, flushes);  // not yet
+  Advance(absl::Milliseconds(600));
+  EXPECT_GT(storage_.flushes, flushes);  // the acks are on their way to disk
+}
+
 TEST_F(ChannelTest, DurableChannelAcksEveryFinishedMessageOnceAndNothingElse) {
   EngineOptions opts;
   opts.mem_queue_size = 0;  // durable: on disk until FIN

@@ -382,7 +382,7 @@ absl::Time Engine::ProcessTimers() {
   absl::Time next = absl::InfiniteFuture();
   // A topic backlog bigger than one flush keeps moving to its channels tick by tick.
   for (const auto& t : topics) {
-    if (t->FlushBacklog()) next = now;
+    if (t->FlushBacklog(now)) next = now;
   }
   for (const auto& c : channels) next = std::min(next, c->ProcessTimers(now));
   return next;

@@ -73,6 +73,10 @@ class MessageQueue {
   // Only on an empty queue: these messages are older than the backend's.
   void AdoptMemory(std::deque<QueuedMessage> memory) { memory_ = std::move(memory); }
 
+  // Writes out what the backend batches in memory (read cursor, acked records), so that
+  // a crash redelivers at most what was consumed since the last call.
+  absl::Status Flush() { return backend_ ? backend_->Flush() : absl::OkStatus(); }
+
   absl::Status Clear();
   absl::Status Destroy();
 

@@ -92,9 +92,14 @@ bool Topic::FlushBacklogLocked(size_t budget) {
   return !backlog_.empty();
 }
 
-bool Topic::FlushBacklog() {
+bool Topic::FlushBacklog(absl::Time now) {
   absl::MutexLock lock(&mu_);
-  return FlushBacklogLocked(kFlushBudget);
+  const bool more = FlushBacklogLocked(kFlushBudget);
+  if (now >= next_backend_flush_ && !deleted_) {
+    next_backend_flush_ = now + absl::Seconds(1);
+    if (absl::Status st = backlog_.Flush(); !st.ok()) engine_->RecordStorageResult(st);
+  }
+  return more;
 }
 
 absl::Status Topic::Persist() {

@@ -47,7 +47,8 @@ class Topic : public std::enable_shared_from_this<Topic> {
   std::vector<std::shared_ptr<Channel>> Channels() const;
 
   // Moves part of a backlog to the channels; true if some is left for the next call.
-  bool FlushBacklog();
+  // Also writes the backlog's read cursor out once a second (`now`).
+  bool FlushBacklog(absl::Time now);
   // Graceful shutdown: writes the backlog in memory out to the backend and closes the
   // topic (later publishes get "exiting"; its channels are persisted after it).
   absl::Status Persist();
@@ -82,6 +83,7 @@ class Topic : public std::enable_shared_from_this<Topic> {
   std::map<std::string, std::shared_ptr<Channel>, std::less<>> channels_ ABSL_GUARDED_BY(mu_);
   uint64_t message_count_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t message_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time next_backend_flush_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 }  // namespace nsq::broker

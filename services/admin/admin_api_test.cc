@@ -458,18 +458,30 @@ TEST_F(AdminApiTest, ActionsAreNotifiedWithNsqadminsJson) {
   sink.Stop();
 }
 
-TEST_F(AdminApiTest, HistoryGivesRatesAfterMessagesFlow) {
+TEST_F(AdminApiTest, HistoryGivesDepthAndRatesAfterMessagesFlow) {
+  AdminOptions o;
+  o.http_address = "127.0.0.1:0";
+  o.discovery_addresses = {absl::StrCat("127.0.0.1:", discovery_->grpc_port())};
+  o.stats_interval = absl::Milliseconds(100);
+  o.history_window = absl::Seconds(6);  // one point per poll
+  const std::string addr = AdminAddress(StartAdmin(o));
   Publish(0, "flow", 5);
-  WaitForTopic("flow", 5);
   Answer h;
-  ASSERT_TRUE(WaitFor([&] {
-    h = Api("GET", "/api/history?topic=flow");
-    return h.status == 200 && !h.json["points"].empty();
-  }));
+  auto last_depth_is = [&](int64_t depth) {
+    h = Call(addr, "GET", "/api/history?topic=flow");
+    return h.status == 200 && !h.json["points"].empty() && h.json["points"].back()["depth"] == depth;
+  };
+  ASSERT_TRUE(WaitFor([&] { return last_depth_is(5); })) << h.body;
+  Publish(0, "flow", 5);
+  ASSERT_TRUE(WaitFor([&] { return last_depth_is(10); })) << h.body;
   EXPECT_EQ(h.json["series"], "topic:flow");
-  EXPECT_EQ(h.json["points"].back()["depth"], BrokerTopic(0, "flow")["depth"]);
-  EXPECT_EQ(Api("GET", "/api/history?topic=never").status, 404);
-  EXPECT_EQ(Api("GET", "/api/history").status, 400);
+  double in = 0;
+  for (const auto& p : h.json["points"]) in += p["in"].get<double>();
+  EXPECT_GT(in, 0);
+  Answer t = Call(addr, "GET", "/api/topics/flow");
+  EXPECT_TRUE(t.json["rate"].is_object()) << t.body;
+  EXPECT_EQ(Call(addr, "GET", "/api/history?topic=never").status, 404);
+  EXPECT_EQ(Call(addr, "GET", "/api/history").status, 400);
 }
 
 TEST_F(AdminApiTest, PagesMetricsAndConfigAreServed) {

@@ -9,19 +9,6 @@
 
 namespace nsq::admin {
 
-std::string Producer::HttpAddress() const { return absl::StrCat(broadcast_address, ":", http_port); }
-
-const char* ActionName(Action action) {
-  switch (action) {
-    case Action::kCreate: return "create";
-    case Action::kDelete: return "delete";
-    case Action::kEmpty: return "empty";
-    case Action::kPause: return "pause";
-    case Action::kUnpause: return "unpause";
-  }
-  return "?";
-}
-
 const NodeSnapshot* Snapshot::FindNode(const std::string& id) const {
   for (const auto& n : nodes) {
     if (n.id() == id) return &n;

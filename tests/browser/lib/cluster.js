@@ -34,6 +34,7 @@ async function startService(bin, args, listeners) {
   proc.removeAllListeners('exit')
   return {
     ports,
+    pid: proc.pid,
     log: () => log,
     async stop(signal = 'SIGTERM') {
       if (proc.exitCode !== null || proc.signalCode !== null) return

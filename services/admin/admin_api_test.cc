@@ -378,6 +378,10 @@ TEST_F(AdminApiTest, NonAdminUsersAreForbiddenToAct) {
   EXPECT_EQ(a.status, 403);
   EXPECT_FALSE(BrokerTopic(0, "guarded")["paused"].get<bool>());
   EXPECT_EQ(Call(addr, "DELETE", "/api/nodes/" + NodeId(0), R"({"topic":"guarded"})").status, 403);
+  EXPECT_EQ(Call(addr, "DELETE", "/api/topics/guarded").status, 403);
+  EXPECT_EQ(Call(addr, "POST", "/api/topics", R"({"topic":"new_one"})").status, 403);
+  EXPECT_EQ(Call(addr, "POST", "/api/topics/guarded", "{not json").status, 403);  // ACL first
+  EXPECT_FALSE(BrokerTopic(0, "guarded").is_null());
   EXPECT_FALSE(Call(addr, "GET", "/api/overview").json["admin"].get<bool>());
   a = Call(addr, "POST", "/api/topics/guarded", R"({"action":"pause"})", {{"X-Forwarded-User", "alice"}});
   EXPECT_EQ(a.status, 200) << a.body;

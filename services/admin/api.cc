@@ -205,8 +205,7 @@ struct AdminApi::Impl {
   }
 
   http::Response CreateTopicChannel(const http::Request& req) {
-    const std::string name_for_acl = "create_topic";
-    if (auto r = CheckAdmin(req, name_for_acl)) return *r;
+    if (auto r = CheckAdmin(req, "create")) return *r;
     Json body;
     if (auto r = ParseBody(req, &body)) return *r;
     const std::string topic = StringField(body, "topic");
@@ -250,6 +249,8 @@ struct AdminApi::Impl {
       return Read(*snap, std::move(*view));
     }
     if (req.method != "POST" && req.method != "DELETE") return Message(405, "METHOD_NOT_ALLOWED");
+    // Who may act is checked first, as nsqadmin does.
+    if (auto r = CheckAdmin(req, req.method == "DELETE" ? "delete_topic" : "action_topic")) return *r;
     Action action = Action::kDelete;
     if (req.method == "POST") {
       Json body;
@@ -259,7 +260,6 @@ struct AdminApi::Impl {
       action = *a;
     }
     const std::string name = absl::StrCat(ActionName(action), "_topic");
-    if (auto r = CheckAdmin(req, name)) return *r;
     std::vector<std::function<std::string()>> calls;
     for (const auto& n : snap->nodes) {
       if (!n.ok) continue;
@@ -301,6 +301,8 @@ struct AdminApi::Impl {
       return Read(*snap, std::move(*view));
     }
     if (req.method != "POST" && req.method != "DELETE") return Message(405, "METHOD_NOT_ALLOWED");
+    // Who may act is checked first, as nsqadmin does.
+    if (auto r = CheckAdmin(req, req.method == "DELETE" ? "delete_channel" : "action_channel")) return *r;
     Action action = Action::kDelete;
     if (req.method == "POST") {
       Json body;
@@ -310,7 +312,6 @@ struct AdminApi::Impl {
       action = *a;
     }
     const std::string name = absl::StrCat(ActionName(action), "_channel");
-    if (auto r = CheckAdmin(req, name)) return *r;
     std::vector<std::function<std::string()>> calls;
     for (const auto& n : snap->nodes) {
       if (!n.ok) continue;

@@ -57,7 +57,9 @@ async function main() {
   console.log(`created in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
 
   const statsBytes = (await c.http('GET', brokers[0].http, '/stats?format=json&include_mem=false')).text.length
-  const admin = await c.startAdmin([`--discovery-address=${discovery.grpc}`, '--stats-interval=2s'])
+  // A 1 s interval over a 60 s window keeps the same 60 points per series as the defaults
+  // (2 s over 15 min, one point per 15 s), so the rings are full after a minute.
+  const admin = await c.startAdmin([`--discovery-address=${discovery.grpc}`, '--stats-interval=1s', '--history-window=60s'])
   const pid = admin.pid
   await c.eventually(async () => (await metric(admin.url, 'nsq_admin_polls_total')) >= 2, 'two polls')
   // CPU per poll over 10 polls.
@@ -89,6 +91,10 @@ async function main() {
   const apiMs = Date.now() - apiStart
   await browser.close()
   const rss = rssMiB(pid)
+  // RSS once every ring is full.
+  await c.eventually(async () => (await metric(admin.url, 'nsq_admin_polls_total')) >= 75, 'full history rings', 180000)
+  const rssFull = rssMiB(pid)
+  const series = await metric(admin.url, 'nsq_admin_history_series')
   console.log(JSON.stringify({
     brokers: brokers.length, topics: TOPICS, channels_per_topic: CHANNELS,
     stats_json_bytes_per_broker: statsBytes,
@@ -96,6 +102,7 @@ async function main() {
     poll_cpu_ms: +(cpuPerPoll * 1000).toFixed(1),
     poll_cpu_ms_per_broker: +(cpuPerPoll * 1000 / brokers.length).toFixed(1),
     admin_rss_mib: +rss.toFixed(1),
+    admin_rss_mib_full_history: +rssFull.toFixed(1), history_series: series,
     api_overview_ms: apiMs, api_overview_bytes: overview.text.length,
     overview_render_ms: overviewMs, topic_render_ms: topicMs,
   }, null, 1))

@@ -472,6 +472,8 @@
 
   function start() {
     generation++;
+    // The old page's buttons must not outlive it while the new one loads.
+    render(h('p', {class: 'muted'}, 'Loading…'));
     counterShown = null;
     current = route();
     busy = false;

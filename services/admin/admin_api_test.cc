@@ -501,16 +501,5 @@ TEST_F(AdminApiTest, PagesMetricsAndConfigAreServed) {
   EXPECT_EQ(c.json[0], absl::StrCat("127.0.0.1:", discovery_->grpc_port()));
 }
 
-TEST(AdminOptionsTest, NoUpstreamIsAClearError) {
-  AdminOptions o;
-  absl::Status s = o.Validate();
-  EXPECT_FALSE(s.ok());
-  EXPECT_THAT(std::string(s.message()), HasSubstr("--lookupd-http-address"));
-  o.nsqd_http_addresses = {"127.0.0.1:4151"};
-  EXPECT_TRUE(o.Validate().ok());
-  o.allow_config_from_cidr = "nonsense";
-  EXPECT_FALSE(o.Validate().ok());
-}
-
 }  // namespace
 }  // namespace nsq::admin

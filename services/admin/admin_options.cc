@@ -13,11 +13,11 @@ void AdminOptions::RegisterFlags(flags::FlagSet* f) {
   f->AddString("http-address", &http_address, "<addr>:<port> to listen on for HTTP clients");
   f->AddString("base-path", &base_path, "URL base path");
   f->AddStringList("discovery-address", &discovery_addresses,
-                   "discovery gRPC address (may be given multiple times)", "discovery_addresses");
+                   "discovery gRPC address", "discovery_addresses");
   f->AddStringList("lookupd-http-address", &lookupd_http_addresses,
-                   "lookupd HTTP address (may be given multiple times)", "nsqlookupd_http_addresses");
+                   "lookupd HTTP address", "nsqlookupd_http_addresses");
   f->AddStringList("nsqd-http-address", &nsqd_http_addresses,
-                   "nsqd HTTP address (may be given multiple times)", "nsqd_http_addresses");
+                   "nsqd HTTP address", "nsqd_http_addresses");
   f->AddDuration("stats-interval", &stats_interval, "how often every broker's stats are polled");
   f->AddDuration("history-window", &history_window, "how much history is kept in memory for rates and charts");
   f->AddDuration("http-client-connect-timeout", &http_client_connect_timeout, "timeout for HTTP connect");
@@ -33,7 +33,7 @@ void AdminOptions::RegisterFlags(flags::FlagSet* f) {
   f->AddString("allow-config-from-cidr", &allow_config_from_cidr,
                "A CIDR from which to allow HTTP requests to the /config endpoint");
   f->AddString("acl-http-header", &acl_http_header, "HTTP header to check for authenticated admin users");
-  f->AddStringList("admin-user", &admin_users, "admin user (may be given multiple times; if specified, only these users will be able to perform privileged actions)", "admin_users");
+  f->AddStringList("admin-user", &admin_users, "admin user; if specified, only these users will be able to perform privileged actions", "admin_users");
 }
 
 absl::Status AdminOptions::Validate() const {

@@ -417,6 +417,18 @@ TEST_F(AdminApiTest, AFailedUpstreamIsAWarningAndAllFailedIs502) {
   EXPECT_THAT(a.json["message"].get<std::string>(), StartsWith("UPSTREAM_ERROR: "));
 }
 
+TEST_F(AdminApiTest, ABrokerThatLeavesDiscoveryLeavesTheNodeList) {
+  const int gone_port = brokers_[1]->http_port();
+  brokers_[1]->Stop();
+  Answer n;
+  ASSERT_TRUE(WaitFor([&] {
+    n = Api("GET", "/api/nodes");
+    return n.status == 200 && n.json["nodes"].size() == 2;
+  })) << n.body;
+  EXPECT_EQ(n.json["message"], "");  // it left cleanly: not an upstream failure
+  for (const auto& node : n.json["nodes"]) EXPECT_NE(node["http_port"], gone_port);
+}
+
 TEST_F(AdminApiTest, StaticNsqdListReadsBrokersOverHttp) {
   Publish(2, "static", 4);
   AdminOptions o;

@@ -97,7 +97,7 @@ struct AdminApi::Impl {
 
   std::function<std::string()> BrokerCall(const NodeSnapshot& node, Action action,
                                           const std::string& topic, const std::string& channel) {
-    BrokerClient* client = deps.cluster->Broker(node);
+    std::shared_ptr<BrokerClient> client = deps.cluster->Broker(node);
     std::string id = node.id();
     return [client, id, action, topic, channel]() -> std::string {
       absl::Status s = client->Act(action, topic, channel);

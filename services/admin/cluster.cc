@@ -71,18 +71,23 @@ PollStats Cluster::poll_stats() const {
   return poll_stats_;
 }
 
-BrokerClient* Cluster::Broker(const NodeSnapshot& node) {
+std::string Cluster::BrokerKey(const NodeSnapshot& node) {
   const Producer& p = node.producer;
-  std::string key = node.via_grpc ? absl::StrCat("grpc|", p.broadcast_address, ":", p.grpc_port)
-                                  : absl::StrCat("http|", p.HttpAddress());
+  return node.via_grpc ? absl::StrCat("grpc|", p.broadcast_address, ":", p.grpc_port)
+                       : absl::StrCat("http|", p.HttpAddress());
+}
+
+std::shared_ptr<BrokerClient> Cluster::Broker(const NodeSnapshot& node) {
+  const Producer& p = node.producer;
+  const std::string key = BrokerKey(node);
   absl::MutexLock lock(&mu_);
   auto it = brokers_.find(key);
-  if (it != brokers_.end()) return it->second.get();
-  auto client = node.via_grpc ? factory_.grpc(absl::StrCat(p.broadcast_address, ":", p.grpc_port))
-                              : factory_.http(p.HttpAddress());
-  BrokerClient* raw = client.get();
-  brokers_.emplace(key, std::move(client));
-  return raw;
+  if (it != brokers_.end()) return it->second;
+  std::shared_ptr<BrokerClient> client =
+      node.via_grpc ? factory_.grpc(absl::StrCat(p.broadcast_address, ":", p.grpc_port))
+                    : factory_.http(p.HttpAddress());
+  brokers_.emplace(key, client);
+  return client;
 }
 
 std::shared_ptr<const Snapshot> Cluster::PollOnce() {
@@ -149,7 +154,7 @@ std::shared_ptr<const Snapshot> Cluster::PollOnce() {
   }
   std::vector<std::future<absl::StatusOr<NodeStats>>> stats;
   for (const auto& n : snap->nodes) {
-    BrokerClient* client = Broker(n);
+    std::shared_ptr<BrokerClient> client = Broker(n);
     stats.push_back(std::async(std::launch::async, [client] { return client->GetStats(true); }));
   }
   for (size_t i = 0; i < stats.size(); ++i) {
@@ -173,6 +178,12 @@ std::shared_ptr<const Snapshot> Cluster::PollOnce() {
   snap->time = absl::Now();
   {
     absl::MutexLock lock(&mu_);
+    // Forget clients of brokers that left (bounded by the cluster, not by its history).
+    std::set<std::string> live;
+    for (const auto& n : snap->nodes) live.insert(BrokerKey(n));
+    for (auto it = brokers_.begin(); it != brokers_.end();) {
+      it = live.count(it->first) ? std::next(it) : brokers_.erase(it);
+    }
     snap->generation = ++generation_;
     poll_stats_.polls++;
     poll_stats_.upstream_errors += static_cast<int64_t>(snap->errors.size());

@@ -82,14 +82,16 @@ class Cluster {
   // Polls now and returns the new snapshot.
   std::shared_ptr<const Snapshot> Refresh() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // A client for acting on `node` (the transport the poll uses).
-  BrokerClient* Broker(const NodeSnapshot& node) ABSL_LOCKS_EXCLUDED(mu_);
+  // A client for acting on `node` (the transport the poll uses). Clients of nodes that
+  // left the cluster are dropped by the next poll; holders keep theirs alive.
+  std::shared_ptr<BrokerClient> Broker(const NodeSnapshot& node) ABSL_LOCKS_EXCLUDED(mu_);
   const std::vector<std::unique_ptr<DiscoveryClient>>& discoveries() const { return discoveries_; }
   const ClusterOptions& options() const { return options_; }
   PollStats poll_stats() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   std::shared_ptr<const Snapshot> PollOnce() ABSL_LOCKS_EXCLUDED(mu_);
+  static std::string BrokerKey(const NodeSnapshot& node);
   void Loop();
 
   const ClusterOptions options_;
@@ -101,7 +103,7 @@ class Cluster {
   mutable absl::Mutex mu_;
   std::shared_ptr<const Snapshot> latest_ ABSL_GUARDED_BY(mu_);
   int64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
-  std::map<std::string, std::unique_ptr<BrokerClient>> brokers_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<BrokerClient>> brokers_ ABSL_GUARDED_BY(mu_);
   PollStats poll_stats_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

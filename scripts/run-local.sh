@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Sets up the machine, builds and runs a local cluster in the foreground with embedded
 # defaults, on 127.0.0.1: one discovery service (nsqlookupd: TCP 4160, HTTP 4161,
-# gRPC 4162) and one broker registered with it (nsqd: TCP 4150, HTTP 4151, gRPC 4153,
-# data under ./data). Ctrl-C stops both cleanly. Extra arguments go to nsqd
+# gRPC 4162), one broker registered with it (nsqd: TCP 4150, HTTP 4151, gRPC 4153,
+# data under ./data) and the admin (nsqadmin: web UI and API on http://127.0.0.1:4171).
+# Ctrl-C stops all three cleanly. Extra arguments go to nsqd
 # (e.g. --mem-queue-size=1000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
-bazel build --jobs=2 //services/broker:nsqd //services/discovery:nsqlookupd
+bazel build --jobs=2 //services/broker:nsqd //services/discovery:nsqlookupd //services/admin:nsqadmin
 mkdir -p data/nsqd
 
 pids=()
@@ -26,7 +27,9 @@ pids+=($!)
 bazel-bin/services/broker/nsqd --data-path="$PWD/data/nsqd" --broadcast-address=127.0.0.1 \
   --discovery-address=127.0.0.1:4162 "$@" &
 pids+=($!)
+bazel-bin/services/admin/nsqadmin --discovery-address=127.0.0.1:4162 &
+pids+=($!)
 
-# Until Ctrl-C, or until either process exits (then the other is stopped too).
+# Until Ctrl-C, or until any process exits (then the others are stopped too).
 wait -n || true
 stop

@@ -13,6 +13,13 @@ if [ ! -d tests/compat/node_modules/nsqjs ] ||
   (cd tests/compat && npm ci --no-audit --no-fund --loglevel=error) || exit 1
   cp tests/compat/package-lock.json tests/compat/node_modules/.installed-lock.json
 fi
+# playwright-core for the admin's browser tests (tests/browser; they drive Debian's
+# chromium, so no browser is downloaded), the same way.
+if [ ! -d tests/browser/node_modules/playwright-core ] ||
+   ! cmp -s tests/browser/package-lock.json tests/browser/node_modules/.installed-lock.json; then
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) || exit 1
+  cp tests/browser/package-lock.json tests/browser/node_modules/.installed-lock.json
+fi
 
 # The layering of DESIGN.md, enforced by visibility and checked over the real graph.
 layering_rc=0

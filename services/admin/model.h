@@ -1,0 +1,84 @@
+#pragma once
+
+// What the admin knows about a cluster, independent of how it was read (gRPC GetStats or
+// the NSQ HTTP /stats): plain values, no I/O. Field names follow nsqd's /stats JSON.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nsq::admin {
+
+struct ClientInfo {
+  std::string client_id;
+  std::string hostname;
+  std::string user_agent;
+  std::string remote_address;
+  std::string protocol;  // "V2" (NSQ TCP) or "grpc"
+  int64_t ready_count = 0;
+  int64_t in_flight_count = 0;
+  int64_t message_count = 0;
+  int64_t finish_count = 0;
+  int64_t requeue_count = 0;
+  int64_t connect_ts = 0;  // unix seconds
+  int64_t sample_rate = 0;
+  bool tls = false;
+  std::string tls_version;
+  std::string tls_cipher_suite;
+  bool snappy = false;
+  bool deflate = false;
+  bool authed = false;
+  std::string auth_identity;
+  std::string auth_identity_url;
+};
+
+struct ChannelInfo {
+  std::string name;
+  int64_t depth = 0;
+  int64_t backend_depth = 0;
+  int64_t in_flight_count = 0;
+  int64_t deferred_count = 0;
+  int64_t message_count = 0;
+  int64_t requeue_count = 0;
+  int64_t timeout_count = 0;
+  int64_t client_count = 0;
+  bool paused = false;
+  std::vector<ClientInfo> clients;
+};
+
+struct TopicInfo {
+  std::string name;
+  int64_t depth = 0;
+  int64_t backend_depth = 0;
+  int64_t message_count = 0;
+  int64_t message_bytes = 0;
+  bool paused = false;
+  std::vector<ChannelInfo> channels;  // sorted by name
+};
+
+// One broker's /stats (or GetStats) answer.
+struct NodeStats {
+  std::string version;
+  std::string health;
+  int64_t start_time = 0;  // unix seconds
+  std::vector<TopicInfo> topics;  // sorted by name
+};
+
+// A broker as discovery (or the static --nsqd-http-address list) describes it.
+struct Producer {
+  std::vector<std::string> remote_addresses;  // "<discovery>/<remote>" per discovery seen
+  std::string remote_address;
+  std::string hostname;
+  std::string broadcast_address;
+  int tcp_port = 0;
+  int http_port = 0;
+  int grpc_port = 0;  // 0: reached over the NSQ HTTP API only
+  std::string version;
+  std::vector<std::string> topics;   // registered topics
+  std::vector<bool> tombstones;      // parallel to topics
+
+  // nsqadmin's node id: "<broadcast_address>:<http_port>".
+  std::string HttpAddress() const;
+};
+
+}  // namespace nsq::admin

@@ -108,6 +108,12 @@ absl::StatusOr<std::shared_ptr<Topic>> Engine::GetOrCreateTopic(std::string_view
   std::shared_ptr<Topic> topic;
   {
     absl::MutexLock lock(&mu_);
+    // Wait out a delete of the same name: its storage goes first.
+    const std::string key(name);
+    auto not_deleting = [this, &key]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return !deleting_.contains(key);
+    };
+    mu_.Await(absl::Condition(&not_deleting));
     if (shut_down_.load()) return ShuttingDown();
     auto it = topics_.find(Key(name));
     if (it != topics_.end()) return it->second;
@@ -235,16 +241,22 @@ absl::Status Engine::CreateTopic(std::string_view topic) {
 absl::Status Engine::DeleteTopic(std::string_view topic) {
   if (!names::IsValidName(topic)) return BadTopic(topic);
   std::vector<std::string> channels;
+  std::shared_ptr<Topic> t;
   {
     absl::MutexLock lock(&mu_);
     auto it = topics_.find(Key(topic));
     if (it == topics_.end()) return TopicNotFound();
-    std::shared_ptr<Topic> t = it->second;
+    t = it->second;
     for (const auto& c : t->Channels()) channels.push_back(c->name());
     topics_.erase(it);
-    // Under mu_, so a topic of the same name cannot be created (and open the same
-    // storage) before this one's storage is gone.
-    t->Delete(absl::NotFoundError(absl::StrCat("topic ", std::string(topic), " was deleted")));
+    deleting_.insert(std::string(topic));
+  }
+  // Destroying the storage queues is disk work: not under mu_, which every publish and
+  // subscribe takes. A topic of the same name waits for it (deleting_).
+  t->Delete(absl::NotFoundError(absl::StrCat("topic ", std::string(topic), " was deleted")));
+  {
+    absl::MutexLock lock(&mu_);
+    deleting_.erase(std::string(topic));
   }
   PersistMetadata();
   NotifyTopicDeleted(std::string(topic), channels);

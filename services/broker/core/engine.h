@@ -9,6 +9,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -236,6 +237,9 @@ class Engine {
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Topic>> topics_ ABSL_GUARDED_BY(mu_);
+  // Topics whose storage is being destroyed, without mu_ held: a topic of the same name
+  // is not created (and its storage not opened) until that is done.
+  absl::flat_hash_set<std::string> deleting_ ABSL_GUARDED_BY(mu_);
 
   // Serializes metadata snapshots and writes; taken before mu_.
   absl::Mutex metadata_mu_ ABSL_ACQUIRED_BEFORE(mu_);

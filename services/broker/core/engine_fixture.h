@@ -4,6 +4,7 @@
 // delivery sink, a storage whose writes can be made to fail, and a fixture that runs an
 // Engine on a fake clock.
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -79,6 +80,8 @@ class ControlledStorage : public Storage {
   void FailNthWrite(int n) { fail_at_write_ = writes + n; }
 
   bool fail_writes = false;
+  // Runs inside every queue's Destroy (e.g. to make a delete slow).
+  std::function<void()> on_destroy;
   Metadata saved;
   Metadata to_load;
   int saves = 0;
@@ -120,7 +123,10 @@ class ControlledStorage : public Storage {
     }
     int64_t Depth() const override { return inner_->Depth(); }
     absl::Status Clear() override { return inner_->Clear(); }
-    absl::Status Destroy() override { return inner_->Destroy(); }
+    absl::Status Destroy() override {
+      if (owner_->on_destroy) owner_->on_destroy();
+      return inner_->Destroy();
+    }
     BackendQueue* inner() { return inner_.get(); }
 
    private:

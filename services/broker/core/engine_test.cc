@@ -1,6 +1,8 @@
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "services/broker/core/engine_fixture.h"
 
 namespace nsq::broker {
@@ -172,6 +174,43 @@ TEST_F(EngineTest, StorageErrorFailsThePublishAndShowsInHealth) {
   storage_.fail_writes = false;
   ASSERT_TRUE(engine_->Publish("t", bodies).ok());
   EXPECT_TRUE(engine_->Health().ok());
+}
+
+// Deleting a topic destroys its storage without the engine's lock: publishers to other
+// topics, and subscribers, go on meanwhile.
+TEST_F(EngineTest, ADeleteStuckOnDiskDoesNotStallOtherTopics) {
+  PublishN("slow", 1);
+  PublishN("other", 1);
+  absl::Notification in_destroy, release;
+  storage_.on_destroy = [&] {
+    if (!in_destroy.HasBeenNotified()) in_destroy.Notify();
+    release.WaitForNotificationWithTimeout(absl::Seconds(10));
+  };
+  std::thread deleter([&] { EXPECT_TRUE(engine_->DeleteTopic("slow").ok()); });
+  ASSERT_TRUE(in_destroy.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  absl::Notification published;
+  std::thread publisher([&] {
+    std::vector<std::string_view> bodies = {"x"};
+    EXPECT_TRUE(engine_->Publish("other", bodies).ok());
+    EXPECT_TRUE(engine_->Publish("brand-new", bodies).ok());
+    published.Notify();
+  });
+  EXPECT_TRUE(published.WaitForNotificationWithTimeout(absl::Seconds(5)))
+      << "a publish to another topic waited for the delete's disk work";
+  release.Notify();
+  publisher.join();
+  deleter.join();
+  storage_.on_destroy = nullptr;
+  EXPECT_FALSE(engine_->TopicExists("slow"));
+  EXPECT_EQ(TopicStatsOf("other").message_count, 2u);
+}
+
+TEST_F(EngineTest, ATopicDeletedAndRecreatedAtOnceStartsEmpty) {
+  PublishN("t", 3);
+  ASSERT_TRUE(engine_->DeleteTopic("t").ok());
+  PublishN("t", 1);
+  EXPECT_EQ(TopicStatsOf("t").message_count, 1u);
+  EXPECT_EQ(TopicStatsOf("t").depth, 1);
 }
 
 TEST_F(EngineTest, ShutdownTakesNoMoreWork) {

@@ -15,6 +15,7 @@
 #include "services/broker/core/engine.h"
 #include "services/broker/legacy/auth.h"
 #include "services/broker/legacy/tls_options.h"
+#include "services/broker/legacy/v2_client_info.h"
 
 namespace nsq::legacy {
 
@@ -44,28 +45,6 @@ struct V2ServerOptions {
 
   TlsOptions tls;
   AuthOptions auth;  // --auth-http-address, --auth-http-request-method
-};
-
-// One V2 connection as /stats shows it.
-struct V2ClientInfo {
-  std::string client_id;
-  std::string hostname;
-  std::string user_agent;
-  std::string remote_address;
-  int32_t state = 0;
-  int32_t sample_rate = 0;
-  bool deflate = false;
-  bool snappy = false;
-  bool tls = false;
-  std::string tls_version;       // "TLS1.2", ...
-  std::string tls_cipher_suite;  // IANA name
-  bool authed = false;
-  std::string auth_identity;
-  std::string auth_identity_url;
-  absl::Time connect_time;
-  std::string topic;    // subscribed to, or ""
-  std::string channel;
-  std::vector<std::pair<std::string, uint64_t>> pub_counts;  // by topic name
 };
 
 // Thread-compatible lifecycle (Start/Stop from the owner); Clients() is thread-safe.

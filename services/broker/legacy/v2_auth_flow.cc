@@ -33,9 +33,8 @@ void Connection::Auth(const DecodedCommand& c) {
     if (auth_->authorizations.empty()) {
       return SendFatal("E_UNAUTHORIZED AUTH no authorizations found");
     }
-    SendResponse(absl::StrCat("{\"identity\":", GoJsonString(auth_->identity),
-                              ",\"identity_url\":", GoJsonString(auth_->identity_url),
-                              ",\"permission_count\":", auth_->authorizations.size(), "}"));
+    SendResponse(AuthReplyJson(auth_->identity, auth_->identity_url,
+                               static_cast<int64_t>(auth_->authorizations.size())));
     Resume();
   });
 }

@@ -143,6 +143,18 @@ GoJsonWriter& GoJsonWriter::Int(int64_t value) {
   return *this;
 }
 
+GoJsonWriter& GoJsonWriter::Uint(uint64_t value) {
+  Separate();
+  absl::StrAppend(&out_, value);
+  return *this;
+}
+
+GoJsonWriter& GoJsonWriter::Null() {
+  Separate();
+  out_.append("null");
+  return *this;
+}
+
 GoJsonWriter& GoJsonWriter::Bool(bool value) {
   Separate();
   out_.append(value ? "true" : "false");

@@ -26,6 +26,8 @@ class GoJsonWriter {
   GoJsonWriter& Key(absl::string_view key);
   GoJsonWriter& String(absl::string_view value);
   GoJsonWriter& Int(int64_t value);
+  GoJsonWriter& Uint(uint64_t value);
+  GoJsonWriter& Null();  // Go's nil slice, map or pointer
   GoJsonWriter& Bool(bool value);
   GoJsonWriter& StringArray(const std::vector<std::string>& values);
 

@@ -32,5 +32,23 @@ TEST(GoJsonTest, WritesCompactNestedValues) {
   EXPECT_EQ(w.str(), R"({"a":1,"b":["x","y"],"c":[{"d":true}],"e":[]})");
 }
 
+TEST(GoJsonTest, WritesUnsignedAndNullValues) {
+  GoJsonWriter w;
+  w.BeginObject()
+      .Key("big").Uint(18446744073709551615u)
+      .Key("min").Int(-9223372036854775807 - 1)
+      .Key("nil").Null()
+      .Key("list").BeginArray().Null().Uint(0).EndArray()
+      .EndObject();
+  EXPECT_EQ(w.str(),
+            R"({"big":18446744073709551615,"min":-9223372036854775808,"nil":null,"list":[null,0]})");
+}
+
+TEST(GoJsonTest, ScalarAtTopLevelIsAWholeValue) {
+  EXPECT_EQ(GoJsonWriter().String("a<b").Release(), "\"a\\u003cb\"");
+  EXPECT_EQ(GoJsonWriter().Int(42).Release(), "42");
+  EXPECT_EQ(GoJsonWriter().StringArray({"x"}).Release(), R"(["x"])");
+}
+
 }  // namespace
 }  // namespace nsq::json

@@ -7,13 +7,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/http/server.h"
+#include "common/json/go_json.h"
 #include "common/logging/logging.h"
 #include "common/metrics/metrics.h"
 #include "services/broker/broker_metrics.h"
 #include "services/broker/discovery_client/registrar.h"
 #include "services/broker/grpc/broker_service.h"
 #include "services/broker/legacy/http_api.h"
-#include "services/broker/legacy/v2_protocol.h"
+#include "services/broker/legacy/tls_options.h"
 #include "services/broker/legacy/v2_server.h"
 #include "storage/rocksdb_storage.h"
 #include <grpcpp/health_check_service_interface.h>
@@ -191,14 +192,14 @@ legacy::HttpApiOptions BrokerServer::ApiOptions() const {
 // GET /config/:opt: every option by its config key, as JSON (durations in ns, as Go's
 // time.Duration marshals).
 std::map<std::string, std::string> BrokerServer::ConfigValues() const {
-  auto str = [](const std::string& s) { return legacy::GoJsonString(s); };
-  auto dur = [](absl::Duration d) { return absl::StrCat(absl::ToInt64Nanoseconds(d)); };
-  auto num = [](int64_t v) { return absl::StrCat(v); };
-  auto b = [](bool v) { return std::string(v ? "true" : "false"); };
-  auto list = [&](const std::vector<std::string>& v) {
-    std::string out = "[";
-    for (size_t i = 0; i < v.size(); ++i) absl::StrAppend(&out, i ? "," : "", str(v[i]));
-    return out + "]";
+  auto str = [](const std::string& s) { return json::GoJsonWriter().String(s).Release(); };
+  auto dur = [](absl::Duration d) {
+    return json::GoJsonWriter().Int(absl::ToInt64Nanoseconds(d)).Release();
+  };
+  auto num = [](int64_t v) { return json::GoJsonWriter().Int(v).Release(); };
+  auto b = [](bool v) { return json::GoJsonWriter().Bool(v).Release(); };
+  auto list = [](const std::vector<std::string>& v) {
+    return json::GoJsonWriter().StringArray(v).Release();
   };
   const BrokerOptions& o = options_;
   return {

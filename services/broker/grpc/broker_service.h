@@ -11,12 +11,12 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "services/broker/core/engine.h"
+#include "services/broker/grpc/status.h"  // ToGrpcStatus, part of this API
 
 namespace grpc {
 class Server;
 class ServerBuilder;
 class Service;
-class Status;
 }  // namespace grpc
 
 namespace nsq::broker {
@@ -45,9 +45,6 @@ std::unique_ptr<grpc::Service> MakeBrokerService(Engine* engine, BrokerServiceOp
 // options.max_body_size. InvalidArgument for a non-positive max_body_size.
 absl::Status AddBrokerServices(grpc::ServerBuilder* builder, grpc::Service* broker_service,
                                const BrokerServiceOptions& options);
-
-// absl and gRPC status codes are numerically the same; the message is kept.
-grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // A started gRPC server with the broker service on it: what the broker binary, the
 // integration tests and the in-process benchmark run. Thread-safe after Start().

@@ -8,8 +8,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/http/client.h"
+#include "common/json/go_json.h"
 #include "nlohmann/json.hpp"
-#include "services/broker/legacy/v2_protocol.h"
 
 namespace nsq::legacy {
 
@@ -137,10 +137,15 @@ absl::StatusOr<AuthState> QueryAuthServers(const AuthOptions& options,
     absl::StatusOr<http::ClientResponse> response;
     if (options.method == "post") {
       headers.emplace_back("Content-Type", "application/json");
-      const std::string body = absl::StrCat(
-          "{\"common_name\":[", GoJsonString(common_name), "],\"remote_ip\":[",
-          GoJsonString(remote_ip), "],\"secret\":[", GoJsonString(secret), "],\"tls\":[\"",
-          tls_text, "\"]}");
+      // Go's encoding/json of nsqd's url.Values: keys sorted, each value a list.
+      json::GoJsonWriter w;
+      w.BeginObject();
+      w.Key("common_name").StringArray({std::string(common_name)});
+      w.Key("remote_ip").StringArray({std::string(remote_ip)});
+      w.Key("secret").StringArray({std::string(secret)});
+      w.Key("tls").StringArray({tls_text});
+      w.EndObject();
+      const std::string body = w.Release();
       response = http::HttpRequest("POST", host_port, path, body, headers, options.request_timeout);
     } else {
       const std::string target = absl::StrCat(

@@ -278,4 +278,12 @@ std::string TestdataPath(const std::string& name) {
   return absl::StrCat(root, "services/broker/legacy/testdata/", name);
 }
 
+std::string HttpCall(Gateway& gw, const std::string& method, const std::string& target,
+                     const std::string& body) {
+  auto r = gw.Http(method, target, body);
+  if (!r.ok()) return std::string(r.status().message());
+  return absl::StrCat(r->status, " [", r->Header("Content-Type").value_or(""), "] [",
+                      r->Header("X-NSQ-Content-Type").value_or(""), "] ", r->body);
+}
+
 }  // namespace nsq::legacy::testing

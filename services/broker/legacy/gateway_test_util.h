@@ -137,6 +137,15 @@ class Gateway {
   std::unique_ptr<http::Server> http_;
 };
 
+// One HTTP exchange as "<status> [<content-type>] [<x-nsq-content-type>] <body>", for
+// exact comparisons (what curl would see); the error message if the request failed.
+std::string HttpCall(Gateway& gw, const std::string& method, const std::string& target,
+                     const std::string& body = "");
+// The bracketed headers of HttpCall for nsqd's V1 JSON, text and empty answers.
+inline constexpr char kV1Json[] = "[application/json; charset=utf-8] [nsq; version=1.0] ";
+inline constexpr char kV1Text[] = "[text/plain; charset=utf-8] [nsq; version=1.0] ";
+inline constexpr char kV1Empty[] = "[] [nsq; version=1.0] ";
+
 // Path of a file under services/broker/legacy/testdata in the test's runfiles.
 std::string TestdataPath(const std::string& name);
 

@@ -128,12 +128,6 @@ std::string GoQuote(std::string_view s) {
   return out;
 }
 
-std::string GoJsonString(std::string_view s) {
-  std::string out;
-  json::AppendGoJsonString(&out, absl::string_view(s.data(), s.size()));
-  return out;
-}
-
 bool ByteToBase10(std::string_view s, uint64_t* out) {
   uint64_t n = 0;
   for (char c : s) {
@@ -520,17 +514,36 @@ absl::Status ApplyIdentify(const IdentifyRequest& r, const IdentifyLimits& limit
 }
 
 std::string IdentifyReplyJson(const IdentifyReply& r) {
-  auto b = [](bool v) { return v ? "true" : "false"; };
-  return absl::StrCat(
-      "{\"max_rdy_count\":", r.max_rdy_count, ",\"version\":", GoJsonString(r.version),
-      ",\"max_msg_timeout\":", r.max_msg_timeout_ms, ",\"msg_timeout\":", r.msg_timeout_ms,
-      ",\"tls_v1\":", b(r.tls_v1), ",\"deflate\":", b(r.deflate),
-      ",\"deflate_level\":", r.deflate_level, ",\"max_deflate_level\":", r.max_deflate_level,
-      ",\"snappy\":", b(r.snappy), ",\"sample_rate\":", r.sample_rate,
-      ",\"auth_required\":", b(r.auth_required), ",\"output_buffer_size\":", r.output_buffer_size,
-      ",\"output_buffer_timeout\":", r.output_buffer_timeout_ms,
-      ",\"topology_region\":", GoJsonString(r.topology_region),
-      ",\"topology_zone\":", GoJsonString(r.topology_zone), "}");
+  json::GoJsonWriter w;
+  w.BeginObject();
+  w.Key("max_rdy_count").Int(r.max_rdy_count);
+  w.Key("version").String(r.version);
+  w.Key("max_msg_timeout").Int(r.max_msg_timeout_ms);
+  w.Key("msg_timeout").Int(r.msg_timeout_ms);
+  w.Key("tls_v1").Bool(r.tls_v1);
+  w.Key("deflate").Bool(r.deflate);
+  w.Key("deflate_level").Int(r.deflate_level);
+  w.Key("max_deflate_level").Int(r.max_deflate_level);
+  w.Key("snappy").Bool(r.snappy);
+  w.Key("sample_rate").Int(r.sample_rate);
+  w.Key("auth_required").Bool(r.auth_required);
+  w.Key("output_buffer_size").Int(r.output_buffer_size);
+  w.Key("output_buffer_timeout").Int(r.output_buffer_timeout_ms);
+  w.Key("topology_region").String(r.topology_region);
+  w.Key("topology_zone").String(r.topology_zone);
+  w.EndObject();
+  return w.Release();
+}
+
+std::string AuthReplyJson(std::string_view identity, std::string_view identity_url,
+                          int64_t permission_count) {
+  json::GoJsonWriter w;
+  w.BeginObject();
+  w.Key("identity").String(absl::string_view(identity.data(), identity.size()));
+  w.Key("identity_url").String(absl::string_view(identity_url.data(), identity_url.size()));
+  w.Key("permission_count").Int(permission_count);
+  w.EndObject();
+  return w.Release();
 }
 
 }  // namespace nsq::legacy

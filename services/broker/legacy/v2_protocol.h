@@ -149,7 +149,8 @@ struct IdentifyReply {
 };
 std::string IdentifyReplyJson(const IdentifyReply& reply);
 
-// JSON string literal as Go's encoding/json writes it (HTML-safe escapes included).
-std::string GoJsonString(std::string_view s);
+// The reply to a successful AUTH, as nsqd's: identity, identity_url, permission_count.
+std::string AuthReplyJson(std::string_view identity, std::string_view identity_url,
+                          int64_t permission_count);
 
 }  // namespace nsq::legacy

@@ -1,4 +1,4 @@
-// The V2 decoder, IDENTIFY parsing/negotiation and the stream codecs, without sockets.
+// The V2 decoder, IDENTIFY parsing/negotiation and the JSON replies, without sockets.
 
 #include "services/broker/legacy/v2_protocol.h"
 
@@ -7,7 +7,6 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/broker/legacy/stream_codec.h"
 
 namespace nsq::legacy {
 namespace {
@@ -143,43 +142,23 @@ TEST(IdentifyTest, ApplyValidatesInNsqdOrderWithItsMessages) {
   EXPECT_EQ(s.output_buffer_timeout_ms, 0);
 }
 
-TEST(StreamCodecTest, SnappyAndDeflateRoundTripInPieces) {
-  for (bool snappy : {true, false}) {
-    auto a = snappy ? NewSnappyCodec() : NewDeflateCodec(6);
-    auto b = snappy ? NewSnappyCodec() : NewDeflateCodec(6);
-    std::string wire;
-    const std::string big(200000, 'q');
-    a->Encode("first", &wire);
-    a->Encode(big, &wire);
-    std::string out;
-    for (char c : wire) {  // one byte at a time
-      b->Feed(std::string_view(&c, 1));
-      size_t n = 0;
-      do {
-        ASSERT_TRUE(b->Decode(&out, 1000, &n).ok());
-      } while (n > 0);
-    }
-    EXPECT_EQ(out, "first" + big) << snappy;
-  }
+TEST(IdentifyTest, ReplyHasTheFifteenFieldsInNsqdOrder) {
+  IdentifyReply r;
+  r.tls_v1 = true;
+  r.topology_zone = "z<1>";
+  EXPECT_EQ(IdentifyReplyJson(r),
+            "{\"max_rdy_count\":2500,\"version\":\"1.3.0\",\"max_msg_timeout\":900000,"
+            "\"msg_timeout\":60000,\"tls_v1\":true,\"deflate\":false,\"deflate_level\":6,"
+            "\"max_deflate_level\":6,\"snappy\":false,\"sample_rate\":0,"
+            "\"auth_required\":false,\"output_buffer_size\":16384,"
+            "\"output_buffer_timeout\":250,\"topology_region\":\"\","
+            "\"topology_zone\":\"z\\u003c1\\u003e\"}");
 }
 
-TEST(StreamCodecTest, SnappyStartsWithTheStreamIdentifier) {
-  auto a = NewSnappyCodec();
-  std::string wire;
-  a->Encode("x", &wire);
-  EXPECT_EQ(wire.substr(0, 10), std::string("\xff\x06\x00\x00sNaPpY", 10));
-}
-
-TEST(StreamCodecTest, CorruptSnappyChecksumIsDataLoss) {
-  auto a = NewSnappyCodec();
-  auto b = NewSnappyCodec();
-  std::string wire;
-  a->Encode("hello", &wire);
-  wire[14] ^= 1;  // inside the checksum of the first chunk
-  b->Feed(wire);
-  std::string out;
-  size_t n = 0;
-  EXPECT_EQ(b->Decode(&out, 100, &n).code(), absl::StatusCode::kDataLoss);
+TEST(AuthReplyTest, CarriesIdentityUrlAndPermissionCountAsGoJson) {
+  EXPECT_EQ(AuthReplyJson("me & you", "http://x/?a=1", 3),
+            "{\"identity\":\"me \\u0026 you\",\"identity_url\":\"http://x/?a=1\","
+            "\"permission_count\":3}");
 }
 
 }  // namespace

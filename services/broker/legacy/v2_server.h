@@ -1,7 +1,8 @@
 #pragma once
 
 // The NSQ TCP protocol V2 listener (nsqd's port 4150) over the broker engine. Boost.Asio,
-// OpenSSL, zlib and snappy stay in v2_server.cc.
+// OpenSSL, zlib and snappy stay in the .cc files (the listener in v2_listener.*, one
+// client in v2_connection.*).
 
 #include <cstdint>
 #include <memory>
@@ -11,31 +12,12 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "common/tls/config.h"
 #include "services/broker/core/engine.h"
 #include "services/broker/legacy/auth.h"
+#include "services/broker/legacy/tls_options.h"
+#include "services/broker/legacy/v2_client_info.h"
 
 namespace nsq::legacy {
-
-// --tls-required: false, true, or tcp-https (TCP must upgrade, plain HTTP still served).
-enum class TlsRequired { kNo, kYes, kTcpHttps };
-
-struct TlsOptions {
-  std::string cert_file;           // --tls-cert (PEM chain)
-  std::string key_file;            // --tls-key
-  std::string root_ca_file;        // --tls-root-ca-file: verifies client certificates
-  std::string client_auth_policy;  // --tls-client-auth-policy: "", require, require-verify
-  TlsRequired required = TlsRequired::kNo;
-  std::string min_version = "tls1.0";  // tls1.0, tls1.1, tls1.2, tls1.3
-
-  bool enabled() const { return !cert_file.empty() && !key_file.empty(); }
-};
-
-// Checks the TLS options as nsqd does at startup (and that the files load).
-absl::Status ValidateTlsOptions(const TlsOptions& tls);
-
-// The listener settings of valid options, shared by the V2 upgrade and HTTPS.
-tls::ServerConfig ToServerConfig(const TlsOptions& options);
 
 struct V2ServerOptions {
   std::string address = "127.0.0.1:0";  // --tcp-address
@@ -63,28 +45,6 @@ struct V2ServerOptions {
 
   TlsOptions tls;
   AuthOptions auth;  // --auth-http-address, --auth-http-request-method
-};
-
-// One V2 connection as /stats shows it.
-struct V2ClientInfo {
-  std::string client_id;
-  std::string hostname;
-  std::string user_agent;
-  std::string remote_address;
-  int32_t state = 0;
-  int32_t sample_rate = 0;
-  bool deflate = false;
-  bool snappy = false;
-  bool tls = false;
-  std::string tls_version;       // "TLS1.2", ...
-  std::string tls_cipher_suite;  // IANA name
-  bool authed = false;
-  std::string auth_identity;
-  std::string auth_identity_url;
-  absl::Time connect_time;
-  std::string topic;    // subscribed to, or ""
-  std::string channel;
-  std::vector<std::pair<std::string, uint64_t>> pub_counts;  // by topic name
 };
 
 // Thread-compatible lifecycle (Start/Stop from the owner); Clients() is thread-safe.

@@ -1,0 +1,167 @@
+#include "services/broker/legacy/stats_render.h"
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace nsq::legacy {
+namespace {
+
+using ::testing::EndsWith;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+const absl::Time kStart = absl::FromUnixSeconds(1700000000);
+
+// Topic t, channel c, one gRPC consumer connected 30 s after the start.
+StatsPage OneGrpcConsumer() {
+  broker::ConsumerStats consumer;
+  consumer.info.client_id = "g";
+  consumer.info.hostname = "h";
+  consumer.info.user_agent = "ua";
+  consumer.info.remote_address = "127.0.0.1:9";
+  consumer.info.protocol = "grpc";
+  consumer.ready_count = 2;
+  consumer.in_flight_count = 1;
+  consumer.message_count = 5;
+  consumer.finish_count = 4;
+  consumer.connect_time = kStart + absl::Seconds(30);
+  broker::ChannelStats channel;
+  channel.name = "c";
+  channel.depth = 1;
+  channel.in_flight_count = 1;
+  channel.message_count = 5;
+  channel.consumer_count = 1;
+  channel.consumers.push_back(consumer);
+  broker::TopicStats topic;
+  topic.name = "t";
+  topic.message_count = 5;
+  topic.message_bytes = 15;
+  topic.channels.push_back(channel);
+  StatsPage page;
+  page.health = "OK";
+  page.start_time = kStart;
+  page.topics.push_back(topic);
+  page.include_mem = false;
+  return page;
+}
+
+// A V2 connection that published 1 message to t and 2 to u.
+V2ClientInfo Producer() {
+  V2ClientInfo p;
+  p.client_id = "p";
+  p.user_agent = "pub/1";
+  p.remote_address = "127.0.0.1:7";
+  p.state = 1;
+  p.connect_time = kStart + absl::Seconds(30);
+  p.pub_counts = {{"t", 1}, {"u", 2}};
+  return p;
+}
+
+constexpr char kE2e[] = R"("e2e_processing_latency":{"count":0,"percentiles":null})";
+
+TEST(StatsRenderTest, JsonHasNsqdFieldsInNsqdOrder) {
+  EXPECT_EQ(
+      StatsJson(OneGrpcConsumer()),
+      std::string(R"({"version":"1.3.0","health":"OK","start_time":1700000000,"topics":[)") +
+          R"({"topic_name":"t","channels":[{"channel_name":"c","depth":1,"backend_depth":0,)" +
+          R"("in_flight_count":1,"deferred_count":0,"message_count":5,"requeue_count":0,)" +
+          R"("timeout_count":0,"client_count":1,"clients":[{"client_id":"g","hostname":"h",)" +
+          R"("version":"grpc","remote_address":"127.0.0.1:9","state":3,"ready_count":2,)" +
+          R"("in_flight_count":1,"message_count":5,"finish_count":4,"requeue_count":0,)" +
+          R"("connect_ts":1700000030,"sample_rate":0,"deflate":false,"snappy":false,)" +
+          R"("user_agent":"ua","topology_zone":"","topology_region":"","tls":false,)" +
+          R"("tls_cipher_suite":"","tls_version":"","tls_negotiated_protocol":"",)" +
+          R"("tls_negotiated_protocol_is_mutual":false}],"paused":false,)" + kE2e + "}]," +
+          R"("depth":0,"backend_depth":0,"message_count":5,"message_bytes":15,"paused":false,)" +
+          kE2e + R"(}],"producers":null})");
+}
+
+TEST(StatsRenderTest, JsonTopicsAreNullWhenTheTopicFilterMatchedNothing) {
+  StatsPage page;
+  page.health = "OK";
+  page.start_time = kStart;
+  page.found = false;
+  page.include_mem = false;
+  EXPECT_EQ(StatsJson(page),
+            R"({"version":"1.3.0","health":"OK","start_time":1700000000,"topics":null,)"
+            R"("producers":null})");
+}
+
+TEST(StatsRenderTest, JsonClientsAreNullWithoutIncludeClientsAndMemoryKeepsNsqdKeys) {
+  StatsPage page = OneGrpcConsumer();
+  page.include_clients = false;
+  page.include_mem = true;
+  const std::string json = StatsJson(page);
+  EXPECT_THAT(json, HasSubstr(R"("client_count":1,"clients":null,)"));
+  EXPECT_THAT(json, HasSubstr(R"("memory":{"heap_objects":0,"heap_idle_bytes":0,)"));
+  EXPECT_THAT(json, HasSubstr(R"("gc_total_runs":0},"producers":null})"));
+}
+
+TEST(StatsRenderTest, JsonEscapesClientTextAsGoDoes) {
+  StatsPage page = OneGrpcConsumer();
+  page.topics[0].channels[0].consumers[0].info.client_id = "<a&b>";
+  EXPECT_THAT(StatsJson(page), HasSubstr(R"("client_id":"\u003ca\u0026b\u003e")"));
+}
+
+TEST(StatsRenderTest, JsonProducersShowOnlyTheFilteredTopicsPubCounts) {
+  StatsPage page = OneGrpcConsumer();
+  page.producers.push_back(Producer());
+  page.topic_filter = "t";
+  const std::string json = StatsJson(page);
+  EXPECT_THAT(json, HasSubstr(R"("producers":[{"client_id":"p","hostname":"","version":"V2",)"
+                              R"("remote_address":"127.0.0.1:7","state":1,"ready_count":0,)"));
+  EXPECT_THAT(json, HasSubstr(R"("user_agent":"pub/1","pub_counts":[{"topic":"t","count":1}],)"
+                              R"("topology_zone":"")"));
+}
+
+TEST(StatsRenderTest, JsonUsesTheV2DetailsOfAV2Consumer) {
+  StatsPage page = OneGrpcConsumer();
+  broker::ConsumerStats& consumer = page.topics[0].channels[0].consumers[0];
+  consumer.info.protocol = "V2";
+  V2ClientInfo v2;
+  v2.client_id = "v2-id";
+  v2.state = 3;
+  v2.snappy = true;
+  v2.tls = true;
+  v2.tls_version = "TLS1.3";
+  v2.connect_time = kStart;
+  v2.remote_address = consumer.info.remote_address;
+  page.v2_by_address[v2.remote_address] = v2;
+  const std::string json = StatsJson(page);
+  EXPECT_THAT(json, HasSubstr(R"("client_id":"v2-id","hostname":"","version":"V2",)"));
+  EXPECT_THAT(json, HasSubstr(R"("connect_ts":1700000000,"sample_rate":0,"deflate":false,)"
+                              R"("snappy":true,)"));
+  EXPECT_THAT(json, HasSubstr(R"("tls":true,"tls_cipher_suite":"","tls_version":"TLS1.3",)"));
+}
+
+TEST(StatsRenderTest, TextShowsTopicsChannelsClientsAndProducersWithNsqdWidths) {
+  StatsPage page = OneGrpcConsumer();
+  page.producers.push_back(Producer());
+  const std::string text = StatsText(page, kStart + absl::Seconds(90));
+  EXPECT_THAT(text, StartsWith("nsqd v1.3.0 (built w/nsq-cpp)\nstart_time "));
+  EXPECT_THAT(text, HasSubstr("\nuptime 1m30s\n\nHealth: OK\n\nTopics:\n"
+                              "   [t              ] depth: 0     be-depth: 0     msgs: 5        "
+                              "e2e%: \n"
+                              "      [c                        ] depth: 1     be-depth: 0     "
+                              "inflt: 1    def: 0    re-q: 0     timeout: 0     msgs: 5        "
+                              "e2e%: \n"
+                              "        [grpc h:9 ua               ] state: 3 inflt: 1    rdy: 2    "
+                              "fin: 4        re-q: 0        msgs: 5        connected: 1m0s\n"));
+  EXPECT_THAT(text, EndsWith("\nProducers:\n   [V2 :7 pub/1             ] msgs: 3        "
+                             "topics: t=1,u=2 connected: 1m0s\n"));
+}
+
+TEST(StatsRenderTest, TextWithNothingSaysNoneAndListsMemoryKeys) {
+  StatsPage page;
+  page.health = "NOK - disk";
+  page.start_time = kStart;
+  const std::string text = StatsText(page, kStart);
+  EXPECT_THAT(text, HasSubstr("\nHealth: NOK - disk\n\nMemory:\n   heap_objects             \t0\n"));
+  EXPECT_THAT(text, EndsWith("   gc_total_runs            \t0\n\nTopics: None\n\nProducers: None\n"));
+}
+
+}  // namespace
+}  // namespace nsq::legacy

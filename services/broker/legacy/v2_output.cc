@@ -1,0 +1,130 @@
+// Connection's output: frames are appended to out_, sealed (compressed when a codec is
+// on) into sealed_, and written with one write in flight, flushed as nsqd does.
+
+#include <utility>
+
+#include "services/broker/legacy/v2_connection.h"
+#include "spdlog/spdlog.h"
+
+namespace nsq::legacy {
+namespace {
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+}  // namespace
+
+void Connection::SendResponse(std::string_view data) {
+  AppendFrame(&out_, kFrameTypeResponse, data);
+  Flush();
+}
+
+void Connection::SendError(std::string_view message) {
+  AppendFrame(&out_, kFrameTypeError, message);
+  Flush();
+}
+
+// A fatal error: the frame is written, then the connection closes.
+void Connection::SendFatal(std::string_view message) {
+  spdlog::debug("[{}] fatal: {}", remote_address_, std::string(message));
+  AppendFrame(&out_, kFrameTypeError, message);
+  close_after_write_ = true;
+  suspended_ = false;
+  write_blocked_ = false;
+  Flush();
+}
+
+void Connection::OnDrainPosted() {
+  if (closed_) return;
+  DrainDeliveries();
+}
+
+void Connection::DrainDeliveries() {
+  {
+    absl::MutexLock lock(&mu_);
+    drain_posted_ = false;
+    if (pending_.empty()) return;
+    draining_.swap(pending_);
+  }
+  for (const broker::Delivery& d : draining_) {
+    AppendMessageFrame(&out_, d.message->timestamp_ns, d.attempts, d.message->id.view(),
+                       d.message->body);
+  }
+  inflight_ += static_cast<int64_t>(draining_.size());
+  draining_.clear();
+  if (static_cast<int64_t>(out_.size()) >= settings_.output_buffer_size || inflight_ >= rdy_) {
+    Flush();
+  } else {
+    ArmFlushTimer();
+  }
+}
+
+void Connection::ArmFlushTimer() {
+  if (flush_armed_ || settings_.output_buffer_timeout_ms <= 0) return;
+  flush_armed_ = true;
+  flush_timer_.expires_after(std::chrono::milliseconds(settings_.output_buffer_timeout_ms));
+  auto self = shared_from_this();
+  flush_timer_.async_wait([this, self](const error_code& ec) {
+    flush_armed_ = false;
+    if (ec || closed_) return;
+    Flush();
+  });
+}
+
+// Moves buffered frames into the wire buffer (compressing them) and writes.
+void Connection::Seal() {
+  if (out_.empty()) return;
+  if (codec_) {
+    codec_->Encode(out_, &sealed_);
+  } else if (sealed_.empty()) {
+    sealed_.swap(out_);
+  } else {
+    sealed_.append(out_);
+  }
+  out_.clear();
+}
+
+void Connection::Flush() {
+  if (closed_) return;
+  Seal();
+  StartWrite();
+}
+
+void Connection::StartWrite() {
+  if (closed_ || writing_ || write_blocked_ || sealed_.empty()) return;
+  writing_ = true;
+  write_started_ = Now();
+  writing_buf_.swap(sealed_);
+  sealed_.clear();
+  auto self = shared_from_this();
+  auto handler = [this, self](const error_code& ec, size_t) { OnWriteDone(ec); };
+  if (tls_ && tls_done_) {
+    asio::async_write(*tls_, asio::buffer(writing_buf_), std::move(handler));
+  } else {
+    asio::async_write(socket_, asio::buffer(writing_buf_), std::move(handler));
+  }
+}
+
+void Connection::OnWriteDone(const error_code& ec) {
+  writing_ = false;
+  writing_buf_.clear();
+  if (closed_) return;
+  if (ec) {
+    Close();
+    return;
+  }
+  if (close_after_write_) {
+    Seal();
+    if (sealed_.empty()) {
+      Close();
+      return;
+    }
+  }
+  if (tls_pending_ && sealed_.empty() && out_.empty()) {
+    StartTlsHandshake();
+    return;
+  }
+  StartWrite();
+}
+
+}  // namespace nsq::legacy

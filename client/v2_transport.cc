@@ -1,0 +1,450 @@
+// NSQ's TCP protocol V2 (nsq.md 1.5, 5.2): a subscription (IDENTIFY, SUB, RDY, FIN, REQ,
+// TOUCH, CLS, heartbeats answered with NOP) and a publisher (PUB, MPUB, DPUB, one
+// response per command). Plain TCP; TLS, snappy and deflate are not negotiated yet.
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "client/transport.h"
+#include "common/net/host_port.h"
+#include "nlohmann/json.hpp"
+#include "spdlog/spdlog.h"
+
+namespace nsq::client::internal {
+namespace {
+
+constexpr int32_t kFrameResponse = 0;
+constexpr int32_t kFrameError = 1;
+constexpr int32_t kFrameMessage = 2;
+constexpr uint32_t kDefaultMaxFrame = 64u << 20;
+
+void PutU32(std::string* out, uint32_t v) {
+  const uint32_t be = htonl(v);
+  out->append(reinterpret_cast<const char*>(&be), 4);
+}
+uint32_t GetU32(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return ntohl(v);
+}
+
+int PollTimeoutMs(absl::Duration d) {
+  if (d == absl::InfiniteDuration()) return -1;
+  return static_cast<int>(std::clamp<int64_t>(absl::ToInt64Milliseconds(d), 0, 1 << 30));
+}
+
+// A blocking TCP connection with deadlines and a read buffer of whole frames.
+class Socket {
+ public:
+  ~Socket() { Close(); }
+
+  absl::Status Dial(const std::string& address, absl::Duration timeout) {
+    auto hp = net::ParseHostPort(address);
+    if (!hp || hp->port == 0) return absl::InvalidArgumentError(absl::StrCat("bad address ", address));
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    const std::string host = hp->host.empty() ? "127.0.0.1" : hp->host;
+    if (getaddrinfo(host.c_str(), std::to_string(hp->port).c_str(), &hints, &res) != 0 || res == nullptr) {
+      return absl::UnavailableError(absl::StrCat("cannot resolve ", address));
+    }
+    absl::Status last = absl::UnavailableError(absl::StrCat("cannot connect to ", address));
+    for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+      int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+      if (fd < 0) continue;
+      int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+      if (rc != 0 && errno == EINPROGRESS) {
+        pollfd p{fd, POLLOUT, 0};
+        rc = poll(&p, 1, PollTimeoutMs(timeout));
+        int err = 0;
+        socklen_t len = sizeof(err);
+        if (rc == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0) {
+          rc = 0;
+        } else {
+          if (rc == 0) err = ETIMEDOUT;
+          last = absl::UnavailableError(absl::StrCat("cannot connect to ", address, ": ", std::strerror(err)));
+          rc = -1;
+        }
+      } else if (rc != 0) {
+        last = absl::UnavailableError(absl::StrCat("cannot connect to ", address, ": ", std::strerror(errno)));
+      }
+      if (rc == 0) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        fd_ = fd;
+        freeaddrinfo(res);
+        return absl::OkStatus();
+      }
+      ::close(fd);
+    }
+    freeaddrinfo(res);
+    return last;
+  }
+
+  absl::Status WriteAll(std::string_view data, absl::Duration timeout) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (!data.empty()) {
+      ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n > 0) {
+        data.remove_prefix(static_cast<size_t>(n));
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        pollfd p{fd_, POLLOUT, 0};
+        const absl::Duration left = deadline - absl::Now();
+        if (left <= absl::ZeroDuration() || poll(&p, 1, PollTimeoutMs(left)) == 0) {
+          return absl::DeadlineExceededError("write timeout");
+        }
+        continue;
+      }
+      return absl::UnavailableError(absl::StrCat("write: ", std::strerror(errno)));
+    }
+    return absl::OkStatus();
+  }
+
+  // The next whole frame in the buffer, without blocking; false when none is complete.
+  absl::StatusOr<bool> NextFrame(int32_t* type, std::string_view* data) {
+    const size_t avail = rbuf_.size() - rpos_;
+    if (avail < 8) return false;
+    const uint32_t size = GetU32(rbuf_.data() + rpos_);
+    if (size == 1213486160) {  // "HTTP"
+      return absl::FailedPreconditionError("unexpected HTTP response, a nsqd TCP endpoint is required");
+    }
+    if (size < 4 || size > max_frame_) return absl::DataLossError(absl::StrCat("bad frame size ", size));
+    if (avail < 4 + size) return false;
+    *type = static_cast<int32_t>(GetU32(rbuf_.data() + rpos_ + 4));
+    *data = std::string_view(rbuf_.data() + rpos_ + 8, size - 4);
+    rpos_ += 4 + size;
+    return true;
+  }
+
+  // Reads more bytes into the buffer (at least one), waiting up to `timeout`.
+  absl::Status Fill(absl::Duration timeout) {
+    if (rpos_ > 0 && rpos_ == rbuf_.size()) {
+      rbuf_.clear();
+      rpos_ = 0;
+    } else if (rpos_ > (1 << 20) && rpos_ > rbuf_.size() / 2) {
+      rbuf_.erase(0, rpos_);
+      rpos_ = 0;
+    }
+    const size_t kChunk = 256 << 10;
+    for (;;) {
+      const size_t old = rbuf_.size();
+      rbuf_.resize(old + kChunk);
+      ssize_t n = ::recv(fd_, rbuf_.data() + old, kChunk, 0);
+      rbuf_.resize(old + (n > 0 ? static_cast<size_t>(n) : 0));
+      if (n > 0) return absl::OkStatus();
+      if (n == 0) return absl::UnavailableError("connection closed");
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        return absl::UnavailableError(absl::StrCat("read: ", std::strerror(errno)));
+      }
+      pollfd p{fd_, POLLIN, 0};
+      int rc = poll(&p, 1, PollTimeoutMs(timeout));
+      if (rc == 0) return absl::DeadlineExceededError("read timeout");
+      if (rc < 0 && errno != EINTR) return absl::UnavailableError("poll failed");
+    }
+  }
+
+  // Blocks for the next frame.
+  absl::Status ReadFrame(int32_t* type, std::string_view* data, absl::Duration timeout) {
+    for (;;) {
+      auto got = NextFrame(type, data);
+      if (!got.ok()) return got.status();
+      if (*got) return absl::OkStatus();
+      if (auto st = Fill(timeout); !st.ok()) return st;
+    }
+  }
+
+  void Shutdown() {
+    if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+  }
+  void Close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    rbuf_.clear();
+    rpos_ = 0;
+  }
+  bool open() const { return fd_ >= 0; }
+  void set_max_frame(uint32_t m) { max_frame_ = m; }
+
+ private:
+  int fd_ = -1;
+  std::string rbuf_;
+  size_t rpos_ = 0;
+  uint32_t max_frame_ = kDefaultMaxFrame;
+};
+
+std::string Command(std::string_view line, std::string_view body) {
+  std::string out(line);
+  out += '\n';
+  PutU32(&out, static_cast<uint32_t>(body.size()));
+  out.append(body);
+  return out;
+}
+
+absl::Status StatusFromErrorFrame(std::string_view data) {
+  const std::string msg(data);
+  if (absl::StartsWith(msg, "E_BAD_TOPIC") || absl::StartsWith(msg, "E_BAD_MESSAGE") ||
+      absl::StartsWith(msg, "E_BAD_BODY") || absl::StartsWith(msg, "E_INVALID") ||
+      absl::StartsWith(msg, "E_BAD_CHANNEL")) {
+    return absl::InvalidArgumentError(msg);
+  }
+  if (absl::StartsWith(msg, "E_AUTH") || absl::StartsWith(msg, "E_UNAUTHORIZED")) {
+    return absl::PermissionDeniedError(msg);
+  }
+  return absl::UnavailableError(msg);
+}
+
+// Magic, IDENTIFY, and AUTH when the broker asks for it. Returns max_rdy_count.
+absl::StatusOr<int64_t> Handshake(Socket& s, const Config& c, absl::Duration timeout) {
+  nlohmann::json id = {
+      {"client_id", c.client_id},
+      {"hostname", c.hostname},
+      {"user_agent", c.user_agent},
+      {"feature_negotiation", true},
+      {"heartbeat_interval",
+       c.heartbeat_interval < absl::ZeroDuration() ? -1 : absl::ToInt64Milliseconds(c.heartbeat_interval)},
+      {"sample_rate", c.sample_rate},
+      {"output_buffer_size", c.output_buffer_size},
+      {"output_buffer_timeout", c.output_buffer_timeout < absl::ZeroDuration()
+                                    ? -1
+                                    : absl::ToInt64Milliseconds(c.output_buffer_timeout)},
+      {"msg_timeout", absl::ToInt64Milliseconds(c.msg_timeout)},
+      {"tls_v1", false},
+      {"snappy", false},
+      {"deflate", false},
+  };
+  std::string out = "  V2";
+  out += Command("IDENTIFY", id.dump());
+  if (auto st = s.WriteAll(out, timeout); !st.ok()) return st;
+  int32_t type;
+  std::string_view data;
+  if (auto st = s.ReadFrame(&type, &data, timeout); !st.ok()) return st;
+  if (type == kFrameError) return absl::FailedPreconditionError(absl::StrCat("IDENTIFY: ", std::string(data)));
+  int64_t max_rdy = 2500;
+  bool auth_required = false;
+  if (!data.empty() && data[0] == '{') {
+    auto j = nlohmann::json::parse(data, nullptr, false);
+    if (j.is_discarded()) return absl::DataLossError("IDENTIFY: bad JSON response");
+    if (j.contains("max_rdy_count") && j["max_rdy_count"].is_number()) max_rdy = j["max_rdy_count"];
+    if (j.contains("auth_required") && j["auth_required"].is_boolean()) auth_required = j["auth_required"];
+  }
+  if (auth_required) {
+    if (c.auth_secret.empty()) return absl::PermissionDeniedError("the broker requires auth_secret");
+    if (auto st = s.WriteAll(Command("AUTH", c.auth_secret), timeout); !st.ok()) return st;
+    if (auto st = s.ReadFrame(&type, &data, timeout); !st.ok()) return st;
+    if (type == kFrameError) return absl::PermissionDeniedError(absl::StrCat("AUTH: ", std::string(data)));
+  }
+  if (c.max_msg_size > 0) s.set_max_frame(static_cast<uint32_t>(c.max_msg_size + 30));
+  return max_rdy;
+}
+
+class V2Subscription : public Subscription {
+ public:
+  explicit V2Subscription(SubscribeParams p) : params_(std::move(p)) {}
+
+  absl::StatusOr<int64_t> Connect() override {
+    const Config& c = params_.config;
+    if (auto st = socket_.Dial(params_.address, c.dial_timeout); !st.ok()) return st;
+    {
+      absl::MutexLock lock(&mu_);
+      if (shutdown_) return absl::CancelledError("shut down");
+      connected_ = true;
+    }
+    auto max_rdy = Handshake(socket_, c, c.read_timeout);
+    if (!max_rdy.ok()) return max_rdy.status();
+    if (auto st = socket_.WriteAll(absl::StrCat("SUB ", params_.topic, " ", params_.channel, "\n"),
+                                   c.write_timeout);
+        !st.ok()) {
+      return st;
+    }
+    // SUB's answer; a heartbeat cannot come first (it is only sent once subscribed, but
+    // be lenient).
+    for (;;) {
+      int32_t type;
+      std::string_view data;
+      if (auto st = socket_.ReadFrame(&type, &data, c.read_timeout); !st.ok()) return st;
+      if (type == kFrameError) return StatusFromErrorFrame(data);
+      if (type == kFrameResponse && data == "OK") return *max_rdy;
+      if (type == kFrameResponse && data == "_heartbeat_") {
+        Nop();
+        if (auto st = Flush(); !st.ok()) return st;
+      }
+    }
+  }
+
+  absl::Status Read(Batch* out) override {
+    const Config& c = params_.config;
+    for (;;) {
+      int32_t type;
+      std::string_view data;
+      for (;;) {
+        auto got = socket_.NextFrame(&type, &data);
+        if (!got.ok()) return got.status();
+        if (!*got) break;
+        if (type == kFrameMessage) {
+          if (data.size() < 26) return absl::DataLossError("short message frame");
+          RawMessage m;
+          uint32_t hi = GetU32(data.data()), lo = GetU32(data.data() + 4);
+          m.timestamp_ns = static_cast<int64_t>((uint64_t{hi} << 32) | lo);
+          m.attempts = (static_cast<uint8_t>(data[8]) << 8) | static_cast<uint8_t>(data[9]);
+          m.id.assign(data.data() + 10, 16);
+          m.body.assign(data.data() + 26, data.size() - 26);
+          out->messages.push_back(std::move(m));
+        } else if (type == kFrameResponse) {
+          if (data == "_heartbeat_") {
+            Nop();
+            if (auto st = Flush(); !st.ok()) return st;
+          } else if (data == "CLOSE_WAIT") {
+            out->close_wait = true;
+          }
+        } else if (type == kFrameError) {
+          // FIN/REQ/TOUCH failures are not fatal; the broker closes after a fatal one.
+          spdlog::warn("nsqd {}: {}", params_.address, data);
+        } else {
+          return absl::DataLossError(absl::StrCat("unknown frame type ", type));
+        }
+      }
+      if (!out->messages.empty() || out->close_wait) return absl::OkStatus();
+      if (auto st = socket_.Fill(c.read_timeout); !st.ok()) return st;
+    }
+  }
+
+  void Ready(int64_t count) override { Append(absl::StrCat("RDY ", count, "\n")); }
+  void Finish(const std::string& id) override { Append(absl::StrCat("FIN ", id, "\n")); }
+  void Requeue(const std::string& id, absl::Duration delay) override {
+    Append(absl::StrCat("REQ ", id, " ", std::max<int64_t>(0, absl::ToInt64Milliseconds(delay)), "\n"));
+  }
+  void Touch(const std::string& id) override { Append(absl::StrCat("TOUCH ", id, "\n")); }
+  void StartClose() override { Append("CLS\n"); }
+
+  absl::Status Flush() override {
+    absl::MutexLock wlock(&write_mu_);
+    std::string out;
+    {
+      absl::MutexLock lock(&mu_);
+      out.swap(pending_);
+      if (!connected_ || shutdown_) return absl::UnavailableError("not connected");
+    }
+    if (out.empty()) return absl::OkStatus();
+    return socket_.WriteAll(out, params_.config.write_timeout + absl::Seconds(5));
+  }
+
+  void Shutdown() override {
+    absl::MutexLock lock(&mu_);
+    shutdown_ = true;
+    if (connected_) socket_.Shutdown();
+  }
+
+ private:
+  void Nop() { Append("NOP\n"); }
+  void Append(std::string_view s) {
+    absl::MutexLock lock(&mu_);
+    pending_.append(s);
+  }
+
+  const SubscribeParams params_;
+  Socket socket_;  // reads: the reader thread; writes: under write_mu_
+  absl::Mutex write_mu_;
+  absl::Mutex mu_ ABSL_ACQUIRED_AFTER(write_mu_);
+  std::string pending_ ABSL_GUARDED_BY(mu_);
+  bool connected_ ABSL_GUARDED_BY(mu_) = false;
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+class V2Publisher : public Publisher {
+ public:
+  V2Publisher(std::string address, Config config, absl::Duration timeout)
+      : address_(std::move(address)), config_(std::move(config)), timeout_(timeout) {}
+
+  absl::StatusOr<std::vector<std::string>> Publish(const std::string& topic,
+                                                   const std::vector<std::string>& bodies,
+                                                   absl::Duration defer) override {
+    if (bodies.empty()) return absl::InvalidArgumentError("no message bodies");
+    std::string out;
+    int responses = 0;
+    if (defer > absl::ZeroDuration()) {
+      for (const std::string& b : bodies) {
+        out += Command(absl::StrCat("DPUB ", topic, " ", absl::ToInt64Milliseconds(defer)), b);
+        ++responses;
+      }
+    } else if (bodies.size() == 1) {
+      out = Command(absl::StrCat("PUB ", topic), bodies[0]);
+      responses = 1;
+    } else {
+      std::string body;
+      PutU32(&body, static_cast<uint32_t>(bodies.size()));
+      for (const std::string& b : bodies) {
+        PutU32(&body, static_cast<uint32_t>(b.size()));
+        body += b;
+      }
+      out = Command(absl::StrCat("MPUB ", topic), body);
+      responses = 1;
+    }
+    absl::MutexLock lock(&mu_);
+    if (!socket_.open()) {
+      if (auto st = socket_.Dial(address_, config_.dial_timeout); !st.ok()) return st;
+      if (auto st = Handshake(socket_, config_, timeout_); !st.ok()) return Fail(st.status());
+    }
+    if (auto st = socket_.WriteAll(out, timeout_); !st.ok()) return Fail(st);
+    absl::Status result = absl::OkStatus();
+    while (responses > 0) {
+      int32_t type;
+      std::string_view data;
+      if (auto st = socket_.ReadFrame(&type, &data, timeout_); !st.ok()) return Fail(st);
+      if (type == kFrameResponse && data == "_heartbeat_") {
+        if (auto st = socket_.WriteAll("NOP\n", timeout_); !st.ok()) return Fail(st);
+        continue;
+      }
+      --responses;
+      if (type == kFrameError && result.ok()) result = StatusFromErrorFrame(data);
+    }
+    if (!result.ok()) return Fail(result);  // nsqd closes after a failed publish
+    return std::vector<std::string>{};
+  }
+
+  const std::string& address() const override { return address_; }
+
+ private:
+  absl::Status Fail(absl::Status st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    socket_.Close();
+    return st;
+  }
+
+  const std::string address_;
+  const Config config_;
+  const absl::Duration timeout_;
+  absl::Mutex mu_;  // one publish exchange at a time
+  Socket socket_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+std::unique_ptr<Subscription> NewV2Subscription(SubscribeParams params) {
+  return std::make_unique<V2Subscription>(std::move(params));
+}
+
+std::unique_ptr<Publisher> NewV2Publisher(std::string address, Config config, absl::Duration timeout) {
+  return std::make_unique<V2Publisher>(std::move(address), std::move(config), timeout);
+}
+
+}  // namespace nsq::client::internal

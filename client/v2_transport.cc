@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -193,6 +194,21 @@ class Socket {
   uint32_t max_frame_ = kDefaultMaxFrame;
 };
 
+// NSQ's topic/channel name rule (1-64 of [.a-zA-Z0-9_-], optional "#ephemeral"):
+// checked before a name goes into a command line, where a space would split it.
+// TODO: use common/'s name check once the broker's moves there.
+bool ValidName(std::string_view name) {
+  constexpr std::string_view kEphemeral = "#ephemeral";
+  if (name.size() > kEphemeral.size() && name.substr(name.size() - kEphemeral.size()) == kEphemeral) {
+    name.remove_suffix(kEphemeral.size());
+  }
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) return false;
+  }
+  return true;
+}
+
 std::string Command(std::string_view line, std::string_view body) {
   std::string out(line);
   out += '\n';
@@ -264,6 +280,9 @@ class V2Subscription : public Subscription {
 
   absl::StatusOr<int64_t> Connect() override {
     const Config& c = params_.config;
+    if (!ValidName(params_.topic) || !ValidName(params_.channel)) {
+      return absl::InvalidArgumentError("invalid topic or channel name");
+    }
     if (auto st = socket_.Dial(params_.address, c.dial_timeout); !st.ok()) return st;
     {
       absl::MutexLock lock(&mu_);
@@ -380,6 +399,7 @@ class V2Publisher : public Publisher {
                                                    const std::vector<std::string>& bodies,
                                                    absl::Duration defer) override {
     if (bodies.empty()) return absl::InvalidArgumentError("no message bodies");
+    if (!ValidName(topic)) return absl::InvalidArgumentError(absl::StrCat("invalid topic name ", topic));
     std::string out;
     int responses = 0;
     if (defer > absl::ZeroDuration()) {

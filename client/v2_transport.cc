@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "client/reachable.h"
 #include "client/transport.h"
 #include "common/net/host_port.h"
 #include "nlohmann/json.hpp"
@@ -468,3 +469,12 @@ std::unique_ptr<Publisher> NewV2Publisher(std::string address, Config config, ab
 }
 
 }  // namespace nsq::client::internal
+
+namespace nsq::client {
+
+absl::Status CheckReachable(const std::string& address, absl::Duration timeout) {
+  internal::Socket s;
+  return s.Dial(address, timeout);
+}
+
+}  // namespace nsq::client

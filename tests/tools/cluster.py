@@ -120,6 +120,8 @@ class Cluster:
 
     def create_channel(self, topic, channel, broker=0):
         b = self.brokers[broker]
+        urllib.request.urlopen(urllib.request.Request(
+            "http://127.0.0.1:%d/topic/create?topic=%s" % (b.found["http"], topic), data=b""), timeout=10).read()
         req = urllib.request.Request("http://127.0.0.1:%d/channel/create?topic=%s&channel=%s" %
                                      (b.found["http"], topic, channel), data=b"")
         urllib.request.urlopen(req, timeout=10).read()

@@ -1,6 +1,7 @@
 """nsq_to_nsq and nsq_to_http against a local cluster: nothing lost on failures."""
 import http.server
 import json
+import socket
 import subprocess
 import threading
 import unittest
@@ -86,16 +87,28 @@ class ForwardTest(unittest.TestCase):
         c = self.cluster
         msgs = [json.dumps({"kind": "keep" if i % 2 == 0 else "drop", "n": i, "secret": "x"}) for i in range(200)]
         c.publish("jsrc", msgs, broker=0)
-        # A destination that refuses: a broker started, registered, then stopped.
-        down = c.start_broker()
-        down_flags = ["--destination-nsqd-tcp-address=127.0.0.1:%d" % down.found["tcp"]]
+        # A destination that accepts connections and closes them at once: every publish fails.
+        refuser = socket.socket()
+        refuser.bind(("127.0.0.1", 0))
+        refuser.listen(16)
+
+        def refuse():
+            while True:
+                try:
+                    conn, _ = refuser.accept()
+                except OSError:
+                    return
+                conn.close()
+        threading.Thread(target=refuse, daemon=True).start()
+        down_flags = ["--destination-nsqd-tcp-address=127.0.0.1:%d" % refuser.getsockname()[1]]
+        c.create_channel("jdst", "check", broker=0)
         p = Process([tool("nsq_to_nsq"), "--topic=jsrc", "--destination-topic=jdst", "--require-json-field=kind",
                      "--require-json-value=keep", "--whitelist-json-field=n", "--log-level=warn"] +
                     c.source("v2") + down_flags + FAST_RETRY, {})
-        c.create_channel("jdst", "check", broker=0)
-        down.kill()
         wait_for(lambda: p.logged("requeueing"), 30, "a failed publish")
         p.stop()
+        refuser.close()
+        self.assertEqual(c.channel_stats("jdst", "check")["message_count"], 0)
         # Nothing was FINished unsent: the kept ones are all still in the source channel.
         s = c.channel_stats("jsrc", "nsq_to_nsq")
         self.assertGreaterEqual(s["depth"] + s["deferred_count"] + s["in_flight_count"], 100)

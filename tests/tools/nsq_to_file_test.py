@@ -2,6 +2,7 @@
 import hashlib
 import os
 import subprocess
+import time
 import unittest
 
 from cluster import Cluster, Process, lines_in, tmpdir, tool, wait_for
@@ -70,6 +71,45 @@ class NsqToFileTest(unittest.TestCase):
                 got = set(lines_in(out, work))
                 missing = set(bodies) - got
                 self.assertEqual(len(missing), 0, sorted(missing)[:5])
+
+
+class DiskFullTest(unittest.TestCase):
+    """A full output disk: messages are requeued, never FINished unwritten, and every one
+    lands in a file once there is room. Needs root to mount a small tmpfs; skipped
+    otherwise."""
+
+    def setUp(self):
+        self.mnt = tmpdir()
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", self.mnt], capture_output=True)
+        if r.returncode != 0:
+            self.skipTest("cannot mount a tmpfs here: %s" % r.stderr.decode().strip())
+        self.cluster = Cluster()
+
+    def tearDown(self):
+        self.cluster.stop()
+        subprocess.run(["umount", "-l", self.mnt], capture_output=True)
+
+    def test_a_full_disk_requeues_and_nothing_is_finished_unwritten(self):
+        c = self.cluster
+        bodies = ["%06d %s" % (i, "y" * 1000) for i in range(3000)]  # 3 MB into 1 MB
+        c.publish("full", bodies)
+        c.registered("full")
+        p = Process([tool("nsq_to_file"), "--topic=full", "--output-dir=" + self.mnt, "--sync-interval=100ms",
+                     "--consumer-opt=default_requeue_delay,50ms", "--consumer-opt=backoff_multiplier,10ms",
+                     "--consumer-opt=max_backoff_duration,100ms"] + c.source("v2"), {})
+        wait_for(lambda: p.logged("requeueing"), 60, "a failed write")
+        time.sleep(0.5)  # let it retry against the full disk a while
+        s = c.channel_stats("full", "nsq_to_file")
+        finished = s["message_count"] - s["depth"] - s["in_flight_count"] - s["deferred_count"]
+        on_disk = set(lines_in(self.mnt))
+        self.assertLessEqual(finished, len(on_disk))
+        self.assertLess(len(on_disk), len(bodies))
+        subprocess.run(["mount", "-o", "remount,size=16m", self.mnt], check=True)
+        wait_for(lambda: c.channel_stats("full", "nsq_to_file")["depth"] == 0 and
+                 c.channel_stats("full", "nsq_to_file")["in_flight_count"] == 0 and
+                 c.channel_stats("full", "nsq_to_file")["deferred_count"] == 0, 60, "the channel to drain")
+        self.assertEqual(p.stop(), 0)
+        self.assertEqual(sorted(set(lines_in(self.mnt))), sorted(bodies))
 
 
 if __name__ == "__main__":

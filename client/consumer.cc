@@ -162,7 +162,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
         if (!outstanding_.contains(m.id)) return;
       }
       sub_->Touch(m.id);
-      MaybeFlush();
+      (void)sub_->Flush();  // now, even inside a batch: the handler is still working on it
       return;
     }
     if (m.done.exchange(true)) return;

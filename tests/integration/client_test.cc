@@ -263,6 +263,29 @@ TEST_P(ClientTest, AsyncFinishAllAnswersMessagesLater) {
   consumer.Stop();
 }
 
+TEST_P(ClientTest, TouchKeepsAMessageInFlightPastItsTimeout) {
+  auto* a = StartBroker();
+  client::Producer producer(ProducerTo({a}));
+  ASSERT_TRUE(producer.Publish("slow", "work").ok());
+  auto o = ConsumerOf("slow", "c");
+  o.config.msg_timeout = absl::Seconds(1);
+  std::atomic<int> calls{0};
+  client::Consumer consumer(o, [&](const client::Message& m) {
+    ++calls;
+    for (int i = 0; i < 8; ++i) {  // 2 s of work, touched every 250 ms
+      absl::SleepFor(absl::Milliseconds(250));
+      m.Touch();
+    }
+    return true;
+  });
+  ASSERT_TRUE(consumer.Start().ok());
+  ASSERT_TRUE(Eventually([&] { return consumer.finished() == 1; }));
+  EXPECT_TRUE(Eventually([&] { return Depth(a, "slow", "c") == 0; }));
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(a->engine()->GetStats({"slow", "c", true})->at(0).channels[0].timeout_count, 0u);
+  consumer.Stop();
+}
+
 TEST_P(ClientTest, ConsumerOfAFixedAddressReconnectsAfterTheBrokerComesBack) {
   auto* a = StartBroker();
   const std::string address = Address(a);

@@ -47,6 +47,24 @@ class NsqToFileTest(unittest.TestCase):
                 self.assertTrue(all(f.endswith(".gz") for f in files), files)
                 self.assertEqual(sorted(lines_in(out)), sorted(bodies))
 
+    def test_topic_pattern_picks_up_matching_topics_as_they_appear(self):
+        for transport in ("v2", "grpc"):
+            with self.subTest(transport=transport):
+                prefix = "pat%s_" % transport
+                self.cluster.publish(prefix + "a", ["a1", "a2"])
+                self.cluster.publish("other_" + transport, ["o1"])
+                self.cluster.registered(prefix + "a")
+                out = tmpdir()
+                p = Process([tool("nsq_to_file"), "--topic-pattern=^" + prefix, "--topic-refresh=200ms",
+                             "--sync-interval=100ms", "--output-dir=" + out, "--log-level=info"] +
+                            self.cluster.source(transport), {})
+                wait_for(lambda: sorted(lines_in(out)) == ["a1", "a2"], 30, "topic a in a file")
+                self.cluster.publish(prefix + "b", ["b1"])  # a new topic, found at the next refresh
+                self.cluster.registered(prefix + "b")
+                wait_for(lambda: sorted(lines_in(out)) == ["a1", "a2", "b1"], 30, "topic b in a file")
+                self.assertEqual(p.stop(), 0)
+                self.assertEqual(sorted(f.split(".")[0] for f in os.listdir(out)), [prefix + "a", prefix + "b"])
+
     def test_kill_9_loses_nothing(self):
         for transport in ("v2", "grpc"):
             with self.subTest(transport=transport):

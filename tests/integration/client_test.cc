@@ -263,6 +263,31 @@ TEST_P(ClientTest, AsyncFinishAllAnswersMessagesLater) {
   consumer.Stop();
 }
 
+TEST_P(ClientTest, MoreBrokersThanMaxInFlightStillDrainsEveryBroker) {
+  auto* a = StartBroker();
+  auto* b = StartBroker();
+  client::Producer pa(ProducerTo({a}));
+  client::Producer pb(ProducerTo({b}));
+  ASSERT_TRUE(pa.Publish("few", std::vector<std::string>{"a0", "a1", "a2"}).ok());
+  ASSERT_TRUE(pb.Publish("few", std::vector<std::string>{"b0", "b1", "b2"}).ok());
+  ASSERT_TRUE(Eventually([&] {
+    auto p = client::LookupdLookup(absl::StrCat("127.0.0.1:", discovery_->http_port()), "few", absl::Seconds(2));
+    return p.ok() && p->size() == 2;
+  }));
+  auto o = ConsumerOf("few", "c");
+  o.config.max_in_flight = 1;  // RDY 1 on one broker at a time, moved by redistribution
+  o.config.rdy_redistribute_interval = absl::Milliseconds(50);
+  o.config.low_rdy_idle_timeout = absl::Milliseconds(200);
+  Received received;
+  client::Consumer consumer(o, [&](const client::Message& m) {
+    received.Add(m);
+    return true;
+  });
+  ASSERT_TRUE(consumer.Start().ok());
+  EXPECT_TRUE(Eventually([&] { return received.count() == 6; }));
+  consumer.Stop();
+}
+
 TEST_P(ClientTest, TouchKeepsAMessageInFlightPastItsTimeout) {
   auto* a = StartBroker();
   client::Producer producer(ProducerTo({a}));

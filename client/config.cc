@@ -132,6 +132,10 @@ const std::map<std::string, Setter, std::less<>>& Setters() {
       {"deflate_level", Int(&Config::deflate_level, 1, 9)},
       {"snappy", Bool(&Config::snappy)},
       {"tls_v1", Bool(&Config::tls_v1)},
+      {"tls_root_ca_file", String(&Config::tls_root_ca_file)},
+      {"tls_insecure_skip_verify", Bool(&Config::tls_insecure_skip_verify)},
+      {"tls_cert", String(&Config::tls_cert)},
+      {"tls_key", String(&Config::tls_key)},
   };
   return *setters;
 }
@@ -159,9 +163,8 @@ absl::Status Config::Validate() const {
     return absl::InvalidArgumentError("heartbeat_interval must be less than read_timeout");
   }
   if (deflate && snappy) return absl::InvalidArgumentError("cannot enable both deflate and snappy");
-  if (deflate || snappy || tls_v1) {
-    return absl::InvalidArgumentError("tls_v1, deflate and snappy are not supported by this client yet");
-  }
+  if (deflate || snappy) return absl::InvalidArgumentError("deflate and snappy are not supported by this client yet");
+  if (tls_cert.empty() != tls_key.empty()) return absl::InvalidArgumentError("tls_cert and tls_key go together");
   return absl::OkStatus();
 }
 

@@ -46,7 +46,11 @@ struct Config {
   bool deflate = false;  // not supported yet by the V2 transport: rejected by Validate()
   int64_t deflate_level = 6;
   bool snappy = false;  // likewise
-  bool tls_v1 = false;  // likewise
+  bool tls_v1 = false;  // V2: upgrade to TLS in IDENTIFY (an error if the broker cannot)
+  std::string tls_root_ca_file;   // "" = the system's roots
+  bool tls_insecure_skip_verify = false;
+  std::string tls_cert;  // client certificate (PEM), presented when asked
+  std::string tls_key;
 
   // Sets one option by go-nsq's name ("max_in_flight", "backoff_strategy", ...; also the
   // camel-case struct field names go-nsq accepts, e.g. "MaxInFlight"). Durations take

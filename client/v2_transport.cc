@@ -1,6 +1,6 @@
 // NSQ's TCP protocol V2 (nsq.md 1.5, 5.2): a subscription (IDENTIFY, SUB, RDY, FIN, REQ,
 // TOUCH, CLS, heartbeats answered with NOP) and a publisher (PUB, MPUB, DPUB, one
-// response per command). Plain TCP; TLS, snappy and deflate are not negotiated yet.
+// response per command). TLS when tls_v1 is set; snappy and deflate are not negotiated yet.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -8,6 +8,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,6 +28,9 @@
 #include "client/transport.h"
 #include "common/net/host_port.h"
 #include "nlohmann/json.hpp"
+#include "openssl/err.h"
+#include "openssl/ssl.h"
+#include "openssl/x509v3.h"
 #include "spdlog/spdlog.h"
 
 namespace nsq::client::internal {
@@ -51,10 +56,144 @@ int PollTimeoutMs(absl::Duration d) {
   return static_cast<int>(std::clamp<int64_t>(absl::ToInt64Milliseconds(d), 0, 1 << 30));
 }
 
+// OpenSSL writes to the socket with write(), which raises SIGPIPE when the peer has gone;
+// a library must not kill its process for that. Blocks SIGPIPE in this thread for the
+// scope and takes one it raised.
+class SigpipeGuard {
+ public:
+  SigpipeGuard() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    pending_before_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~SigpipeGuard() {
+    const int saved_errno = errno;  // the caller's result
+    if (!pending_before_) {
+      sigset_t pending;
+      sigpending(&pending);
+      if (sigismember(&pending, SIGPIPE) == 1) {
+        const timespec zero{0, 0};
+        while (sigtimedwait(&pipe_, nullptr, &zero) == -1 && errno == EINTR) {
+        }
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    errno = saved_errno;
+  }
+
+ private:
+  sigset_t pipe_, old_;
+  bool pending_before_ = false;
+};
+
 // A blocking TCP connection with deadlines and a read buffer of whole frames.
 class Socket {
  public:
   ~Socket() { Close(); }
+
+  // The TLS upgrade after IDENTIFY granted tls_v1: a client handshake on the socket.
+  absl::Status StartTls(const Config& c, const std::string& address, absl::Duration timeout) {
+    ctx_ = SSL_CTX_new(TLS_client_method());
+    if (ctx_ == nullptr) return absl::InternalError("SSL_CTX_new failed");
+    SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION);
+    if (!c.tls_insecure_skip_verify) {
+      const int ok = c.tls_root_ca_file.empty()
+                         ? SSL_CTX_set_default_verify_paths(ctx_)
+                         : SSL_CTX_load_verify_locations(ctx_, c.tls_root_ca_file.c_str(), nullptr);
+      if (ok != 1) return absl::InvalidArgumentError(absl::StrCat("cannot load CA file ", c.tls_root_ca_file));
+      SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
+    }
+    if (!c.tls_cert.empty()) {
+      if (SSL_CTX_use_certificate_chain_file(ctx_, c.tls_cert.c_str()) != 1 ||
+          SSL_CTX_use_PrivateKey_file(ctx_, c.tls_key.c_str(), SSL_FILETYPE_PEM) != 1) {
+        return absl::InvalidArgumentError(absl::StrCat("cannot load tls_cert/tls_key ", c.tls_cert));
+      }
+    }
+    ssl_ = SSL_new(ctx_);
+    if (ssl_ == nullptr) return absl::InternalError("SSL_new failed");
+    SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_set_fd(ssl_, fd_);
+    auto hp = net::ParseHostPort(address);
+    const std::string host = hp && !hp->host.empty() ? hp->host : "127.0.0.1";
+    if (!c.tls_insecure_skip_verify) {
+      X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
+      if (X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) != 1) {
+        X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
+        SSL_set_tlsext_host_name(ssl_, host.c_str());
+      }
+    }
+    const absl::Time deadline = absl::Now() + timeout;
+    for (;;) {
+      ERR_clear_error();
+      int rc;
+      {
+        SigpipeGuard no_sigpipe;
+        rc = SSL_connect(ssl_);
+      }
+      if (rc == 1) return absl::OkStatus();
+      const int err = SSL_get_error(ssl_, rc);
+      short events;
+      if (err == SSL_ERROR_WANT_READ) {
+        events = POLLIN;
+      } else if (err == SSL_ERROR_WANT_WRITE) {
+        events = POLLOUT;
+      } else {
+        char buf[256];
+        ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
+        return absl::UnavailableError(absl::StrCat("TLS handshake with ", address, ": ", buf));
+      }
+      pollfd p{fd_, events, 0};
+      const absl::Duration left = deadline - absl::Now();
+      if (left <= absl::ZeroDuration() || poll(&p, 1, PollTimeoutMs(left)) == 0) {
+        return absl::DeadlineExceededError(absl::StrCat("TLS handshake with ", address, ": timeout"));
+      }
+    }
+  }
+
+  // One send or receive; > 0: bytes moved; 0: wait for `*events` and retry; < 0: error
+  // (errno set for plain sockets, EIO for TLS errors, 0 for a closed connection).
+  ssize_t Io(bool write, char* data, size_t n, short* events) {
+    if (ssl_ == nullptr) {
+      const ssize_t r = write ? ::send(fd_, data, n, MSG_NOSIGNAL) : ::recv(fd_, data, n, 0);
+      if (r > 0) return r;
+      if (r == 0 && !write) {
+        errno = 0;
+        return -1;
+      }
+      if (r < 0 && errno == EINTR) {
+        *events = 0;
+        return 0;
+      }
+      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        *events = write ? POLLOUT : POLLIN;
+        return 0;
+      }
+      return -1;
+    }
+    absl::MutexLock lock(&ssl_mu_);  // SSL_read and SSL_write share the session
+    SigpipeGuard no_sigpipe;
+    ERR_clear_error();
+    const int r = write ? SSL_write(ssl_, data, static_cast<int>(std::min<size_t>(n, 1 << 30)))
+                        : SSL_read(ssl_, data, static_cast<int>(std::min<size_t>(n, 1 << 30)));
+    if (r > 0) return r;
+    switch (SSL_get_error(ssl_, r)) {
+      case SSL_ERROR_WANT_READ:
+        *events = POLLIN;
+        return 0;
+      case SSL_ERROR_WANT_WRITE:
+        *events = POLLOUT;
+        return 0;
+      case SSL_ERROR_ZERO_RETURN:
+        errno = 0;
+        return -1;
+      default:
+        errno = EIO;
+        return -1;
+    }
+  }
 
   absl::Status Dial(const std::string& address, absl::Duration timeout) {
     auto hp = net::ParseHostPort(address);
@@ -103,21 +242,19 @@ class Socket {
   absl::Status WriteAll(std::string_view data, absl::Duration timeout) {
     const absl::Time deadline = absl::Now() + timeout;
     while (!data.empty()) {
-      ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      short events = 0;
+      const ssize_t n = Io(true, const_cast<char*>(data.data()), data.size(), &events);
       if (n > 0) {
         data.remove_prefix(static_cast<size_t>(n));
         continue;
       }
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        pollfd p{fd_, POLLOUT, 0};
-        const absl::Duration left = deadline - absl::Now();
-        if (left <= absl::ZeroDuration() || poll(&p, 1, PollTimeoutMs(left)) == 0) {
-          return absl::DeadlineExceededError("write timeout");
-        }
-        continue;
+      if (n < 0) return absl::UnavailableError(absl::StrCat("write: ", std::strerror(errno)));
+      if (events == 0) continue;
+      pollfd p{fd_, events, 0};
+      const absl::Duration left = deadline - absl::Now();
+      if (left <= absl::ZeroDuration() || poll(&p, 1, PollTimeoutMs(left)) == 0) {
+        return absl::DeadlineExceededError("write timeout");
       }
-      return absl::UnavailableError(absl::StrCat("write: ", std::strerror(errno)));
     }
     return absl::OkStatus();
   }
@@ -151,15 +288,16 @@ class Socket {
     for (;;) {
       const size_t old = rbuf_.size();
       rbuf_.resize(old + kChunk);
-      ssize_t n = ::recv(fd_, rbuf_.data() + old, kChunk, 0);
+      short events = 0;
+      const ssize_t n = Io(false, rbuf_.data() + old, kChunk, &events);
       rbuf_.resize(old + (n > 0 ? static_cast<size_t>(n) : 0));
       if (n > 0) return absl::OkStatus();
-      if (n == 0) return absl::UnavailableError("connection closed");
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      if (n < 0) {
+        if (errno == 0) return absl::UnavailableError("connection closed");
         return absl::UnavailableError(absl::StrCat("read: ", std::strerror(errno)));
       }
-      pollfd p{fd_, POLLIN, 0};
+      if (events == 0) continue;
+      pollfd p{fd_, events, 0};
       int rc = poll(&p, 1, PollTimeoutMs(timeout));
       if (rc == 0) return absl::DeadlineExceededError("read timeout");
       if (rc < 0 && errno != EINTR) return absl::UnavailableError("poll failed");
@@ -180,6 +318,10 @@ class Socket {
     if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
   }
   void Close() {
+    if (ssl_ != nullptr) SSL_free(ssl_);
+    if (ctx_ != nullptr) SSL_CTX_free(ctx_);
+    ssl_ = nullptr;
+    ctx_ = nullptr;
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
     rbuf_.clear();
@@ -193,6 +335,9 @@ class Socket {
   std::string rbuf_;
   size_t rpos_ = 0;
   uint32_t max_frame_ = kDefaultMaxFrame;
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+  absl::Mutex ssl_mu_;
 };
 
 // NSQ's topic/channel name rule (1-64 of [.a-zA-Z0-9_-], optional "#ephemeral"):
@@ -232,7 +377,8 @@ absl::Status StatusFromErrorFrame(std::string_view data) {
 }
 
 // Magic, IDENTIFY, and AUTH when the broker asks for it. Returns max_rdy_count.
-absl::StatusOr<int64_t> Handshake(Socket& s, const Config& c, absl::Duration timeout) {
+absl::StatusOr<int64_t> Handshake(Socket& s, const std::string& address, const Config& c,
+                                  absl::Duration timeout) {
   nlohmann::json id = {
       {"client_id", c.client_id},
       {"hostname", c.hostname},
@@ -246,7 +392,7 @@ absl::StatusOr<int64_t> Handshake(Socket& s, const Config& c, absl::Duration tim
                                     ? -1
                                     : absl::ToInt64Milliseconds(c.output_buffer_timeout)},
       {"msg_timeout", absl::ToInt64Milliseconds(c.msg_timeout)},
-      {"tls_v1", false},
+      {"tls_v1", c.tls_v1},
       {"snappy", false},
       {"deflate", false},
   };
@@ -264,6 +410,15 @@ absl::StatusOr<int64_t> Handshake(Socket& s, const Config& c, absl::Duration tim
     if (j.is_discarded()) return absl::DataLossError("IDENTIFY: bad JSON response");
     if (j.contains("max_rdy_count") && j["max_rdy_count"].is_number()) max_rdy = j["max_rdy_count"];
     if (j.contains("auth_required") && j["auth_required"].is_boolean()) auth_required = j["auth_required"];
+    const bool tls = j.contains("tls_v1") && j["tls_v1"].is_boolean() && j["tls_v1"].get<bool>();
+    if (c.tls_v1 && !tls) return absl::FailedPreconditionError("the broker did not agree to TLS (tls_v1)");
+    if (tls) {
+      if (auto st = s.StartTls(c, address, timeout); !st.ok()) return st;
+      if (auto st = s.ReadFrame(&type, &data, timeout); !st.ok()) return st;
+      if (type != kFrameResponse || data != "OK") return absl::DataLossError("TLS upgrade: no OK");
+    }
+  } else if (c.tls_v1) {
+    return absl::FailedPreconditionError("the broker did not agree to TLS (tls_v1)");
   }
   if (auth_required) {
     if (c.auth_secret.empty()) return absl::PermissionDeniedError("the broker requires auth_secret");
@@ -290,7 +445,7 @@ class V2Subscription : public Subscription {
       if (shutdown_) return absl::CancelledError("shut down");
       connected_ = true;
     }
-    auto max_rdy = Handshake(socket_, c, c.read_timeout);
+    auto max_rdy = Handshake(socket_, params_.address, c, c.read_timeout);
     if (!max_rdy.ok()) return max_rdy.status();
     if (auto st = socket_.WriteAll(absl::StrCat("SUB ", params_.topic, " ", params_.channel, "\n"),
                                    c.write_timeout);
@@ -424,7 +579,7 @@ class V2Publisher : public Publisher {
     absl::MutexLock lock(&mu_);
     if (!socket_.open()) {
       if (auto st = socket_.Dial(address_, config_.dial_timeout); !st.ok()) return st;
-      if (auto st = Handshake(socket_, config_, timeout_); !st.ok()) return Fail(st.status());
+      if (auto st = Handshake(socket_, address_, config_, timeout_); !st.ok()) return Fail(st.status());
     }
     if (auto st = socket_.WriteAll(out, timeout_); !st.ok()) return Fail(st);
     absl::Status result = absl::OkStatus();

@@ -3,6 +3,7 @@
 // (found through the lookupd HTTP /lookup, served by our gateway).
 
 #include <atomic>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <set>
@@ -15,6 +16,7 @@
 #include "client/consumer.h"
 #include "client/lookupd.h"
 #include "client/producer.h"
+#include "common/tls/test_certs.h"
 #include "gtest/gtest.h"
 #include "services/broker/broker_options.h"
 #include "services/broker/broker_server.h"
@@ -361,6 +363,58 @@ TEST_P(ClientTest, ProducerFailsOverToTheNextBroker) {
   EXPECT_EQ(a->engine()->GetStats({"f", "", true})->at(0).message_count, 3u);
   const absl::Status bad = producer.Publish("bad topic!", "x");
   EXPECT_TRUE(absl::IsInvalidArgument(bad)) << bad;
+}
+
+TEST(ClientTlsTest, V2UpgradesToTlsAndVerifiesTheBroker) {
+  const std::string dir = absl::StrCat(::testing::TempDir(), "/client_tls");
+  std::filesystem::create_directories(dir);
+  auto certs = tls::testing::WriteTestCerts(dir);
+  ASSERT_TRUE(certs.ok()) << certs.status();
+  broker::BrokerOptions o;
+  o.grpc_address = "127.0.0.1:0";
+  o.http_address = "127.0.0.1:0";
+  o.tcp_address = "127.0.0.1:0";
+  o.https_address = "127.0.0.1:0";
+  o.broadcast_address = "127.0.0.1";
+  o.data_path = dir + "/data";
+  o.tls_cert = certs->server_cert_file;
+  o.tls_key = certs->server_key_file;
+  broker::BrokerServer b(o);
+  ASSERT_TRUE(b.Start().ok());
+  const std::string address = absl::StrCat("127.0.0.1:", b.tcp_port());
+
+  client::ProducerOptions po;
+  po.nsqd_tcp_addresses = {address};
+  po.config.tls_v1 = true;
+  po.config.tls_root_ca_file = certs->ca_file;
+  client::Producer producer(po);
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 300; ++i) bodies.push_back(absl::StrCat("secret", i, std::string(1000, 'x')));
+  ASSERT_TRUE(producer.Publish("tls", bodies).ok());
+
+  client::ConsumerOptions co;
+  co.topic = "tls";
+  co.channel = "c";
+  co.nsqd_tcp_addresses = {address};
+  co.config = po.config;
+  co.config.max_in_flight = 50;
+  Received received;
+  client::Consumer consumer(co, [&](const client::Message& m) {
+    received.Add(m);
+    return true;
+  });
+  ASSERT_TRUE(consumer.Start().ok());
+  EXPECT_TRUE(Eventually([&] { return received.count() == 300; }));
+  consumer.Stop();
+
+  // A CA that did not sign the broker's certificate: the handshake fails.
+  client::ProducerOptions untrusted = po;
+  untrusted.config.tls_root_ca_file = certs->untrusted_cert_file;
+  untrusted.max_retries = 0;
+  const absl::Status st = client::Producer(untrusted).Publish("tls", "x");
+  EXPECT_TRUE(absl::IsUnavailable(st)) << st;
+  EXPECT_NE(st.message().find("TLS handshake"), absl::string_view::npos) << st;
+  b.Stop();
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, ClientTest, ::testing::Values(Transport::kGrpc, Transport::kV2),

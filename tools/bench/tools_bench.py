@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -43,6 +44,24 @@ def channel(port, topic, ch):
                 if c["channel_name"] == ch:
                     return c
     return None
+
+
+def free_base():
+    """A port p with p, p+1 and p+2 free on 127.0.0.1 (gRPC, HTTP, TCP)."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base > 65000:
+            continue
+        try:
+            for i in range(3):
+                with socket.socket() as t:
+                    t.bind(("127.0.0.1", base + i))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no free ports")
 
 
 def start_nsqd(base, data, *extra):
@@ -85,9 +104,12 @@ def main():
     args = ap.parse_args()
     n, size = args.messages, args.size
     work = tempfile.mkdtemp(prefix="tools_bench")
-    src, dst = 31000 + os.getpid() % 1000 * 10, 41000 + os.getpid() % 1000 * 10
-    brokers = [start_nsqd(src, os.path.join(work, "src")), start_nsqd(dst, os.path.join(work, "dst"))]
+    brokers = []
     try:
+        src = free_base()
+        brokers.append(start_nsqd(src, os.path.join(work, "src")))
+        dst = free_base()
+        brokers.append(start_nsqd(dst, os.path.join(work, "dst")))
         contestants = {
             "nsq_to_file": [
                 ("ours, V2", lambda ch, out: [ours("nsq_to_file"), "--topic=bench", "--channel=" + ch,

@@ -1,38 +1,66 @@
 #include "client/producer.h"
 
-#include <grpcpp/grpcpp.h>
-
-#include "common/grpc/server_options.h"
-#include "nsq/v1/broker.grpc.pb.h"
+#include "client/transport.h"
 
 namespace nsq::client {
+namespace {
 
-struct Producer::Impl {
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<nsq::v1::Broker::Stub> stub;
-};
-
-Producer::Producer(std::string broker_address, absl::Duration timeout)
-    : address_(std::move(broker_address)), timeout_(timeout), impl_(std::make_unique<Impl>()) {
-  impl_->channel = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
-  impl_->stub = nsq::v1::Broker::NewStub(impl_->channel);
+bool Retriable(const absl::Status& st) {
+  return absl::IsUnavailable(st) || absl::IsDeadlineExceeded(st) || absl::IsCancelled(st);
 }
 
+ProducerOptions OneBroker(std::string address, absl::Duration timeout) {
+  ProducerOptions o;
+  o.broker_addresses.push_back(std::move(address));
+  o.timeout = timeout;
+  o.max_retries = 0;
+  return o;
+}
+
+}  // namespace
+
+Producer::Producer(ProducerOptions options) : options_(std::move(options)) {
+  for (const std::string& a : options_.broker_addresses) {
+    publishers_.push_back(internal::NewGrpcPublisher(a, options_.timeout));
+  }
+  for (const std::string& a : options_.nsqd_tcp_addresses) {
+    publishers_.push_back(internal::NewV2Publisher(a, options_.config, options_.timeout));
+  }
+}
+
+Producer::Producer(std::string broker_address, absl::Duration timeout)
+    : Producer(OneBroker(std::move(broker_address), timeout)) {}
+
 Producer::~Producer() = default;
+
+const std::string& Producer::address(size_t i) const { return publishers_.at(i)->address(); }
 
 absl::StatusOr<std::vector<std::string>> Producer::Publish(const std::string& topic,
                                                            const std::vector<std::string>& bodies,
                                                            absl::Duration defer) {
-  nsq::v1::PublishRequest req;
-  req.set_topic(topic);
-  for (const std::string& b : bodies) req.add_bodies(b);
-  req.set_defer_ms(absl::ToInt64Milliseconds(defer));
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout_));
-  nsq::v1::PublishResponse resp;
-  grpc::Status st = impl_->stub->Publish(&ctx, req, &resp);
-  if (!st.ok()) return grpcutil::FromGrpcStatus(st);
-  return std::vector<std::string>(resp.ids().begin(), resp.ids().end());
+  const size_t n = publishers_.size();
+  if (n == 0) return absl::FailedPreconditionError("no broker address");
+  const bool failover = options_.mode == ProducerOptions::Mode::kFailover;
+  size_t start = failover ? next_.load() : next_.fetch_add(1);
+  absl::Status last;
+  for (int attempt = 0; attempt <= options_.max_retries; ++attempt) {
+    const size_t i = (start + static_cast<size_t>(attempt)) % n;
+    auto r = publishers_[i]->Publish(topic, bodies, defer);
+    if (r.ok()) {
+      if (failover) next_.store(i);
+      return r;
+    }
+    last = r.status();
+    if (!Retriable(last)) return last;
+  }
+  if (failover) next_.store((start + 1) % n);
+  return last;
+}
+
+absl::Status Producer::PublishTo(size_t index, const std::string& topic, const std::vector<std::string>& bodies,
+                                 absl::Duration defer) {
+  if (index >= publishers_.size()) return absl::InvalidArgumentError("no such broker");
+  return publishers_[index]->Publish(topic, bodies, defer).status();
 }
 
 }  // namespace nsq::client

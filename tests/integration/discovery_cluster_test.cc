@@ -240,8 +240,8 @@ TEST_F(ClusterTest, ConsumerGetsBothBrokersMessagesAndPicksUpANewBrokerAtOnce) {
   o.topic = "orders";
   o.channel = "billing";
   o.discovery_addresses = DiscoveryAddresses();
-  o.max_in_flight = 10;
-  o.reconnect_interval = absl::Hours(1);  // no polling: only Watch can bring a new broker
+  o.config.max_in_flight = 10;
+  o.config.lookupd_poll_interval = absl::Hours(1);  // no polling: only Watch can bring a new broker
   client::Consumer consumer(o, [&](const client::Message& m) {
     received.Add(m);
     return true;
@@ -279,7 +279,7 @@ TEST_F(ClusterTest, ConsumerSpreadsMaxInFlightAcrossBrokers) {
   o.topic = "orders";
   o.channel = "billing";
   o.discovery_addresses = DiscoveryAddresses();
-  o.max_in_flight = 5;
+  o.config.max_in_flight = 5;
   client::Consumer consumer(o, [](const client::Message&) { return true; });
   ASSERT_TRUE(consumer.Start().ok());
   auto ready = [](broker::BrokerServer* s) {
@@ -311,8 +311,8 @@ TEST_F(ClusterTest, BrokersKeepServingWithDiscoveryDownAndReRegisterWhenItReturn
   o.topic = "orders";
   o.channel = "billing";
   o.discovery_addresses = DiscoveryAddresses();
-  o.max_in_flight = 10;
-  o.reconnect_interval = absl::Milliseconds(100);
+  o.config.max_in_flight = 10;
+  o.config.lookupd_poll_interval = absl::Milliseconds(100);
   client::Consumer consumer(o, [&](const client::Message& m) {
     received.Add(m);
     return true;

@@ -32,6 +32,7 @@
 #include "openssl/ssl.h"
 #include "openssl/x509v3.h"
 #include "spdlog/spdlog.h"
+#include "common/names/names.h"
 
 namespace nsq::client::internal {
 namespace {
@@ -343,18 +344,6 @@ class Socket {
 // NSQ's topic/channel name rule (1-64 of [.a-zA-Z0-9_-], optional "#ephemeral"):
 // checked before a name goes into a command line, where a space would split it.
 // TODO: use common/'s name check once the broker's moves there.
-bool ValidName(std::string_view name) {
-  constexpr std::string_view kEphemeral = "#ephemeral";
-  if (name.size() > kEphemeral.size() && name.substr(name.size() - kEphemeral.size()) == kEphemeral) {
-    name.remove_suffix(kEphemeral.size());
-  }
-  if (name.empty() || name.size() > 64) return false;
-  for (char c : name) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) return false;
-  }
-  return true;
-}
-
 std::string Command(std::string_view line, std::string_view body) {
   std::string out(line);
   out += '\n';
@@ -436,7 +425,7 @@ class V2Subscription : public Subscription {
 
   absl::StatusOr<int64_t> Connect() override {
     const Config& c = params_.config;
-    if (!ValidName(params_.topic) || !ValidName(params_.channel)) {
+    if (!names::IsValidName(params_.topic) || !names::IsValidName(params_.channel)) {
       return absl::InvalidArgumentError("invalid topic or channel name");
     }
     if (auto st = socket_.Dial(params_.address, c.dial_timeout); !st.ok()) return st;
@@ -555,7 +544,7 @@ class V2Publisher : public Publisher {
                                                    const std::vector<std::string>& bodies,
                                                    absl::Duration defer) override {
     if (bodies.empty()) return absl::InvalidArgumentError("no message bodies");
-    if (!ValidName(topic)) return absl::InvalidArgumentError(absl::StrCat("invalid topic name ", topic));
+    if (!names::IsValidName(topic)) return absl::InvalidArgumentError(absl::StrCat("invalid topic name ", topic));
     std::string out;
     int responses = 0;
     if (defer > absl::ZeroDuration()) {

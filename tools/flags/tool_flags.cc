@@ -168,19 +168,6 @@ int Fail(const std::string& tool, const absl::Status& st) {
   return 1;
 }
 
-bool IsValidName(const std::string& name) {
-  std::string_view n = name;
-  constexpr std::string_view kEphemeral = "#ephemeral";
-  if (n.size() > kEphemeral.size() && n.substr(n.size() - kEphemeral.size()) == kEphemeral) {
-    n.remove_suffix(kEphemeral.size());
-  }
-  if (n.empty() || n.size() > 64) return false;
-  for (char c : n) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) return false;
-  }
-  return true;
-}
-
 std::string RandomTailChannel() {
   std::random_device rd;
   return absl::StrFormat("tail%06d#ephemeral", std::uniform_int_distribution<int>(0, 999998)(rd));

@@ -16,6 +16,7 @@
 #include "client/consumer.h"
 #include "client/producer.h"
 #include "common/flags/flags.h"
+#include "common/names/names.h"
 
 namespace nsq::tools {
 
@@ -58,8 +59,8 @@ std::optional<int> ParseFlags(flags::FlagSet& fs, int argc, char** argv, const s
 // Prints "<tool>: <message>" to stderr and returns 1.
 int Fail(const std::string& tool, const absl::Status& st);
 
-// A valid NSQ topic or channel name (1-64 of [.a-zA-Z0-9_-], optional #ephemeral).
-bool IsValidName(const std::string& name);
+// A valid NSQ topic or channel name: common/names' rule, the broker's own.
+using ::nsq::names::IsValidName;
 
 // The random ephemeral channel nsq_tail uses by default: tail<6 digits>#ephemeral.
 std::string RandomTailChannel();

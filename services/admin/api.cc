@@ -238,6 +238,24 @@ struct AdminApi::Impl {
                   attempted);
   }
 
+  // POST {"action": ...} or DELETE of a topic or channel (`what`): the method, then who
+  // may act (first, as nsqadmin does), then the body. An answer to send back, or nullopt
+  // with *action set.
+  std::optional<http::Response> ParseActionRequest(const http::Request& req, const char* what,
+                                                   Action* action) {
+    if (req.method != "POST" && req.method != "DELETE") return Message(405, "METHOD_NOT_ALLOWED");
+    const bool del = req.method == "DELETE";
+    if (auto r = CheckAdmin(req, absl::StrCat(del ? "delete_" : "action_", what))) return *r;
+    *action = Action::kDelete;
+    if (del) return std::nullopt;
+    Json body;
+    if (auto r = ParseBody(req, &body)) return *r;
+    auto a = ParseAction(StringField(body, "action"));
+    if (!a) return Message(400, "INVALID_ACTION");
+    *action = *a;
+    return std::nullopt;
+  }
+
   http::Response Topic(const http::Request& req, const std::string& topic) {
     auto snap = deps.cluster->Latest();
     if (req.method == "GET") {
@@ -248,17 +266,8 @@ struct AdminApi::Impl {
       }
       return Read(*snap, std::move(*view));
     }
-    if (req.method != "POST" && req.method != "DELETE") return Message(405, "METHOD_NOT_ALLOWED");
-    // Who may act is checked first, as nsqadmin does.
-    if (auto r = CheckAdmin(req, req.method == "DELETE" ? "delete_topic" : "action_topic")) return *r;
     Action action = Action::kDelete;
-    if (req.method == "POST") {
-      Json body;
-      if (auto r = ParseBody(req, &body)) return *r;
-      auto a = ParseAction(StringField(body, "action"));
-      if (!a) return Message(400, "INVALID_ACTION");
-      action = *a;
-    }
+    if (auto r = ParseActionRequest(req, "topic", &action)) return *r;
     const std::string name = absl::StrCat(ActionName(action), "_topic");
     std::vector<std::function<std::string()>> calls;
     for (const auto& n : snap->nodes) {
@@ -300,17 +309,8 @@ struct AdminApi::Impl {
       }
       return Read(*snap, std::move(*view));
     }
-    if (req.method != "POST" && req.method != "DELETE") return Message(405, "METHOD_NOT_ALLOWED");
-    // Who may act is checked first, as nsqadmin does.
-    if (auto r = CheckAdmin(req, req.method == "DELETE" ? "delete_channel" : "action_channel")) return *r;
     Action action = Action::kDelete;
-    if (req.method == "POST") {
-      Json body;
-      if (auto r = ParseBody(req, &body)) return *r;
-      auto a = ParseAction(StringField(body, "action"));
-      if (!a) return Message(400, "INVALID_ACTION");
-      action = *a;
-    }
+    if (auto r = ParseActionRequest(req, "channel", &action)) return *r;
     const std::string name = absl::StrCat(ActionName(action), "_channel");
     std::vector<std::function<std::string()>> calls;
     for (const auto& n : snap->nodes) {

@@ -168,6 +168,19 @@ int Fail(const std::string& tool, const absl::Status& st) {
   return 1;
 }
 
+absl::Status CheckName(const std::string& flag, const std::string& value, const std::string& kind) {
+  if (IsValidName(value)) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("--", flag, " ", value, " is not a valid ", kind, " name"));
+}
+
+absl::Status CheckTopics(const std::vector<std::string>& topics) {
+  if (topics.empty()) return absl::InvalidArgumentError("--topic required");
+  for (const std::string& t : topics) {
+    if (absl::Status st = CheckName("topic", t, "topic"); !st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
 std::string RandomTailChannel() {
   std::random_device rd;
   return absl::StrFormat("tail%06d#ephemeral", std::uniform_int_distribution<int>(0, 999998)(rd));

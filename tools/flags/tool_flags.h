@@ -62,6 +62,11 @@ int Fail(const std::string& tool, const absl::Status& st);
 // A valid NSQ topic or channel name: common/names' rule, the broker's own.
 using ::nsq::names::IsValidName;
 
+// InvalidArgument "--<flag> <value> is not a valid <kind> name" unless `value` is one.
+absl::Status CheckName(const std::string& flag, const std::string& value, const std::string& kind);
+// InvalidArgument "--topic required" when empty, else CheckName of each.
+absl::Status CheckTopics(const std::vector<std::string>& topics);
+
 // The random ephemeral channel nsq_tail uses by default: tail<6 digits>#ephemeral.
 std::string RandomTailChannel();
 

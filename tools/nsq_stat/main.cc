@@ -183,8 +183,8 @@ int Run(int argc, char** argv) {
   if (auto code = ParseFlags(fs, argc, argv, kTool)) return *code;
   auto bad = [](std::string m) { return Fail(kTool, absl::InvalidArgumentError(std::move(m))); };
   if (o.topic.empty() || o.channel.empty()) return bad("--topic and --channel are required");
-  if (!IsValidName(o.topic)) return bad(absl::StrCat("--topic ", o.topic, " is not a valid topic name"));
-  if (!IsValidName(o.channel)) return bad(absl::StrCat("--channel ", o.channel, " is not a valid channel name"));
+  if (auto st = CheckName("topic", o.topic, "topic"); !st.ok()) return Fail(kTool, st);
+  if (auto st = CheckName("channel", o.channel, "channel"); !st.ok()) return Fail(kTool, st);
   if (interval <= absl::ZeroDuration()) return bad("--interval should be positive");
   if (connect_timeout <= absl::ZeroDuration()) return bad("--http-client-connect-timeout should be positive");
   if (o.request_timeout <= absl::ZeroDuration()) return bad("--http-client-request-timeout should be positive");

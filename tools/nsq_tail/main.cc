@@ -43,14 +43,9 @@ int Run(int argc, char** argv) {
   source.Register(&fs);
   if (auto code = ParseFlags(fs, argc, argv, kTool)) return *code;
   if (auto st = logging::InitLogging(log_level, "[nsq_tail] "); !st.ok()) return Fail(kTool, st);
-  if (topics.empty()) return Fail(kTool, absl::InvalidArgumentError("--topic required"));
-  for (const std::string& t : topics) {
-    if (!IsValidName(t)) return Fail(kTool, absl::InvalidArgumentError(absl::StrCat("--topic ", t, " is not a valid topic name")));
-  }
+  if (auto st = CheckTopics(topics); !st.ok()) return Fail(kTool, st);
   if (channel.empty()) channel = RandomTailChannel();
-  if (!IsValidName(channel)) {
-    return Fail(kTool, absl::InvalidArgumentError(absl::StrCat("--channel ", channel, " is not a valid channel name")));
-  }
+  if (auto st = CheckName("channel", channel, "channel"); !st.ok()) return Fail(kTool, st);
   if (max_in_flight < 1) return Fail(kTool, absl::InvalidArgumentError("--max-in-flight must be >= 1"));
   if (total < 0) return Fail(kTool, absl::InvalidArgumentError("-n must be >= 0"));
   if (total > 0 && total < max_in_flight) max_in_flight = total;

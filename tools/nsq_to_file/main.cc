@@ -64,7 +64,7 @@ int Run(int argc, char** argv) {
   if (topics.empty() && topic_pattern.empty()) return bad("--topic or --topic-pattern required");
   if (!topics.empty() && !topic_pattern.empty()) return bad("use --topic or --topic-pattern, not both");
   for (const std::string& t : topics) {
-    if (!IsValidName(t)) return bad(absl::StrCat("--topic ", t, " is not a valid topic name"));
+    if (auto st = CheckName("topic", t, "topic"); !st.ok()) return Fail(kTool, st);
   }
   std::unique_ptr<RE2> pattern;
   if (!topic_pattern.empty()) {
@@ -73,7 +73,7 @@ int Run(int argc, char** argv) {
     if (!source.has_discovery()) return bad("--topic-pattern requires --lookupd-http-address or --discovery-address");
     if (topic_refresh <= absl::ZeroDuration()) return bad("--topic-refresh must be positive");
   }
-  if (!IsValidName(channel)) return bad(absl::StrCat("--channel ", channel, " is not a valid channel name"));
+  if (auto st = CheckName("channel", channel, "channel"); !st.ok()) return Fail(kTool, st);
   if (max_in_flight < 1) return bad("--max-in-flight must be >= 1");
   if (gzip_level < 1 || gzip_level > 9) return bad("--gzip-level must be in 1..9");
   fo.gzip_level = gzip_level;

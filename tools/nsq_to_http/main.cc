@@ -110,11 +110,8 @@ int Run(int argc, char** argv) {
   if (auto code = ParseFlags(fs, argc, argv, kTool)) return *code;
   if (auto st = logging::InitLogging(log_level, "[nsq_to_http] "); !st.ok()) return Fail(kTool, st);
   auto bad = [](std::string m) { return Fail(kTool, absl::InvalidArgumentError(std::move(m))); };
-  if (topics.empty()) return bad("--topic required");
-  for (const std::string& t : topics) {
-    if (!IsValidName(t)) return bad(absl::StrCat("--topic ", t, " is not a valid topic name"));
-  }
-  if (!IsValidName(channel)) return bad(absl::StrCat("--channel ", channel, " is not a valid channel name"));
+  if (auto st = CheckTopics(topics); !st.ok()) return Fail(kTool, st);
+  if (auto st = CheckName("channel", channel, "channel"); !st.ok()) return Fail(kTool, st);
   if (gets.empty() && posts.empty()) return bad("--get or --post required");
   if (!gets.empty() && !posts.empty()) return bad("use --get or --post, not both");
   if (sample <= 0 || sample > 1) return bad("--sample must be in (0, 1]");

@@ -142,14 +142,11 @@ int Run(int argc, char** argv) {
   if (auto code = ParseFlags(fs, argc, argv, kTool)) return *code;
   if (auto st = logging::InitLogging(log_level, "[nsq_to_nsq] "); !st.ok()) return Fail(kTool, st);
   auto bad = [](std::string m) { return Fail(kTool, absl::InvalidArgumentError(std::move(m))); };
-  if (topics.empty()) return bad("--topic required");
-  for (const std::string& t : topics) {
-    if (!IsValidName(t)) return bad(absl::StrCat("--topic ", t, " is not a valid topic name"));
-  }
+  if (auto st = CheckTopics(topics); !st.ok()) return Fail(kTool, st);
   if (!destination_topic.empty() && !IsValidName(destination_topic)) {
     return bad(absl::StrCat("--destination-topic ", destination_topic, " is not a valid topic name"));
   }
-  if (!IsValidName(channel)) return bad(absl::StrCat("--channel ", channel, " is not a valid channel name"));
+  if (auto st = CheckName("channel", channel, "channel"); !st.ok()) return Fail(kTool, st);
   if (max_in_flight < 1) return bad("--max-in-flight must be >= 1");
   if (mode != "hostpool" && mode != "round-robin" && mode != "epsilon-greedy") {
     return bad(absl::StrCat("--mode ", mode, ": want round-robin, hostpool or epsilon-greedy"));

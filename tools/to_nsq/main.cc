@@ -40,7 +40,7 @@ int Run(int argc, char** argv) {
   if (auto code = ParseFlags(fs, argc, argv, kTool)) return *code;
   if (auto st = logging::InitLogging(log_level, "[to_nsq] "); !st.ok()) return Fail(kTool, st);
   if (topic.empty()) return Fail(kTool, absl::InvalidArgumentError("--topic required"));
-  if (!IsValidName(topic)) return Fail(kTool, absl::InvalidArgumentError(absl::StrCat("--topic ", topic, " is not a valid topic name")));
+  if (auto st = CheckName("topic", topic, "topic"); !st.ok()) return Fail(kTool, st);
   if (delimiter.size() != 1) return Fail(kTool, absl::InvalidArgumentError("--delimiter must be a single byte"));
   if (rate < 0) return Fail(kTool, absl::InvalidArgumentError("--rate must be >= 0"));
   if (auto st = dest.Validate(); !st.ok()) return Fail(kTool, st);

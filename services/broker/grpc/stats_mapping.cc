@@ -28,6 +28,7 @@ void AddTopicStats(const std::vector<TopicStats>& stats, bool include_clients,
       channel->set_timeout_count(c.timeout_count);
       channel->set_client_count(c.consumer_count);
       channel->set_paused(c.paused);
+      channel->set_held_in_memory_count(c.held_count);
       if (!include_clients) continue;
       for (const ConsumerStats& s : c.consumers) {
         nsq::v1::ClientStats* client = channel->add_clients();

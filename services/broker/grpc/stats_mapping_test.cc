@@ -33,6 +33,7 @@ std::vector<TopicStats> OneTopicOneChannelOneClient() {
   channel.requeue_count = 1;
   channel.timeout_count = 6;
   channel.paused = true;
+  channel.held_count = 5;
   channel.consumer_count = 1;
   channel.consumers.push_back(consumer);
   TopicStats topic;
@@ -69,6 +70,7 @@ TEST(StatsMappingTest, CopiesEveryTopicAndChannelFigure) {
   EXPECT_EQ(c.timeout_count(), 6u);
   EXPECT_EQ(c.client_count(), 1);
   EXPECT_TRUE(c.paused());
+  EXPECT_EQ(c.held_in_memory_count(), 5);
 }
 
 TEST(StatsMappingTest, ClientsCarryTheirFiguresWithClientTextMadePrintable) {

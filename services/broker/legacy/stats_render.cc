@@ -98,6 +98,9 @@ void WriteChannel(GoJsonWriter& w, const StatsPage& page, const broker::ChannelS
   w.Key("channel_name").String(c.name);
   w.Key("depth").Int(c.depth);
   w.Key("backend_depth").Int(c.backend_depth);
+  // Not in nsqd (which drops such messages): shown only when there are some, so that
+  // nsqd's bytes stay as they are otherwise.
+  if (c.held_count > 0) w.Key("held_in_memory_count").Int(c.held_count);
   w.Key("in_flight_count").Int(c.in_flight_count);
   w.Key("deferred_count").Int(c.deferred_count);
   w.Key("message_count").Uint(c.message_count);

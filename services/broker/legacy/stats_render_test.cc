@@ -79,6 +79,14 @@ TEST(StatsRenderTest, JsonHasNsqdFieldsInNsqdOrder) {
           kE2e + R"(}],"producers":null})");
 }
 
+TEST(StatsRenderTest, JsonShowsMessagesHeldInMemoryOnlyWhenThereAreSome) {
+  StatsPage page = OneGrpcConsumer();
+  EXPECT_EQ(StatsJson(page).find("held_in_memory_count"), std::string::npos);
+  page.topics[0].channels[0].held_count = 3;
+  EXPECT_NE(StatsJson(page).find(R"("backend_depth":0,"held_in_memory_count":3,"in_flight_count")"),
+            std::string::npos);
+}
+
 TEST(StatsRenderTest, JsonTopicsAreNullWhenTheTopicFilterMatchedNothing) {
   StatsPage page;
   page.health = "OK";

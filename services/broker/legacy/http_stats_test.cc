@@ -69,7 +69,9 @@ TEST(HttpStatsTest, StatsShowV2ClientsAndProducers) {
                                     "      [c                        ] depth: 0     be-depth: 0     inflt: 1    def: 0    re-q: 0     timeout: 0     msgs: 1        e2e%: \n"
                                     "        [V2 host:"));
   EXPECT_THAT(text->body, HasSubstr(" ua/1      ] state: 3 inflt: 1    rdy: 7    fin: 0        re-q: 0        msgs: 1        connected: "));
-  EXPECT_THAT(text->body, HasSubstr("\nProducers:\n   [V2 :"));
+  // A producer that never sent IDENTIFY goes by its remote host, as in nsqd.
+  EXPECT_THAT(r->body, HasSubstr("\"producers\":[{\"client_id\":\"127.0.0.1\",\"hostname\":\"127.0.0.1\","));
+  EXPECT_THAT(text->body, HasSubstr("\nProducers:\n   [V2 127.0.0.1:"));
   EXPECT_THAT(text->body, HasSubstr("] msgs: 1        topics: t=1 connected: "));
 }
 

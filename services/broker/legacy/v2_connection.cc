@@ -48,7 +48,9 @@ Connection::Connection(V2Server::Impl* server, asio::io_context& io, tcp::socket
   settings_.heartbeat_interval_ms = absl::ToInt64Milliseconds(opts_.client_timeout) / 2;
   settings_.output_buffer_timeout_ms = absl::ToInt64Milliseconds(opts_.output_buffer_timeout);
   settings_.msg_timeout_ms = absl::ToInt64Milliseconds(opts_.msg_timeout);
-  info_.client_id = remote_ip_;  // nsqd's default until IDENTIFY
+  // nsqd's defaults until IDENTIFY (which may set them, even to ""): the remote host.
+  info_.client_id = remote_ip_;
+  info_.hostname = remote_ip_;
   info_.remote_address = remote_address_;
   info_.connect_time = absl::Now();
   decode_ctx_.max_msg_size = opts_.max_msg_size;

@@ -120,7 +120,7 @@ bool SplitEndpoint(const std::string& address, std::string* host_port, std::stri
 absl::StatusOr<AuthState> QueryAuthServers(const AuthOptions& options,
                                            std::string_view common_name,
                                            std::string_view remote_ip, std::string_view secret,
-                                           bool tls) {
+                                           bool tls, const Clock* clock) {
   if (options.addresses.empty()) return absl::FailedPreconditionError("auth is not enabled");
   std::vector<std::string> order = options.addresses;
   std::shuffle(order.begin(), order.end(), std::mt19937(std::random_device{}()));
@@ -162,7 +162,7 @@ absl::StatusOr<AuthState> QueryAuthServers(const AuthOptions& options,
           absl::StrCat("auth server ", address, " answered ", response->status));
       continue;
     }
-    return ParseAuthReply(response->body, absl::Now());
+    return ParseAuthReply(response->body, clock->Now());
   }
   return last;
 }

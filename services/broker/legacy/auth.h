@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/time/clock.h"
 
 namespace re2 {
 class RE2;
@@ -45,12 +46,13 @@ struct AuthState {
 // regex that does not compile.
 absl::StatusOr<AuthState> ParseAuthReply(std::string_view json, absl::Time now);
 
-// Asks the auth servers (random start order, first success wins). Blocking: call it
-// off the I/O threads.
+// Asks the auth servers (random start order, first success wins); the reply's ttl counts
+// from `clock` (the engine's, so tests move it instead of sleeping). Blocking: call it off
+// the I/O threads.
 absl::StatusOr<AuthState> QueryAuthServers(const AuthOptions& options,
                                            std::string_view common_name,
                                            std::string_view remote_ip, std::string_view secret,
-                                           bool tls);
+                                           bool tls, const Clock* clock);
 
 // Go's url.QueryEscape.
 std::string QueryEscape(std::string_view s);

@@ -45,7 +45,7 @@ std::optional<std::string> ReadBinaryMpub(std::string_view body, int64_t max_msg
 // The nsq-cpp addition: with auth on, publishing over HTTP needs a bearer secret.
 std::optional<http::Response> CheckPublishAuth(const HttpApiOptions& options,
                                                const http::Request& req,
-                                               const std::string& topic) {
+                                               const std::string& topic, const Clock* clock) {
   if (options.auth.addresses.empty()) return std::nullopt;
   std::optional<std::string> header = req.Header("Authorization");
   if (!header || !absl::StartsWith(*header, "Bearer ")) return V1Error(401, "AUTH_REQUIRED");
@@ -53,7 +53,7 @@ std::optional<http::Response> CheckPublishAuth(const HttpApiOptions& options,
   std::string ip = req.remote_address;
   if (const size_t colon = ip.rfind(':'); colon != std::string::npos) ip = ip.substr(0, colon);
   if (ip.size() >= 2 && ip.front() == '[') ip = ip.substr(1, ip.size() - 2);
-  absl::StatusOr<AuthState> state = QueryAuthServers(options.auth, "", ip, secret, false);
+  absl::StatusOr<AuthState> state = QueryAuthServers(options.auth, "", ip, secret, false, clock);
   if (!state.ok()) return V1Error(403, "AUTH_FAILED");
   if (!state->IsAllowed(topic, "")) return V1Error(403, "UNAUTHORIZED");
   return std::nullopt;
@@ -81,7 +81,7 @@ http::Response HandlePub(broker::Engine* engine, const HttpApiOptions& options,
       return V1Error(400, "INVALID_DEFER");
     }
   }
-  if (auto err = CheckPublishAuth(options, req, topic)) return *err;
+  if (auto err = CheckPublishAuth(options, req, topic, engine->clock())) return *err;
   const std::string_view body = req.body;
   absl::Status st = engine->Publish(topic, absl::MakeConstSpan(&body, 1), defer);
   if (!st.ok()) return V1Error(503, "EXITING");
@@ -123,7 +123,7 @@ http::Response HandleMpub(broker::Engine* engine, const HttpApiOptions& options,
       bodies.push_back(block);
     }
   }
-  if (auto err = CheckPublishAuth(options, req, topic)) return *err;
+  if (auto err = CheckPublishAuth(options, req, topic, engine->clock())) return *err;
   if (!bodies.empty()) {
     absl::Status st = engine->Publish(topic, bodies);
     if (!st.ok()) return V1Error(503, "EXITING");

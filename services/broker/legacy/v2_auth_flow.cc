@@ -52,10 +52,11 @@ void Connection::QueryAuth(Done done) {
   suspended_ = true;
   auto self = shared_from_this();
   AuthOptions auth = opts_.auth;
-  asio::post(server_->auth_pool(), [self, auth = std::move(auth), done = std::move(done),
+  const Clock* clock = server_->engine()->clock();
+  asio::post(server_->auth_pool(), [self, auth = std::move(auth), clock, done = std::move(done),
                                     cn = common_name_, ip = remote_ip_, secret = secret_,
                                     tls = tls_done_]() mutable {
-    absl::StatusOr<AuthState> state = QueryAuthServers(auth, cn, ip, secret, tls);
+    absl::StatusOr<AuthState> state = QueryAuthServers(auth, cn, ip, secret, tls, clock);
     asio::post(self->io_, [self, done = std::move(done), state = std::move(state)]() mutable {
       if (self->closed_) return;
       done(std::move(state));
@@ -72,7 +73,7 @@ Connection::AuthCheck Connection::CheckAuth(const char* cmd, std::string_view to
     SendFatal(absl::StrCat("E_AUTH_FIRST AUTH required before ", cmd));
     return AuthCheck::kFailed;
   }
-  if (absl::Now() >= auth_->expires) {
+  if (server_->engine()->clock()->Now() >= auth_->expires) {
     retry_cmd_ = c;  // views into in_, which stays put while suspended
     QueryAuth([this](absl::StatusOr<AuthState> state) {
       if (!state.ok()) {

@@ -97,6 +97,9 @@ http::Response HandleMpub(broker::Engine* engine, const HttpApiOptions& options,
   }
   std::string topic;
   if (auto err = TopicFromQuery(engine, req, &topic)) return *err;
+  // nsqd's doMPUB gets (creates) the topic before it reads the body, so a bad body still
+  // leaves it; with auth on (our addition) only once the secret is checked, below.
+  if (options.auth.addresses.empty()) engine->CreateTopic(topic).IgnoreError();
   bool binary = false;
   if (std::optional<std::string> b = Param(req, "binary")) {
     std::optional<bool> v = ParseGoBool(*b);

@@ -94,5 +94,16 @@ TEST(HttpPubTest, MpubSizeLimits) {
   EXPECT_EQ(HttpCall(gw, "POST", "/mpub", "a"), absl::StrCat("400 ", kV1Json, "{\"message\":\"MISSING_ARG_TOPIC\"}"));
 }
 
+// nsqd creates /mpub's topic before it reads the body, /pub's only after.
+TEST(HttpPubTest, AFailedMpubLeavesItsTopicAsNsqdDoesAndAFailedPubDoesNot) {
+  GatewayConfig config;
+  config.engine.max_msg_size = 4;
+  Gateway gw(config);
+  EXPECT_EQ(HttpCall(gw, "POST", "/mpub?topic=m", "abcde\n"), absl::StrCat("413 ", kV1Json, "{\"message\":\"MSG_TOO_BIG\"}"));
+  EXPECT_TRUE(gw.engine().TopicExists("m"));
+  EXPECT_EQ(HttpCall(gw, "POST", "/pub?topic=p", "abcde"), absl::StrCat("413 ", kV1Json, "{\"message\":\"MSG_TOO_BIG\"}"));
+  EXPECT_FALSE(gw.engine().TopicExists("p"));
+}
+
 }  // namespace
 }  // namespace nsq::legacy

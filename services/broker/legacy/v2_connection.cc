@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/broker/legacy/v2_listener.h"
@@ -202,6 +203,14 @@ void Connection::ProcessCommands() {
     }
     if (st == DecodeStatus::kFatal) {
       FlushFins();
+      // nsqd creates an MPUB's topic before it reads the messages, so a bad body still
+      // leaves the topic behind (when the client may publish to it).
+      if (!cmd_.topic.empty() && (absl::StartsWith(error, "E_BAD_BODY MPUB") ||
+                                  absl::StartsWith(error, "E_BAD_MESSAGE MPUB"))) {
+        const bool may_publish = opts_.auth.addresses.empty() ||
+                                 (auth_ && auth_->IsAllowed(cmd_.topic, ""));
+        if (may_publish) server_->engine()->CreateTopic(cmd_.topic).IgnoreError();
+      }
       SendFatal(error);
       return;
     }

@@ -82,7 +82,11 @@ class RestartTest(unittest.TestCase):
 class CrashTest(unittest.TestCase):
     def test_kill_9_in_durable_mode_loses_no_acknowledged_message(self):
         data = new_data_path()
-        rng = random.Random()
+        # The crash time and which batches are finished are random; the seed is printed
+        # so a failing run can be repeated (NSQ_TEST_SEED=<seed>).
+        seed = int(os.environ.get("NSQ_TEST_SEED", "0")) or random.SystemRandom().randrange(1, 2**31)
+        print("seed: %d" % seed, flush=True)
+        rng = random.Random(seed)
         broker = Broker("--mem-queue-size=0", data_path=data)
         broker.stub.CreateChannel(broker_pb2.ChannelRequest(topic="d", channel="c"))
         acked = set()
@@ -149,7 +153,8 @@ class CrashTest(unittest.TestCase):
         print("ledger: published=%d acknowledged=%d delivered=%d duplicated=%d lost=%d" %
               (attempted[0], len(acked), len(delivered), duplicated, len(lost)), flush=True)
         self.assertGreater(len(acked), 0)
-        self.assertEqual(len(lost), 0, "acknowledged but never delivered: %r" % sorted(lost)[:10])
+        self.assertEqual(len(lost), 0, "seed %d: acknowledged but never delivered: %r" %
+                         (seed, sorted(lost)[:10]))
 
 
 class QuietChannelAfterCrashTest(unittest.TestCase):

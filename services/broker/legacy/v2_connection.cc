@@ -40,12 +40,16 @@ Connection::Connection(V2Server::Impl* server, asio::io_context& io, tcp::socket
       id_(id),
       hb_timer_(io),
       deadline_timer_(io),
-      flush_timer_(io) {
+      flush_timer_(io),
+      write_timer_(io) {
   error_code ec;
   const auto remote = socket_.remote_endpoint(ec);
   remote_address_ = ec ? "" : Endpoint(remote);
   remote_ip_ = ec ? "" : remote.address().to_string();
   socket_.set_option(tcp::no_delay(true), ec);
+  if (opts_.socket_send_buffer_bytes > 0) {
+    socket_.set_option(asio::socket_base::send_buffer_size(opts_.socket_send_buffer_bytes), ec);
+  }
   settings_.heartbeat_interval_ms = absl::ToInt64Milliseconds(opts_.client_timeout) / 2;
   settings_.output_buffer_timeout_ms = absl::ToInt64Milliseconds(opts_.output_buffer_timeout);
   settings_.msg_timeout_ms = absl::ToInt64Milliseconds(opts_.msg_timeout);
@@ -122,6 +126,12 @@ V2ClientInfo Connection::Snapshot() const {
 
 void Connection::StartRead() {
   if (closed_ || reading_ || suspended_ || close_after_write_) return;
+  // A client that does not read its responses stops being read (TCP pushes back on it)
+  // instead of growing our buffers; OnWriteDone resumes.
+  if (PendingOutput() > opts_.max_pending_output_bytes) {
+    read_paused_ = true;
+    return;
+  }
   reading_ = true;
   auto self = shared_from_this();
   auto handler = [this, self](const error_code& ec, size_t n) {
@@ -488,6 +498,7 @@ void Connection::Close() {
   hb_timer_.cancel();
   deadline_timer_.cancel();
   flush_timer_.cancel();
+  write_timer_.cancel();
   if (consumer_) {
     consumer_->Close();  // no Deliver after this returns
     consumer_.reset();

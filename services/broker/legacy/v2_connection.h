@@ -132,7 +132,10 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   boost::asio::steady_timer hb_timer_;
   boost::asio::steady_timer deadline_timer_;
   boost::asio::steady_timer flush_timer_;
+  boost::asio::steady_timer write_timer_;
   uint64_t hb_generation_ = 0;
+  uint64_t write_generation_ = 0;
+  bool read_paused_ = false;  // pending output past max_pending_output_bytes
   std::array<char, kReadChunk> read_buf_;
   std::string in_;
   size_t in_pos_ = 0;
@@ -154,6 +157,9 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   std::string out_;          // frames not yet sealed
   std::string sealed_;       // wire bytes waiting for the write in flight
   std::string writing_buf_;  // wire bytes being written
+  int64_t PendingOutput() const {
+    return static_cast<int64_t>(out_.size() + sealed_.size() + writing_buf_.size());
+  }
   DecodeContext decode_ctx_;
   DecodedCommand cmd_;
   DecodedCommand retry_cmd_;

@@ -3,6 +3,7 @@
 
 #include <utility>
 
+#include "absl/time/time.h"
 #include "services/broker/legacy/v2_connection.h"
 #include "spdlog/spdlog.h"
 
@@ -97,6 +98,14 @@ void Connection::StartWrite() {
   writing_buf_.swap(sealed_);
   sealed_.clear();
   auto self = shared_from_this();
+  // The write deadline: a peer that takes nothing for write_timeout is gone.
+  const uint64_t gen = ++write_generation_;
+  write_timer_.expires_after(absl::ToChronoMilliseconds(opts_.write_timeout));
+  write_timer_.async_wait([this, self, gen](const error_code& ec) {
+    if (ec || closed_ || !writing_ || gen != write_generation_) return;
+    spdlog::warn("[{}] write timed out after {}", remote_address_, absl::FormatDuration(opts_.write_timeout));
+    Close();
+  });
   auto handler = [this, self](const error_code& ec, size_t) { OnWriteDone(ec); };
   if (tls_ && tls_done_) {
     asio::async_write(*tls_, asio::buffer(writing_buf_), std::move(handler));
@@ -108,6 +117,7 @@ void Connection::StartWrite() {
 void Connection::OnWriteDone(const error_code& ec) {
   writing_ = false;
   writing_buf_.clear();
+  write_timer_.cancel();
   if (closed_) return;
   if (ec) {
     Close();
@@ -125,6 +135,10 @@ void Connection::OnWriteDone(const error_code& ec) {
     return;
   }
   StartWrite();
+  if (read_paused_ && PendingOutput() <= opts_.max_pending_output_bytes / 2) {
+    read_paused_ = false;
+    StartRead();
+  }
 }
 
 }  // namespace nsq::legacy

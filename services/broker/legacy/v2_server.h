@@ -45,6 +45,16 @@ struct V2ServerOptions {
 
   TlsOptions tls;
   AuthOptions auth;  // --auth-http-address, --auth-http-request-method
+
+  // Bounds of a client that does not read what it is sent (not nsqd flags: nsqd blocks
+  // its reader goroutine on the write instead). Past `max_pending_output_bytes` of
+  // responses and messages not yet written, the connection stops reading commands until
+  // the backlog is down to half; a write that makes no progress for `write_timeout`
+  // closes the connection, whatever the heartbeat settings.
+  int64_t max_pending_output_bytes = 4 << 20;
+  absl::Duration write_timeout = absl::Seconds(10);
+  // SO_SNDBUF of each connection; 0 = the OS's (autotuned). For tests.
+  int socket_send_buffer_bytes = 0;
 };
 
 // Thread-compatible lifecycle (Start/Stop from the owner); Clients() is thread-safe.

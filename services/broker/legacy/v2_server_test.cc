@@ -1,11 +1,19 @@
 // Black-box tests of the NSQ TCP protocol V2 listener over real loopback sockets, after
 // nsqd's protocol_v2_test.go: exact bytes of replies and errors, fatal vs non-fatal.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/broker/legacy/gateway_test_util.h"
@@ -706,6 +714,126 @@ TEST(V2ServerTest, TlsThenSnappyLayersCompressionOverTls) {
   c->StartCodec(NewSnappyCodec());
   EXPECT_EQ(c->ReadText(), "0 OK");
   EXPECT_EQ(c->Pub("t", "both"), "0 OK");
+}
+
+// ---- a client that does not read what it is sent ----------------------------------
+
+// A raw loopback socket with a tiny receive buffer, so that what the broker writes piles
+// up on the broker's side instead of in the kernel.
+int SmallWindowSocket(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int small = 4096;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  timeval tv{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+uint64_t Published(Gateway& gw, const std::string& topic) {
+  if (!gw.engine().TopicExists(topic)) return 0;
+  auto stats = gw.engine().GetStats(broker::StatsFilter{topic});
+  return stats.ok() && !stats->empty() ? (*stats)[0].message_count : 0;
+}
+
+// Waits (bounded) until the topic's message count holds still for 300 ms.
+uint64_t SettledCount(Gateway& gw, const std::string& topic) {
+  uint64_t last = Published(gw, topic);
+  for (int i = 0; i < 100; ++i) {
+    absl::SleepFor(absl::Milliseconds(300));
+    const uint64_t now = Published(gw, topic);
+    if (now == last) return now;
+    last = now;
+  }
+  return last;
+}
+
+GatewayConfig SmallOutputBound() {
+  GatewayConfig config;
+  config.v2.max_pending_output_bytes = 64 * 1024;
+  config.v2.socket_send_buffer_bytes = 8 * 1024;
+  return config;
+}
+
+TEST(V2ServerTest, AClientThatDoesNotReadIsNotReadEitherPastThePendingOutputBound) {
+  GatewayConfig config = SmallOutputBound();
+  Gateway gw(config);
+  const int fd = SmallWindowSocket(gw.tcp_port());
+  ASSERT_GE(fd, 0);
+  // 40,000 PUBs: 400 KB of OK responses that this client does not read for now.
+  constexpr int kPubs = 40000;
+  std::string wire = "  V2";
+  for (int i = 0; i < kPubs; ++i) wire += Command("PUB slow", "x");
+  std::atomic<size_t> sent{0};
+  std::thread writer([&] {
+    while (sent < wire.size()) {
+      const ssize_t n = send(fd, wire.data() + sent, wire.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) break;  // the broker stopped reading: our send buffer is full
+      sent += static_cast<size_t>(n);
+    }
+  });
+  const uint64_t while_not_reading = SettledCount(gw, "slow");
+  EXPECT_LT(while_not_reading, static_cast<uint64_t>(kPubs))
+      << "the broker went on reading commands whose responses nobody read";
+  // Reading again lets everything through.
+  std::string in;
+  char buf[65536];
+  size_t oks = 0;
+  for (int i = 0; i < 10000 && oks < static_cast<size_t>(kPubs); ++i) {
+    const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    in.append(buf, static_cast<size_t>(n));
+    size_t pos = 0;
+    while (in.size() - pos >= 8) {
+      const uint32_t size = ntohl(*reinterpret_cast<const uint32_t*>(in.data() + pos));
+      if (in.size() - pos < 4 + size) break;
+      if (std::string_view(in.data() + pos + 8, size - 4) == "OK") ++oks;
+      pos += 4 + size;
+    }
+    in.erase(0, pos);
+  }
+  writer.join();
+  EXPECT_EQ(oks, static_cast<size_t>(kPubs));
+  EXPECT_EQ(Published(gw, "slow"), static_cast<uint64_t>(kPubs));
+  close(fd);
+}
+
+TEST(V2ServerTest, AWriteThatMakesNoProgressClosesTheConnectionWhateverTheHeartbeats) {
+  GatewayConfig config = SmallOutputBound();
+  config.v2.write_timeout = absl::Milliseconds(500);
+  Gateway gw(config);
+  const int fd = SmallWindowSocket(gw.tcp_port());
+  ASSERT_GE(fd, 0);
+  std::string wire = "  V2";
+  wire += Command("IDENTIFY", "{\"heartbeat_interval\":-1}");
+  for (int i = 0; i < 40000; ++i) wire += Command("PUB stuck", "x");
+  std::thread writer([&] {
+    size_t sent = 0;
+    while (sent < wire.size()) {
+      const ssize_t n = send(fd, wire.data() + sent, wire.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) break;
+      sent += static_cast<size_t>(n);
+    }
+  });
+  writer.join();  // until the broker stops reading (send times out) or closes
+  // Nothing is read here: the broker's write makes no progress and times out.
+  bool closed = false;
+  for (int i = 0; i < 100 && !closed; ++i) {
+    auto stats = gw.Http("GET", "/stats?format=json");
+    ASSERT_TRUE(stats.ok());
+    closed = stats->body.find("\"producers\":null") != std::string::npos;
+    if (!closed) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(closed) << "the stuck connection is still open";
+  close(fd);
 }
 
 }  // namespace

@@ -1,0 +1,121 @@
+"""deploy/prometheus against a live cluster: promtool checks what we ship, Debian's
+prometheus scrapes our nsqlookupd, nsqd and nsqadmin on loopback, and its HTTP API shows
+up == 1 for every target and our series; promtool check metrics on every /metrics."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.parse
+
+import yaml
+
+from local_cluster import Cluster, Process, free_port, http_get, tmpdir, wait_for, ROOT
+
+PROMETHEUS = "/usr/bin/prometheus"
+PROMTOOL = "/usr/bin/promtool"
+CONFIG = os.path.join(ROOT, "deploy/prometheus/prometheus.yml")
+RULES = os.path.join(ROOT, "deploy/prometheus/nsq_rules.yml")
+
+
+def run(argv, stdin=None):
+    r = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError("%s failed (%d):\n%s%s" % (" ".join(argv), r.returncode, r.stdout, r.stderr))
+    return r.stdout
+
+
+def check_shipped():
+    # promtool resolves rule_files relative to the config, so check the shipped pair as is.
+    run([PROMTOOL, "check", "config", CONFIG])
+    out = run([PROMTOOL, "check", "rules", RULES])
+    print(out.strip())
+    shipped = yaml.safe_load(open(CONFIG))
+    jobs = {c["job_name"]: c["static_configs"][0]["targets"] for c in shipped["scrape_configs"]}
+    assert jobs == {"nsq_broker": ["127.0.0.1:4151"], "nsq_discovery": ["127.0.0.1:4161"],
+                    "nsq_admin": ["127.0.0.1:4171"]}, jobs
+    rules = yaml.safe_load(open(RULES))
+    alerts = {r["alert"] for g in rules["groups"] for r in g["rules"] if "alert" in r}
+    for a in ("NsqBrokerUnhealthy", "NsqChannelDepthGrowing", "NsqMessagesTimingOut",
+              "NsqStorageCorruptRecords", "NsqStorageDiskErrors"):
+        assert a in alerts, a
+    return shipped
+
+
+def temp_config(shipped, cluster, directory):
+    """The shipped config with our ephemeral ports and a short interval."""
+    cfg = json.loads(json.dumps(shipped))
+    cfg["global"]["scrape_interval"] = "1s"
+    cfg["global"]["evaluation_interval"] = "1s"
+    cfg["rule_files"] = [RULES]
+    targets = cluster.targets()
+    for c in cfg["scrape_configs"]:
+        c["static_configs"] = [{"targets": [targets[c["job_name"]]]}]
+    path = os.path.join(directory, "prometheus.yml")
+    with open(path, "w") as f:
+        yaml.safe_dump(cfg, f)
+    run([PROMTOOL, "check", "config", path])
+    return path
+
+
+def query(api, expr):
+    body = http_get("http://%s/api/v1/query?query=%s" % (api, urllib.parse.quote(expr)))
+    resp = json.loads(body)
+    assert resp["status"] == "success", body
+    return resp["data"]["result"]
+
+
+def main():
+    shipped = check_shipped()
+    cluster = Cluster()
+    prom = None
+    try:
+        for job, text in cluster.metrics().items():
+            run([PROMTOOL, "check", "metrics"], stdin=text)
+            print("promtool check metrics: %s ok" % job)
+        work = tmpdir()
+        path = temp_config(shipped, cluster, work)
+        port = free_port()
+        api = "127.0.0.1:%d" % port
+        prom = Process([PROMETHEUS, "--config.file=" + path, "--storage.tsdb.path=" + os.path.join(work, "data"),
+                        "--web.listen-address=" + api, "--log.level=warn"], {})
+
+        def ready():
+            try:
+                return http_get("http://%s/-/ready" % api, timeout=2) is not None
+            except Exception:
+                return prom.proc.poll() is not None
+        wait_for(ready, 60, "prometheus to be ready")
+        assert prom.proc.poll() is None, "prometheus exited:\n" + "".join(prom.log)
+
+        def all_up():
+            try:
+                return {r["metric"]["job"] for r in query(api, "up == 1")} == set(cluster.targets())
+            except Exception:
+                return False
+        wait_for(all_up, 60, "up == 1 on every target")
+        print("up == 1:", sorted(set(cluster.targets())))
+        for expr, job in (("nsq_broker_healthy == 1", "nsq_broker"),
+                          ('nsq_channel_depth{topic="deploy_t",channel="deploy_c"} == 1', "nsq_broker"),
+                          ("nsq_discovery_active_producers >= 1", "nsq_discovery"),
+                          ("nsq_admin_polls_total", "nsq_admin")):
+            res = query(api, expr)
+            assert res and res[0]["metric"]["job"] == job, (expr, res)
+            print("series ok:", expr)
+        # The recording rules evaluate on our series.
+        wait_for(lambda: bool(query(api, "topic_channel:nsq_channel_depth:sum")), 30, "a recording rule")
+        # The alert rules load and, on a healthy cluster, none fire.
+        rules = json.loads(http_get("http://%s/api/v1/rules" % api))["data"]["groups"]
+        assert len(rules) == 2, rules
+        firing = [a for a in json.loads(http_get("http://%s/api/v1/alerts" % api))["data"]["alerts"]
+                  if a["state"] == "firing"]
+        assert not firing, firing
+    finally:
+        if prom is not None:
+            prom.stop()
+        cluster.stop()
+    print("PASS")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,17 +1,25 @@
 """Our nsqlookupd, nsqd and nsqadmin on ephemeral loopback ports, for the deploy/ tests."""
 import os
 import re
+import json
 import socket
 import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
+
+import yaml
 
 ROOT = os.environ["TEST_ROOT"]
 NSQD = os.path.join(ROOT, "services/broker/nsqd")
 NSQLOOKUPD = os.path.join(ROOT, "services/discovery/nsqlookupd")
 NSQADMIN = os.path.join(ROOT, "services/admin/nsqadmin")
+PROMETHEUS = "/usr/bin/prometheus"
+PROMTOOL = "/usr/bin/promtool"
+CONFIG = os.path.join(ROOT, "deploy/prometheus/prometheus.yml")
+RULES = os.path.join(ROOT, "deploy/prometheus/nsq_rules.yml")
 
 
 def tmpdir():
@@ -122,3 +130,55 @@ class Cluster:
     def stop(self):
         for p in (self.admin, self.broker, self.lookupd):
             p.stop()
+
+
+def run(argv, stdin=None):
+    r = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError("%s failed (%d):\n%s%s" % (" ".join(argv), r.returncode, r.stdout, r.stderr))
+    return r.stdout
+
+
+def temp_config(shipped, cluster, directory):
+    """The shipped config with our ephemeral ports and a short interval."""
+    cfg = json.loads(json.dumps(shipped))
+    cfg["global"]["scrape_interval"] = "1s"
+    cfg["global"]["evaluation_interval"] = "1s"
+    cfg["rule_files"] = [RULES]
+    targets = cluster.targets()
+    for c in cfg["scrape_configs"]:
+        c["static_configs"] = [{"targets": [targets[c["job_name"]]]}]
+    path = os.path.join(directory, "prometheus.yml")
+    with open(path, "w") as f:
+        yaml.safe_dump(cfg, f)
+    run([PROMTOOL, "check", "config", path])
+    return path
+
+
+def query(api, expr):
+    body = http_get("http://%s/api/v1/query?query=%s" % (api, urllib.parse.quote(expr)))
+    resp = json.loads(body)
+    assert resp["status"] == "success", body
+    return resp["data"]["result"]
+
+
+def start_prometheus(cluster, shipped=None):
+    """Debian's prometheus on a free loopback port scraping `cluster` every second with the
+    shipped config and rules; returns (api address, Process) once it is ready."""
+    if shipped is None:
+        shipped = yaml.safe_load(open(CONFIG))
+    work = tmpdir()
+    path = temp_config(shipped, cluster, work)
+    api = "127.0.0.1:%d" % free_port()
+    prom = Process([PROMETHEUS, "--config.file=" + path, "--storage.tsdb.path=" + os.path.join(work, "data"),
+                    "--web.listen-address=" + api, "--log.level=warn"], {})
+
+    def ready():
+        try:
+            return http_get("http://%s/-/ready" % api, timeout=2) is not None
+        except Exception:
+            return prom.proc.poll() is not None
+    wait_for(ready, 60, "prometheus to be ready")
+    if prom.proc.poll() is not None:
+        raise RuntimeError("prometheus exited:\n" + "".join(prom.log))
+    return api, prom

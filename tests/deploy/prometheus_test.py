@@ -3,26 +3,12 @@ prometheus scrapes our nsqlookupd, nsqd and nsqadmin on loopback, and its HTTP A
 up == 1 for every target and our series; promtool check metrics on every /metrics."""
 import json
 import os
-import shutil
-import subprocess
-import sys
-import urllib.parse
 
 import yaml
 
-from local_cluster import Cluster, Process, free_port, http_get, tmpdir, wait_for, ROOT
+from local_cluster import (CONFIG, PROMTOOL, RULES, Cluster, http_get, query, run, start_prometheus,
+                           wait_for)
 
-PROMETHEUS = "/usr/bin/prometheus"
-PROMTOOL = "/usr/bin/promtool"
-CONFIG = os.path.join(ROOT, "deploy/prometheus/prometheus.yml")
-RULES = os.path.join(ROOT, "deploy/prometheus/nsq_rules.yml")
-
-
-def run(argv, stdin=None):
-    r = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60)
-    if r.returncode != 0:
-        raise AssertionError("%s failed (%d):\n%s%s" % (" ".join(argv), r.returncode, r.stdout, r.stderr))
-    return r.stdout
 
 
 def check_shipped():
@@ -42,29 +28,6 @@ def check_shipped():
     return shipped
 
 
-def temp_config(shipped, cluster, directory):
-    """The shipped config with our ephemeral ports and a short interval."""
-    cfg = json.loads(json.dumps(shipped))
-    cfg["global"]["scrape_interval"] = "1s"
-    cfg["global"]["evaluation_interval"] = "1s"
-    cfg["rule_files"] = [RULES]
-    targets = cluster.targets()
-    for c in cfg["scrape_configs"]:
-        c["static_configs"] = [{"targets": [targets[c["job_name"]]]}]
-    path = os.path.join(directory, "prometheus.yml")
-    with open(path, "w") as f:
-        yaml.safe_dump(cfg, f)
-    run([PROMTOOL, "check", "config", path])
-    return path
-
-
-def query(api, expr):
-    body = http_get("http://%s/api/v1/query?query=%s" % (api, urllib.parse.quote(expr)))
-    resp = json.loads(body)
-    assert resp["status"] == "success", body
-    return resp["data"]["result"]
-
-
 def main():
     shipped = check_shipped()
     cluster = Cluster()
@@ -73,20 +36,7 @@ def main():
         for job, text in cluster.metrics().items():
             run([PROMTOOL, "check", "metrics"], stdin=text)
             print("promtool check metrics: %s ok" % job)
-        work = tmpdir()
-        path = temp_config(shipped, cluster, work)
-        port = free_port()
-        api = "127.0.0.1:%d" % port
-        prom = Process([PROMETHEUS, "--config.file=" + path, "--storage.tsdb.path=" + os.path.join(work, "data"),
-                        "--web.listen-address=" + api, "--log.level=warn"], {})
-
-        def ready():
-            try:
-                return http_get("http://%s/-/ready" % api, timeout=2) is not None
-            except Exception:
-                return prom.proc.poll() is not None
-        wait_for(ready, 60, "prometheus to be ready")
-        assert prom.proc.poll() is None, "prometheus exited:\n" + "".join(prom.log)
+        api, prom = start_prometheus(cluster, shipped)
 
         def all_up():
             try:

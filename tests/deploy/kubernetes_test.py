@@ -189,6 +189,10 @@ def check_flags(objs, discovery_grpc):
         args = [expand(a, o["metadata"]["name"] + "-0") for a in c["args"]]
         for a in args:
             assert re.match(r"^--[a-z][a-z0-9-]*(=.*)?$", a), "not a --flag=value: %s" % a
+        # Control: --help does not hide a flag the binary does not know.
+        r = subprocess.run([BINARIES[binary]] + args + ["--no-such-flag=1", "--help"], capture_output=True,
+                           text=True, timeout=30)
+        assert r.returncode != 0 and "unknown flag" in r.stderr, (binary, r.returncode, r.stderr)
         r = subprocess.run([BINARIES[binary]] + args + ["--help"], capture_output=True, text=True, timeout=30)
         assert r.returncode == 0 and "Usage of %s" % binary in r.stdout + r.stderr, \
             "%s rejects the manifest's flags:\n%s%s" % (binary, r.stdout, r.stderr)

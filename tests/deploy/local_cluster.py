@@ -20,6 +20,7 @@ PROMETHEUS = "/usr/bin/prometheus"
 PROMTOOL = "/usr/bin/promtool"
 CONFIG = os.path.join(ROOT, "deploy/prometheus/prometheus.yml")
 RULES = os.path.join(ROOT, "deploy/prometheus/nsq_rules.yml")
+RULE_TESTS = os.path.join(ROOT, "deploy/prometheus/nsq_rules_test.yml")
 
 
 def tmpdir():

@@ -1,13 +1,14 @@
-"""deploy/prometheus against a live cluster: promtool checks what we ship, Debian's
-prometheus scrapes our nsqlookupd, nsqd and nsqadmin on loopback, and its HTTP API shows
-up == 1 for every target and our series; promtool check metrics on every /metrics."""
+"""deploy/prometheus against a live cluster: promtool checks what we ship and runs the
+rules' unit tests, Debian's prometheus scrapes our nsqlookupd, nsqd and nsqadmin on
+loopback, and its HTTP API shows up == 1 for every target and our series; promtool check
+metrics on every /metrics."""
 import json
 import os
 
 import yaml
 
-from local_cluster import (CONFIG, PROMTOOL, RULES, Cluster, http_get, query, run, start_prometheus,
-                           wait_for)
+from local_cluster import (CONFIG, PROMTOOL, RULE_TESTS, RULES, Cluster, http_get, query, run,
+                           start_prometheus, wait_for)
 
 
 
@@ -25,6 +26,11 @@ def check_shipped():
     for a in ("NsqBrokerUnhealthy", "NsqChannelDepthGrowing", "NsqMessagesTimingOut",
               "NsqStorageCorruptRecords", "NsqStorageDiskErrors"):
         assert a in alerts, a
+    # The rules' own unit tests, and one firing case for every alert we ship.
+    print(run([PROMTOOL, "test", "rules", RULE_TESTS]).strip())
+    tested = {t["alertname"] for case in yaml.safe_load(open(RULE_TESTS))["tests"]
+              for t in case.get("alert_rule_test", []) if t.get("exp_alerts")}
+    assert alerts <= tested, "alerts without a firing test: %s" % sorted(alerts - tested)
     return shipped
 
 

@@ -170,16 +170,20 @@ def start_prometheus(cluster, shipped=None):
         shipped = yaml.safe_load(open(CONFIG))
     work = tmpdir()
     path = temp_config(shipped, cluster, work)
-    api = "127.0.0.1:%d" % free_port()
-    prom = Process([PROMETHEUS, "--config.file=" + path, "--storage.tsdb.path=" + os.path.join(work, "data"),
-                    "--web.listen-address=" + api, "--log.level=warn"], {})
+    # prometheus needs a fixed port: pick a free one, and another if it is taken meanwhile.
+    for attempt in range(3):
+        api = "127.0.0.1:%d" % free_port()
+        prom = Process([PROMETHEUS, "--config.file=" + path,
+                        "--storage.tsdb.path=" + os.path.join(work, "data%d" % attempt),
+                        "--web.listen-address=" + api, "--log.level=warn"], {})
 
-    def ready():
-        try:
-            return http_get("http://%s/-/ready" % api, timeout=2) is not None
-        except Exception:
-            return prom.proc.poll() is not None
-    wait_for(ready, 60, "prometheus to be ready")
-    if prom.proc.poll() is not None:
-        raise RuntimeError("prometheus exited:\n" + "".join(prom.log))
-    return api, prom
+        def ready():
+            try:
+                return http_get("http://%s/-/ready" % api, timeout=2) is not None
+            except Exception:
+                return prom.proc.poll() is not None
+        wait_for(ready, 60, "prometheus to be ready")
+        if prom.proc.poll() is None:
+            return api, prom
+        prom.stop()
+    raise RuntimeError("prometheus exited:\n" + "".join(prom.log))

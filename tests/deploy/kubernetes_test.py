@@ -15,7 +15,8 @@ from local_cluster import NSQADMIN, NSQD, NSQLOOKUPD, ROOT, Process, http_get, t
 
 DIR = os.path.join(ROOT, "deploy/kubernetes")
 BINARIES = {"nsqd": NSQD, "nsqlookupd": NSQLOOKUPD, "nsqadmin": NSQADMIN}
-API_VERSIONS = {"Service": "v1", "StatefulSet": "apps/v1", "Deployment": "apps/v1"}
+API_VERSIONS = {"Service": "v1", "StatefulSet": "apps/v1", "Deployment": "apps/v1",
+                "PodDisruptionBudget": "policy/v1"}
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
@@ -62,6 +63,14 @@ def check_service(o):
             fail(o, "several ports need names")
     if not spec.get("selector"):
         fail(o, "no selector")
+
+
+def check_pdb(o):
+    spec = o["spec"]
+    if not spec.get("selector", {}).get("matchLabels"):
+        fail(o, "no selector.matchLabels")
+    if ("minAvailable" in spec) == ("maxUnavailable" in spec):
+        fail(o, "needs exactly one of minAvailable and maxUnavailable")
 
 
 def check_container(o, c, volumes):
@@ -134,12 +143,14 @@ def check_cluster(objs):
     assert by[("Service", "nsqadmin")]
     for svc in (svc_d, svc_l):
         assert svc["spec"].get("clusterIP") == "None", "%s must be headless" % svc["metadata"]["name"]
-    # Every Service selects a workload.
+    # Every Service and disruption budget selects a workload.
+    workloads = [w for w in objs if w["kind"] in ("StatefulSet", "Deployment")]
     for o in objs:
-        if o["kind"] == "Service":
+        if o["kind"] in ("Service", "PodDisruptionBudget"):
             sel = o["spec"]["selector"]
-            if not any(w["kind"] != "Service" and all(
-                    w["spec"]["template"]["metadata"]["labels"].get(k) == v for k, v in sel.items()) for w in objs):
+            sel = sel.get("matchLabels", sel) if o["kind"] == "PodDisruptionBudget" else sel
+            if not any(all(
+                    w["spec"]["template"]["metadata"]["labels"].get(k) == v for k, v in sel.items()) for w in workloads):
                 fail(o, "selects no workload")
     assert sts_d["spec"]["serviceName"] == "nsqd" and lookupd["spec"]["serviceName"] == "nsqlookupd"
     assert lookupd["spec"]["replicas"] == 2, "two discovery instances"
@@ -227,6 +238,8 @@ def main():
         check_common(o)
         if o["kind"] == "Service":
             check_service(o)
+        elif o["kind"] == "PodDisruptionBudget":
+            check_pdb(o)
         else:
             check_workload(o)
     print("%d objects: %s" % (len(objs), ", ".join("%s/%s" % (o["kind"], o["metadata"]["name"]) for o in objs)))

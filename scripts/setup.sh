@@ -12,6 +12,7 @@ PKGS=(
   libjemalloc-dev libsnappy-dev zlib1g-dev libssl-dev libre2-dev libc-ares-dev
   python3 python3-grpcio python3-grpc-tools python3-protobuf
   curl procps clang libclang-rt-14-dev
+  prometheus python3-yaml
   chromium
 )
 # Node.js for the npm-based compatibility tests: Debian's, unless one is installed already.

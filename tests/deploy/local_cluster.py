@@ -1,0 +1,189 @@
+"""Our nsqlookupd, nsqd and nsqadmin on ephemeral loopback ports, for the deploy/ tests."""
+import os
+import re
+import json
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+import yaml
+
+ROOT = os.environ["TEST_ROOT"]
+NSQD = os.path.join(ROOT, "services/broker/nsqd")
+NSQLOOKUPD = os.path.join(ROOT, "services/discovery/nsqlookupd")
+NSQADMIN = os.path.join(ROOT, "services/admin/nsqadmin")
+PROMETHEUS = "/usr/bin/prometheus"
+PROMTOOL = "/usr/bin/promtool"
+CONFIG = os.path.join(ROOT, "deploy/prometheus/prometheus.yml")
+RULES = os.path.join(ROOT, "deploy/prometheus/nsq_rules.yml")
+RULE_TESTS = os.path.join(ROOT, "deploy/prometheus/nsq_rules_test.yml")
+
+
+def tmpdir():
+    return tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return
+        time.sleep(0.1)
+    if not pred():
+        raise AssertionError("timed out waiting for " + what)
+
+
+def http_get(url, timeout=5):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.read().decode()
+
+
+def http_post(url, body=b""):
+    urllib.request.urlopen(urllib.request.Request(url, data=body), timeout=5).read()
+
+
+class Process:
+    """A binary whose stderr is read line by line; `patterns` name the ports to find in it."""
+
+    def __init__(self, argv, patterns, stdout=None):
+        self.argv = argv
+        self.proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE, text=True)
+        self.log = []
+        self.found = {}
+        self.patterns = patterns
+        threading.Thread(target=self._read, daemon=True).start()
+        if patterns:
+            wait_for(lambda: len(self.found) == len(patterns) or self.proc.poll() is not None, 30,
+                     "%s to listen" % os.path.basename(argv[0]))
+            if len(self.found) != len(patterns):
+                raise RuntimeError("%s did not start:\n%s" % (argv[0], "".join(self.log)))
+
+    def _read(self):
+        for line in self.proc.stderr:
+            self.log.append(line)
+            for name, pat in self.patterns.items():
+                m = re.search(pat, line)
+                if m and name not in self.found:
+                    self.found[name] = int(m.group(1))
+
+    def stop(self, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(timeout=10)
+
+
+class Cluster:
+    """One nsqlookupd, one nsqd registered with it and one nsqadmin reading discovery."""
+
+    def __init__(self):
+        self.lookupd = Process(
+            [NSQLOOKUPD, "--tcp-address=127.0.0.1:0", "--http-address=127.0.0.1:0",
+             "--grpc-address=127.0.0.1:0", "--broadcast-address=127.0.0.1"],
+            {"grpc": r"gRPC: listening on port (\d+)", "http": r"HTTP: listening on 127\.0\.0\.1:(\d+)"})
+        self.broker = Process(
+            [NSQD, "--grpc-address=127.0.0.1:0", "--http-address=127.0.0.1:0",
+             "--tcp-address=127.0.0.1:0", "--https-address=127.0.0.1:0",
+             "--data-path=" + tmpdir(), "--broadcast-address=127.0.0.1",
+             "--discovery-address=127.0.0.1:%d" % self.lookupd.found["grpc"]],
+            {"http": r"HTTP: listening on 127\.0\.0\.1:(\d+)"})
+        self.admin = Process(
+            [NSQADMIN, "--http-address=127.0.0.1:0",
+             "--discovery-address=127.0.0.1:%d" % self.lookupd.found["grpc"]],
+            {"http": r"HTTP: listening on 127\.0\.0\.1:(\d+)"})
+        # A topic, a channel and a message, so every per-topic and per-channel series exists.
+        b = self.broker_http()
+        http_post("http://%s/topic/create?topic=deploy_t" % b)
+        http_post("http://%s/channel/create?topic=deploy_t&channel=deploy_c" % b)
+        http_post("http://%s/pub?topic=deploy_t" % b, b"hello")
+
+    def broker_http(self):
+        return "127.0.0.1:%d" % self.broker.found["http"]
+
+    def lookupd_http(self):
+        return "127.0.0.1:%d" % self.lookupd.found["http"]
+
+    def admin_http(self):
+        return "127.0.0.1:%d" % self.admin.found["http"]
+
+    def targets(self):
+        """job name -> HTTP address serving /metrics, as in deploy/prometheus/prometheus.yml."""
+        return {"nsq_broker": self.broker_http(), "nsq_discovery": self.lookupd_http(),
+                "nsq_admin": self.admin_http()}
+
+    def metrics(self):
+        """job name -> the text of its /metrics."""
+        return {job: http_get("http://%s/metrics" % addr) for job, addr in self.targets().items()}
+
+    def stop(self):
+        for p in (self.admin, self.broker, self.lookupd):
+            p.stop()
+
+
+def run(argv, stdin=None):
+    r = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError("%s failed (%d):\n%s%s" % (" ".join(argv), r.returncode, r.stdout, r.stderr))
+    return r.stdout
+
+
+def temp_config(shipped, cluster, directory):
+    """The shipped config with our ephemeral ports and a short interval."""
+    cfg = json.loads(json.dumps(shipped))
+    cfg["global"]["scrape_interval"] = "1s"
+    cfg["global"]["evaluation_interval"] = "1s"
+    cfg["rule_files"] = [RULES]
+    targets = cluster.targets()
+    for c in cfg["scrape_configs"]:
+        c["static_configs"] = [{"targets": [targets[c["job_name"]]]}]
+    path = os.path.join(directory, "prometheus.yml")
+    with open(path, "w") as f:
+        yaml.safe_dump(cfg, f)
+    run([PROMTOOL, "check", "config", path])
+    return path
+
+
+def query(api, expr):
+    body = http_get("http://%s/api/v1/query?query=%s" % (api, urllib.parse.quote(expr)))
+    resp = json.loads(body)
+    assert resp["status"] == "success", body
+    return resp["data"]["result"]
+
+
+def start_prometheus(cluster, shipped=None):
+    """Debian's prometheus on a free loopback port scraping `cluster` every second with the
+    shipped config and rules; returns (api address, Process) once it is ready."""
+    if shipped is None:
+        shipped = yaml.safe_load(open(CONFIG))
+    work = tmpdir()
+    path = temp_config(shipped, cluster, work)
+    # prometheus needs a fixed port: pick a free one, and another if it is taken meanwhile.
+    for attempt in range(3):
+        api = "127.0.0.1:%d" % free_port()
+        prom = Process([PROMETHEUS, "--config.file=" + path,
+                        "--storage.tsdb.path=" + os.path.join(work, "data%d" % attempt),
+                        "--web.listen-address=" + api, "--log.level=warn"], {})
+
+        def ready():
+            try:
+                return http_get("http://%s/-/ready" % api, timeout=2) is not None
+            except Exception:
+                return prom.proc.poll() is not None
+        wait_for(ready, 60, "prometheus to be ready")
+        if prom.proc.poll() is None:
+            return api, prom
+        prom.stop()
+    raise RuntimeError("prometheus exited:\n" + "".join(prom.log))

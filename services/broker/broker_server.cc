@@ -38,6 +38,7 @@ BrokerServer::~BrokerServer() { Stop(); }
 absl::Status BrokerServer::Start() {
   options_.ResolveDefaults();
   if (absl::Status st = options_.Validate(); !st.ok()) return st;
+  for (const std::string& notice : options_.NoOpNotices()) spdlog::info("{}", notice);
   storage::RocksStorageOptions storage_options;
   storage_options.data_path = options_.data_path.empty() ? "." : options_.data_path;
   storage_options.sync_every = options_.sync_every;
@@ -242,6 +243,17 @@ std::map<std::string, std::string> BrokerServer::ConfigValues() const {
       {"tls_client_auth_policy", str(o.tls_client_auth_policy)},
       {"tls_required", str(o.tls_required)},
       {"tls_min_version", str(o.tls_min_version)},
+      {"statsd_address", str(o.statsd_address)},
+      {"statsd_prefix", str(o.statsd_prefix)},
+      {"statsd_interval", dur(o.statsd_interval)},
+      {"statsd_mem_stats", b(o.statsd_mem_stats)},
+      {"statsd_udp_packet_size", num(o.statsd_udp_packet_size)},
+      {"statsd_exclude_ephemeral", b(o.statsd_exclude_ephemeral)},
+      {"e2e_processing_latency_window_time", dur(o.e2e_processing_latency_window_time)},
+      {"queue_scan_selection_count", num(o.queue_scan_selection_count)},
+      {"queue_scan_worker_pool_max", num(o.queue_scan_worker_pool_max)},
+      {"topology_region", str(o.topology_region)},
+      {"topology_zone", str(o.topology_zone)},
   };
 }
 

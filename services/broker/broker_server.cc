@@ -16,6 +16,7 @@
 #include "services/broker/legacy/http_api.h"
 #include "services/broker/legacy/tls_options.h"
 #include "services/broker/legacy/v2_server.h"
+#include "services/broker/statsd/statsd.h"
 #include "storage/rocksdb_storage.h"
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/server.h>
@@ -111,6 +112,18 @@ absl::Status BrokerServer::Start() {
       Stop();
       return absl::Status(st.code(), absl::StrCat("HTTP listener on ", options_.http_address, ": ", st.message()));
     }
+  }
+  if (!options_.statsd_address.empty()) {
+    statsd::StatsdOptions statsd_options;
+    statsd_options.address = options_.statsd_address;
+    statsd_options.prefix = statsd::ResolvePrefix(options_.statsd_prefix, options_.broadcast_address,
+                                                  options_.http_address);
+    statsd_options.interval = options_.statsd_interval;
+    statsd_options.mem_stats = options_.statsd_mem_stats;
+    statsd_options.udp_packet_size = options_.statsd_udp_packet_size;
+    statsd_options.exclude_ephemeral = options_.statsd_exclude_ephemeral;
+    statsd_ = std::make_unique<statsd::StatsdPusher>(engine_.get(), std::move(statsd_options));
+    statsd_->Start();
   }
   started_ = true;
   timer_thread_ = std::thread([this] { TimerLoop(); });
@@ -282,6 +295,7 @@ void BrokerServer::Stop() {
     stopping_ = true;
   }
   if (timer_thread_.joinable()) timer_thread_.join();
+  if (statsd_) statsd_->Stop();
   // Leave discovery first, so consumers stop coming while the ports close.
   if (registrar_) registrar_->Stop();
   if (http_) http_->Stop();

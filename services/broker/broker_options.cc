@@ -62,7 +62,7 @@ void BrokerOptions::RegisterFlags(flags::FlagSet* f) {
   f->AddString("statsd-address", &statsd_address, "UDP <addr>:<port> of a statsd daemon for pushing stats");
   f->AddString("statsd-prefix", &statsd_prefix, "prefix used for keys sent to statsd (%s for host replacement)");
   f->AddDuration("statsd-interval", &statsd_interval, "duration between pushing to statsd");
-  f->AddBool("statsd-mem-stats", &statsd_mem_stats, "toggle sending memory stats to statsd");
+  f->AddBool("statsd-mem-stats", &statsd_mem_stats, "toggle sending memory and GC stats to statsd");
   f->AddInt64("statsd-udp-packet-size", &statsd_udp_packet_size, "the size in bytes of statsd UDP packets");
   f->AddBool("statsd-exclude-ephemeral", &statsd_exclude_ephemeral, "Skip ephemeral topics and channels when sending stats to statsd");
   f->AddStringList("e2e-processing-latency-percentile", &e2e_processing_latency_percentiles, "message processing time percentiles (as float (0, 1.0]) to track (can be specified multiple times or comma separated '1.0,0.99,0.95', default none)", "e2e_processing_latency_percentiles");

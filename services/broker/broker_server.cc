@@ -6,6 +6,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/http/server.h"
 #include "common/json/go_json.h"
 #include "common/logging/logging.h"
@@ -216,6 +217,12 @@ std::map<std::string, std::string> BrokerServer::ConfigValues() const {
     return json::GoJsonWriter().StringArray(v).Release();
   };
   const BrokerOptions& o = options_;
+  // Go marshals []float64{1.0, 0.99} as [1,0.99]; Validate() has checked every value.
+  auto percentiles = [&o] {
+    std::vector<std::string> parts;
+    for (double v : o.E2EPercentiles().value_or(std::vector<double>{})) parts.push_back(absl::StrCat(v));
+    return absl::StrCat("[", absl::StrJoin(parts, ","), "]");
+  };
   return {
       {"log_level", str(o.log_level)},
       {"log_prefix", str(o.log_prefix)},
@@ -257,12 +264,15 @@ std::map<std::string, std::string> BrokerServer::ConfigValues() const {
       {"tls_required", str(o.tls_required)},
       {"tls_min_version", str(o.tls_min_version)},
       {"statsd_address", str(o.statsd_address)},
-      {"statsd_prefix", str(o.statsd_prefix)},
+      // nsqd shows the prefix it resolved at startup.
+      {"statsd_prefix", str(statsd::ResolvePrefix(o.statsd_prefix, o.broadcast_address, o.http_address))},
       {"statsd_interval", dur(o.statsd_interval)},
       {"statsd_mem_stats", b(o.statsd_mem_stats)},
       {"statsd_udp_packet_size", num(o.statsd_udp_packet_size)},
       {"statsd_exclude_ephemeral", b(o.statsd_exclude_ephemeral)},
       {"e2e_processing_latency_window_time", dur(o.e2e_processing_latency_window_time)},
+      {"e2e_processing_latency_percentiles", percentiles()},
+      {"enable_experiment", list(o.enable_experiment)},
       {"queue_scan_selection_count", num(o.queue_scan_selection_count)},
       {"queue_scan_worker_pool_max", num(o.queue_scan_worker_pool_max)},
       {"topology_region", str(o.topology_region)},

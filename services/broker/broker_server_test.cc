@@ -97,8 +97,21 @@ TEST(BrokerServerTest, StatsdAddressPushesTheStatsShownInStats) {
   }
   EXPECT_THAT(seen, HasSubstr(want));
   EXPECT_THAT(seen, HasSubstr(mem));
+  EXPECT_THAT(Http(server, "/config/statsd_prefix"), HasSubstr("nsq.b_example_0."));
   server.Stop();
   close(fd);
+}
+
+TEST(BrokerServerTest, ConfigShowsTheNewStockOptionsAsNsqdDoes) {
+  BrokerOptions o = TestOptions();
+  o.e2e_processing_latency_percentiles = {"1.0,0.99"};
+  o.queue_scan_worker_pool_max = 8;
+  BrokerServer server(o);
+  ASSERT_TRUE(server.Start().ok());
+  EXPECT_EQ(Http(server, "/config/e2e_processing_latency_percentiles"), "[1,0.99]");
+  EXPECT_EQ(Http(server, "/config/queue_scan_worker_pool_max"), "8");
+  EXPECT_EQ(Http(server, "/config/statsd_interval"), "60000000000");
+  EXPECT_EQ(Http(server, "/config/statsd_udp_packet_size"), "508");
 }
 
 TEST(BrokerServerTest, InvalidOptionsFailStartWithNsqdsMessage) {

@@ -254,6 +254,11 @@ struct FlagSet::Flag {
         std::vector<std::string> values;
         for (const toml::node& element : *array) {
           std::optional<std::string> s = element.value_exact<std::string>();
+          // Numbers are kept as their text: nsqd's float list keys (e2e percentiles).
+          if (!s) {
+            if (const auto* d = element.as_floating_point()) s = absl::StrCat(d->get());
+            if (const auto* i = element.as_integer()) s = absl::StrCat(i->get());
+          }
           if (!s) return type_error("array of strings");
           values.push_back(std::move(*s));
         }

@@ -59,7 +59,8 @@ class FlagSet {
   void AddBoolStyleString(std::string name, std::string* dst, std::string bare_value,
                           std::string help, std::string config_key = "");
   // Repeatable: the first occurrence on the command line replaces the config/default
-  // value, later ones append. In TOML an array of strings (or a single string).
+  // value, later ones append. In TOML an array of strings (or a single string); numbers
+  // in the array are kept as their text (nsqd's float lists).
   void AddStringList(std::string name, std::vector<std::string>* dst, std::string help,
                      std::string config_key = "");
 

@@ -239,6 +239,13 @@ TEST_F(FlagSetTest, ListFlagOnCommandLineReplacesConfigList) {
   EXPECT_THAT(o_.lookupd, ElementsAre("z:3"));
 }
 
+TEST_F(FlagSetTest, ConfigListKeepsNumbersAsText) {
+  const std::string path =
+      WriteTempFile("numlist.toml", "nsqlookupd_tcp_addresses = [0.99, 1.0, 2]\n");
+  ASSERT_TRUE(fs_.Parse({"--config=" + path}).ok());
+  EXPECT_THAT(o_.lookupd, ElementsAre("0.99", "1", "2"));
+}
+
 TEST_F(FlagSetTest, ConfigAcceptsIntegerMillisecondsAndNumericStrings) {
   const std::string path = WriteTempFile("numbers.toml", R"(
 msg_timeout = 1500
@@ -271,7 +278,7 @@ TEST_F(FlagSetTest, WrongTomlTypeNamesKeyFlagAndLine) {
   EXPECT_THAT(s.message(), HasSubstr("line 2"));
   EXPECT_THAT(s.message(), HasSubstr("expected integer, got float"));
 
-  const std::string list = WriteTempFile("list_types.toml", "nsqlookupd_tcp_addresses = [1]\n");
+  const std::string list = WriteTempFile("list_types.toml", "nsqlookupd_tcp_addresses = [true]\n");
   EXPECT_THAT(fs_.Parse({"--config=" + list}).message(), HasSubstr("array of strings"));
 
   const std::string dur = WriteTempFile("dur.toml", "msg_timeout = \"forever\"\n");

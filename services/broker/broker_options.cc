@@ -5,13 +5,18 @@
 #include <zlib.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/flags/flags.h"
 
 namespace nsq::broker {
 
 void BrokerOptions::RegisterFlags(flags::FlagSet* f) {
   f->AddBool("version", &show_version, "print version string");
+  f->AddBool("verbose", &verbose, "[deprecated] has no effect, use --log-level");
+  f->AddBool("worker-id", &worker_id, "[deprecated] use --node-id");
   f->AddString("log-level", &log_level, "set log verbosity: debug, info, warn, error, or fatal");
   f->AddString("log-prefix", &log_prefix, "log message prefix");
   f->AddInt64("node-id", &node_id, "unique part for message IDs, (int) in range [0,1024) (default is hash of hostname)", "id");
@@ -54,6 +59,19 @@ void BrokerOptions::RegisterFlags(flags::FlagSet* f) {
   f->AddString("auth-http-request-method", &auth_http_request_method, "HTTP method to use for auth server requests (get or post)");
   f->AddDuration("http-client-connect-timeout", &http_client_connect_timeout, "timeout for HTTP connect");
   f->AddDuration("http-client-request-timeout", &http_client_request_timeout, "timeout for HTTP request");
+  f->AddString("statsd-address", &statsd_address, "UDP <addr>:<port> of a statsd daemon for pushing stats");
+  f->AddString("statsd-prefix", &statsd_prefix, "prefix used for keys sent to statsd (%s for host replacement)");
+  f->AddDuration("statsd-interval", &statsd_interval, "duration between pushing to statsd");
+  f->AddBool("statsd-mem-stats", &statsd_mem_stats, "toggle sending memory and GC stats to statsd");
+  f->AddInt64("statsd-udp-packet-size", &statsd_udp_packet_size, "the size in bytes of statsd UDP packets");
+  f->AddBool("statsd-exclude-ephemeral", &statsd_exclude_ephemeral, "Skip ephemeral topics and channels when sending stats to statsd");
+  f->AddStringList("e2e-processing-latency-percentile", &e2e_processing_latency_percentiles, "message processing time percentiles (as float (0, 1.0]) to track (can be specified multiple times or comma separated '1.0,0.99,0.95', default none)", "e2e_processing_latency_percentiles");
+  f->AddDuration("e2e-processing-latency-window-time", &e2e_processing_latency_window_time, "calculate end to end latency quantiles for this duration of time (ie: 60s would only show quantile calculations from the past 60 seconds)");
+  f->AddInt64("queue-scan-selection-count", &queue_scan_selection_count, "number of channels to check per cycle (every 100ms) for in-flight and deferred timeouts (accepted for nsqd compatibility)");
+  f->AddInt64("queue-scan-worker-pool-max", &queue_scan_worker_pool_max, "max concurrency for checking in-flight and deferred message timeouts (accepted for nsqd compatibility)");
+  f->AddString("topology-region", &topology_region, "A region represents a larger domain, made up of one or more zones for preferring closer consumer");
+  f->AddString("topology-zone", &topology_zone, "A zone represents a logical failure domain for preferring closer consumer");
+  f->AddStringList("enable-experiment", &enable_experiment, "enable experimental feature (may be given multiple times) (valid options: \"topology-aware-consumption\")");
 }
 
 absl::Status BrokerOptions::Validate() const {
@@ -94,7 +112,56 @@ absl::Status BrokerOptions::Validate() const {
   if (tls_cert.empty() != tls_key.empty()) {
     return absl::InvalidArgumentError("--tls-cert and --tls-key must be given together");
   }
+  if (absl::StatusOr<std::vector<double>> p = E2EPercentiles(); !p.ok()) return p.status();
+  if (!statsd_address.empty() && statsd_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--statsd-interval must be > 0");
+  }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<double>> BrokerOptions::E2EPercentiles() const {
+  std::vector<double> out;
+  for (const std::string& given : e2e_processing_latency_percentiles) {
+    for (absl::string_view part : absl::StrSplit(given, ',')) {
+      double v = 0;
+      if (!absl::SimpleAtod(part, &v)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("invalid value \"", given, "\" for flag -e2e-processing-latency-percentile"));
+      }
+      // nsqd: "invalid E2E processing latency percentile: %v".
+      if (!(v > 0 && v <= 1)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("invalid E2E processing latency percentile: ", part));
+      }
+      out.push_back(v);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> BrokerOptions::NoOpNotices() const {
+  std::vector<std::string> out;
+  const BrokerOptions d;
+  if (verbose) out.push_back("--verbose is deprecated and has no effect, use --log-level");
+  if (worker_id) out.push_back("--worker-id is deprecated and has no effect, use --node-id");
+  if (!e2e_processing_latency_percentiles.empty() ||
+      e2e_processing_latency_window_time != d.e2e_processing_latency_window_time) {
+    out.push_back(
+        "--e2e-processing-latency-percentile/--e2e-processing-latency-window-time accepted "
+        "but not measured: end-to-end latency is not tracked yet, no e2e stats are sent");
+  }
+  if (queue_scan_selection_count != d.queue_scan_selection_count ||
+      queue_scan_worker_pool_max != d.queue_scan_worker_pool_max) {
+    out.push_back(
+        "--queue-scan-selection-count/--queue-scan-worker-pool-max have no effect: timeouts "
+        "and deferrals fire from one priority queue, there is no sampling scanner to tune");
+  }
+  if (!topology_region.empty() || !topology_zone.empty() || !enable_experiment.empty()) {
+    out.push_back(absl::StrCat(
+        "--topology-region/--topology-zone/--enable-experiment (", absl::StrJoin(enable_experiment, ","),
+        ") accepted and shown in /config; topology-aware delivery is not implemented"));
+  }
+  return out;
 }
 
 int64_t DefaultNodeId(const std::string& hostname) {

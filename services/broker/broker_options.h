@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "services/broker/core/options.h"
 
@@ -22,6 +23,8 @@ struct BrokerOptions {
   std::string log_prefix = "[nsqd] ";    // prepended to every log line
   int64_t node_id = -1;                  // [0,1024); -1 = crc32(md5(hostname)) % 1024
   bool show_version = false;             // --version
+  bool verbose = false;                  // nsqd's deprecated --verbose: no effect
+  bool worker_id = false;                // nsqd's deprecated bare --worker-id: no effect
 
   // Listeners.
   std::string tcp_address = "127.0.0.1:4150";   // NSQ TCP protocol V2 (legacy gateway)
@@ -78,6 +81,27 @@ struct BrokerOptions {
   absl::Duration http_client_connect_timeout = absl::Seconds(2);  // for auth requests
   absl::Duration http_client_request_timeout = absl::Seconds(5);  // for auth requests
 
+  // statsd (nsqd's statsd.go): pushed over UDP when statsd_address is set.
+  std::string statsd_address;                          // UDP host:port; "" = off
+  std::string statsd_prefix = "nsq.%s";                // %s = <broadcast_address>_<http port>
+  absl::Duration statsd_interval = absl::Seconds(60);  // between pushes
+  bool statsd_mem_stats = true;                        // also push mem.* gauges
+  int64_t statsd_udp_packet_size = 508;                // most bytes per datagram
+  bool statsd_exclude_ephemeral = false;               // leave #ephemeral topics/channels out
+
+  // End-to-end latency: accepted and checked, not measured here (README).
+  std::vector<std::string> e2e_processing_latency_percentiles;  // floats in (0,1], comma lists too
+  absl::Duration e2e_processing_latency_window_time = absl::Minutes(10);  // quantile window
+
+  // nsqd's Go queue scanner tuning: accepted no-ops, timers here are a priority queue.
+  int64_t queue_scan_selection_count = 20;  // channels sampled per scan cycle
+  int64_t queue_scan_worker_pool_max = 4;   // scanner goroutines
+
+  // Topology-aware consumption (nsqd experiment): accepted, shown in /config, not acted on.
+  std::string topology_region;               // --topology-region
+  std::string topology_zone;                 // --topology-zone
+  std::vector<std::string> enable_experiment;  // experiment names (repeatable)
+
   // Registers every field above as a flag (and config key) on `flags`.
   void RegisterFlags(flags::FlagSet* flags);
   // nsqd's startup checks, with its messages.
@@ -85,6 +109,10 @@ struct BrokerOptions {
   // Fills node_id from the hostname when it was not given.
   void ResolveDefaults();
   EngineOptions ToEngineOptions() const;
+  // The e2e percentiles as numbers, with nsqd's error for one outside (0,1].
+  absl::StatusOr<std::vector<double>> E2EPercentiles() const;
+  // One startup line per given option that has no effect here, saying so.
+  std::vector<std::string> NoOpNotices() const;
 };
 
 // nsqd's default node id: crc32(md5(hostname)) % 1024.

@@ -117,5 +117,194 @@ TEST(BrokerOptionsTest, DefaultNodeIdIsStableAndInRange) {
   EXPECT_LT(o.node_id, 1024);
 }
 
+// Every flag of stock nsqd 1.3.0's --help, with a valid value ("" = bare bool). --config
+// and --version are left out: they are answered before options apply.
+const std::vector<std::pair<std::string, std::string>>& StockNsqdFlags() {
+  static const auto* flags = new std::vector<std::pair<std::string, std::string>>{
+      {"auth-http-address", "127.0.0.1:4181"},
+      {"auth-http-request-method", "post"},
+      {"broadcast-address", "example.test"},
+      {"broadcast-http-port", "4151"},
+      {"broadcast-tcp-port", "4150"},
+      {"data-path", "/tmp"},
+      {"deflate", "false"},
+      {"e2e-processing-latency-percentile", "1.0,0.99"},
+      {"e2e-processing-latency-window-time", "60s"},
+      {"enable-experiment", "topology-aware-consumption"},
+      {"http-address", "127.0.0.1:0"},
+      {"http-client-connect-timeout", "3s"},
+      {"http-client-request-timeout", "6s"},
+      {"https-address", "127.0.0.1:0"},
+      {"log-level", "warn"},
+      {"log-prefix", "[x] "},
+      {"lookupd-tcp-address", "127.0.0.1:4160"},
+      {"max-body-size", "6000000"},
+      {"max-bytes-per-file", "1000000"},
+      {"max-channel-consumers", "5"},
+      {"max-deflate-level", "5"},
+      {"max-heartbeat-interval", "30s"},
+      {"max-msg-size", "2000000"},
+      {"max-msg-timeout", "10m"},
+      {"max-output-buffer-size", "100000"},
+      {"max-output-buffer-timeout", "10s"},
+      {"max-rdy-count", "100"},
+      {"max-req-timeout", "30m"},
+      {"mem-queue-size", "100"},
+      {"min-output-buffer-timeout", "10ms"},
+      {"msg-timeout", "30s"},
+      {"node-id", "7"},
+      {"output-buffer-timeout", "100ms"},
+      {"queue-scan-selection-count", "10"},
+      {"queue-scan-worker-pool-max", "2"},
+      {"snappy", "false"},
+      {"statsd-address", "127.0.0.1:8125"},
+      {"statsd-exclude-ephemeral", ""},
+      {"statsd-interval", "10s"},
+      {"statsd-mem-stats", "false"},
+      {"statsd-prefix", "nsq.%s"},
+      {"statsd-udp-packet-size", "1400"},
+      {"sync-every", "100"},
+      {"sync-timeout", "1s"},
+      {"tcp-address", "127.0.0.1:0"},
+      {"tls-cert", ""},  // given a value in the loop, with tls-key
+      {"tls-client-auth-policy", "require"},
+      {"tls-key", ""},
+      {"tls-min-version", "tls1.2"},
+      {"tls-required", "tcp-https"},
+      {"tls-root-ca-file", "/tmp/ca.pem"},
+      {"topology-region", "eu"},
+      {"topology-zone", "eu-1"},
+      {"verbose", ""},
+      {"worker-id", ""},
+  };
+  return *flags;
+}
+
+TEST(BrokerOptionsTest, EveryStockNsqdFlagIsAcceptedWithNsqdSyntax) {
+  for (const auto& [name, value] : StockNsqdFlags()) {
+    for (const std::string& dash : {std::string("-"), std::string("--")}) {
+      std::vector<std::string> args;
+      if (name == "tls-cert" || name == "tls-key") {
+        args = {dash + "tls-cert", "c.pem", dash + "tls-key=k.pem"};
+      } else if (value.empty()) {
+        args = {dash + name};
+      } else {
+        args = {dash + name, value};  // the space form; '=' is covered below
+      }
+      BrokerOptions o;
+      absl::Status st = ParseArgs(&o, args);
+      ASSERT_TRUE(st.ok()) << name << ": " << st;
+      o.ResolveDefaults();
+      if (name == "tls-client-auth-policy" || name == "tls-required") {
+        o.tls_cert = "c.pem";
+        o.tls_key = "k.pem";
+      }
+      EXPECT_TRUE(o.Validate().ok()) << name << ": " << o.Validate();
+    }
+  }
+  std::vector<std::string> all;
+  for (const auto& [name, value] : StockNsqdFlags()) {
+    if (name == "tls-cert" || name == "tls-key") continue;
+    all.push_back(value.empty() ? "--" + name : "--" + name + "=" + value);
+  }
+  all.push_back("--tls-cert=c.pem");
+  all.push_back("--tls-key=k.pem");
+  BrokerOptions o;
+  ASSERT_TRUE(ParseArgs(&o, all).ok());
+  o.ResolveDefaults();
+  EXPECT_TRUE(o.Validate().ok()) << o.Validate();
+  EXPECT_EQ(o.statsd_address, "127.0.0.1:8125");
+  EXPECT_EQ(o.statsd_interval, absl::Seconds(10));
+  EXPECT_FALSE(o.statsd_mem_stats);
+  EXPECT_EQ(o.statsd_udp_packet_size, 1400);
+  EXPECT_TRUE(o.statsd_exclude_ephemeral);
+  EXPECT_EQ(o.topology_zone, "eu-1");
+  EXPECT_EQ(o.queue_scan_worker_pool_max, 2);
+}
+
+TEST(BrokerOptionsTest, NewFlagsHaveNsqdDefaults) {
+  BrokerOptions o;
+  ASSERT_TRUE(ParseArgs(&o, {}).ok());
+  EXPECT_EQ(o.statsd_address, "");
+  EXPECT_EQ(o.statsd_prefix, "nsq.%s");
+  EXPECT_EQ(o.statsd_interval, absl::Seconds(60));
+  EXPECT_TRUE(o.statsd_mem_stats);
+  EXPECT_EQ(o.statsd_udp_packet_size, 508);
+  EXPECT_FALSE(o.statsd_exclude_ephemeral);
+  EXPECT_EQ(o.e2e_processing_latency_window_time, absl::Minutes(10));
+  EXPECT_EQ(o.queue_scan_selection_count, 20);
+  EXPECT_EQ(o.queue_scan_worker_pool_max, 4);
+  EXPECT_TRUE(o.NoOpNotices().empty());
+}
+
+TEST(BrokerOptionsTest, VerboseAndWorkerIdAreBareNoOpsAsInNsqd) {
+  BrokerOptions o;
+  ASSERT_TRUE(ParseArgs(&o, {"--verbose", "--worker-id", "--node-id=5"}).ok());
+  EXPECT_EQ(o.node_id, 5);
+  EXPECT_EQ(o.NoOpNotices().size(), 2u);
+  // Stock nsqd's --worker-id is a bool: a number is "invalid boolean value".
+  BrokerOptions bad;
+  EXPECT_FALSE(ParseArgs(&bad, {"--worker-id=5"}).ok());
+}
+
+TEST(BrokerOptionsTest, EveryConfigKeyOfTheNewFlagsIsRead) {
+  std::string path = std::string(getenv("TEST_TMPDIR")) + "/new.cfg";
+  std::ofstream(path) << "verbose = true\n"
+                         "statsd_address = \"127.0.0.1:9\"\n"
+                         "statsd_prefix = \"p.%s\"\n"
+                         "statsd_interval = \"5s\"\n"
+                         "statsd_mem_stats = false\n"
+                         "statsd_udp_packet_size = 1000\n"
+                         "statsd_exclude_ephemeral = true\n"
+                         "e2e_processing_latency_percentiles = [1.0, 0.99]\n"
+                         "e2e_processing_latency_window_time = \"1m\"\n"
+                         "queue_scan_selection_count = 3\n"
+                         "queue_scan_worker_pool_max = 8\n"
+                         "topology_region = \"r\"\n"
+                         "topology_zone = \"z\"\n"
+                         "enable_experiment = [\"topology-aware-consumption\"]\n";
+  BrokerOptions o;
+  flags::FlagSet f("nsqd");
+  o.RegisterFlags(&f);
+  ASSERT_TRUE(f.Parse({"--config=" + path}).ok());
+  EXPECT_TRUE(f.UnknownConfigKeys().empty());
+  EXPECT_TRUE(o.verbose);
+  EXPECT_EQ(o.statsd_address, "127.0.0.1:9");
+  EXPECT_EQ(o.statsd_prefix, "p.%s");
+  EXPECT_EQ(o.statsd_interval, absl::Seconds(5));
+  EXPECT_FALSE(o.statsd_mem_stats);
+  EXPECT_EQ(o.statsd_udp_packet_size, 1000);
+  EXPECT_TRUE(o.statsd_exclude_ephemeral);
+  ASSERT_TRUE(o.E2EPercentiles().ok());
+  EXPECT_EQ(*o.E2EPercentiles(), (std::vector<double>{1.0, 0.99}));
+  EXPECT_EQ(o.e2e_processing_latency_window_time, absl::Minutes(1));
+  EXPECT_EQ(o.queue_scan_selection_count, 3);
+  EXPECT_EQ(o.queue_scan_worker_pool_max, 8);
+  EXPECT_EQ(o.topology_region, "r");
+  EXPECT_EQ(o.topology_zone, "z");
+  EXPECT_EQ(o.enable_experiment, std::vector<std::string>{"topology-aware-consumption"});
+}
+
+TEST(BrokerOptionsTest, BadPercentileGetsNsqdsError) {
+  BrokerOptions o;
+  o.node_id = 1;
+  ASSERT_TRUE(ParseArgs(&o, {"--e2e-processing-latency-percentile=0.5,1.5"}).ok());
+  EXPECT_EQ(o.Validate().message(), "invalid E2E processing latency percentile: 1.5");
+  BrokerOptions repeated;
+  repeated.node_id = 1;
+  ASSERT_TRUE(ParseArgs(&repeated, {"--e2e-processing-latency-percentile=0.5",
+                                    "--e2e-processing-latency-percentile", "0.95,0.99"})
+                  .ok());
+  ASSERT_TRUE(repeated.E2EPercentiles().ok());
+  EXPECT_EQ(*repeated.E2EPercentiles(), (std::vector<double>{0.5, 0.95, 0.99}));
+}
+
+TEST(BrokerOptionsTest, StatsdIntervalMustBePositiveWhenPushing) {
+  BrokerOptions o;
+  o.node_id = 1;
+  ASSERT_TRUE(ParseArgs(&o, {"--statsd-address=127.0.0.1:9", "--statsd-interval=0s"}).ok());
+  EXPECT_EQ(o.Validate().message(), "--statsd-interval must be > 0");
+}
+
 }  // namespace
 }  // namespace nsq::broker

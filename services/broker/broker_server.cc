@@ -6,6 +6,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/http/server.h"
 #include "common/json/go_json.h"
 #include "common/logging/logging.h"
@@ -16,6 +17,7 @@
 #include "services/broker/legacy/http_api.h"
 #include "services/broker/legacy/tls_options.h"
 #include "services/broker/legacy/v2_server.h"
+#include "services/broker/statsd/statsd.h"
 #include "storage/rocksdb_storage.h"
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/server.h>
@@ -38,6 +40,7 @@ BrokerServer::~BrokerServer() { Stop(); }
 absl::Status BrokerServer::Start() {
   options_.ResolveDefaults();
   if (absl::Status st = options_.Validate(); !st.ok()) return st;
+  for (const std::string& notice : options_.NoOpNotices()) spdlog::info("{}", notice);
   storage::RocksStorageOptions storage_options;
   storage_options.data_path = options_.data_path.empty() ? "." : options_.data_path;
   storage_options.sync_every = options_.sync_every;
@@ -110,6 +113,18 @@ absl::Status BrokerServer::Start() {
       Stop();
       return absl::Status(st.code(), absl::StrCat("HTTP listener on ", options_.http_address, ": ", st.message()));
     }
+  }
+  if (!options_.statsd_address.empty()) {
+    statsd::StatsdOptions statsd_options;
+    statsd_options.address = options_.statsd_address;
+    statsd_options.prefix = statsd::ResolvePrefix(options_.statsd_prefix, options_.broadcast_address,
+                                                  options_.http_address);
+    statsd_options.interval = options_.statsd_interval;
+    statsd_options.mem_stats = options_.statsd_mem_stats;
+    statsd_options.udp_packet_size = options_.statsd_udp_packet_size;
+    statsd_options.exclude_ephemeral = options_.statsd_exclude_ephemeral;
+    statsd_ = std::make_unique<statsd::StatsdPusher>(engine_.get(), std::move(statsd_options));
+    statsd_->Start();
   }
   started_ = true;
   timer_thread_ = std::thread([this] { TimerLoop(); });
@@ -202,6 +217,12 @@ std::map<std::string, std::string> BrokerServer::ConfigValues() const {
     return json::GoJsonWriter().StringArray(v).Release();
   };
   const BrokerOptions& o = options_;
+  // Go marshals []float64{1.0, 0.99} as [1,0.99]; Validate() has checked every value.
+  auto percentiles = [&o] {
+    std::vector<std::string> parts;
+    for (double v : o.E2EPercentiles().value_or(std::vector<double>{})) parts.push_back(absl::StrCat(v));
+    return absl::StrCat("[", absl::StrJoin(parts, ","), "]");
+  };
   return {
       {"log_level", str(o.log_level)},
       {"log_prefix", str(o.log_prefix)},
@@ -242,6 +263,20 @@ std::map<std::string, std::string> BrokerServer::ConfigValues() const {
       {"tls_client_auth_policy", str(o.tls_client_auth_policy)},
       {"tls_required", str(o.tls_required)},
       {"tls_min_version", str(o.tls_min_version)},
+      {"statsd_address", str(o.statsd_address)},
+      // nsqd shows the prefix it resolved at startup.
+      {"statsd_prefix", str(statsd::ResolvePrefix(o.statsd_prefix, o.broadcast_address, o.http_address))},
+      {"statsd_interval", dur(o.statsd_interval)},
+      {"statsd_mem_stats", b(o.statsd_mem_stats)},
+      {"statsd_udp_packet_size", num(o.statsd_udp_packet_size)},
+      {"statsd_exclude_ephemeral", b(o.statsd_exclude_ephemeral)},
+      {"e2e_processing_latency_window_time", dur(o.e2e_processing_latency_window_time)},
+      {"e2e_processing_latency_percentiles", percentiles()},
+      {"enable_experiment", list(o.enable_experiment)},
+      {"queue_scan_selection_count", num(o.queue_scan_selection_count)},
+      {"queue_scan_worker_pool_max", num(o.queue_scan_worker_pool_max)},
+      {"topology_region", str(o.topology_region)},
+      {"topology_zone", str(o.topology_zone)},
   };
 }
 
@@ -270,6 +305,7 @@ void BrokerServer::Stop() {
     stopping_ = true;
   }
   if (timer_thread_.joinable()) timer_thread_.join();
+  if (statsd_) statsd_->Stop();
   // Leave discovery first, so consumers stop coming while the ports close.
   if (registrar_) registrar_->Stop();
   if (http_) http_->Stop();

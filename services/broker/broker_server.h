@@ -27,6 +27,9 @@ class RocksStorage;
 namespace nsq::broker::discovery_client {
 class Registrar;
 }
+namespace nsq::broker::statsd {
+class StatsdPusher;
+}
 
 namespace nsq::broker {
 
@@ -75,6 +78,7 @@ class BrokerServer {
   std::unique_ptr<legacy::V2Server> v2_;
   std::unique_ptr<discovery_client::Registrar> registrar_;  // with discovery/lookupd addresses
   std::shared_ptr<BrokerMetrics> metrics_;
+  std::unique_ptr<statsd::StatsdPusher> statsd_;  // with --statsd-address
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -1,5 +1,10 @@
 #include "services/broker/broker_server.h"
 
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <string>
 #include <vector>
 
@@ -54,6 +59,59 @@ TEST(BrokerServerTest, MetricsExposeTopicAndChannelCounters) {
   EXPECT_THAT(text, HasSubstr("nsq_channel_depth{channel=\"audit\",topic=\"orders\"} 2"));
   EXPECT_THAT(text, HasSubstr("nsq_channel_held_in_memory{channel=\"audit\",topic=\"orders\"} 0"));
   EXPECT_THAT(text, HasSubstr("nsq_broker_healthy 1"));
+}
+
+TEST(BrokerServerTest, StatsdAddressPushesTheStatsShownInStats) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  BrokerOptions o = TestOptions();
+  o.statsd_address = absl::StrCat("127.0.0.1:", ntohs(addr.sin_port));
+  o.statsd_interval = absl::Milliseconds(20);
+  o.broadcast_address = "b.example";
+  BrokerServer server(o);
+  ASSERT_TRUE(server.Start().ok());
+  ASSERT_TRUE(server.engine()->CreateChannel("orders", "audit").ok());
+  std::vector<std::string_view> bodies = {"a", "bb", "ccc"};
+  ASSERT_TRUE(server.engine()->Publish("orders", bodies).ok());
+  const std::string stats = Http(server, "/stats?format=json&topic=orders&channel=audit");
+  EXPECT_THAT(stats, HasSubstr("\"depth\":3"));
+  // nsqd's default prefix nsq.%s: <broadcast address>_<--http-address port>, '.' -> '_'.
+  const std::string want = "nsq.b_example_0.topic.orders.channel.audit.depth:3|g\n";
+  std::string seen;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  const std::string mem = "nsq.b_example_0.mem.heap_in_use_bytes:";
+  while ((seen.find(want) == std::string::npos || seen.find(mem) == std::string::npos) &&
+         absl::Now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 1000) != 1) continue;
+    char buf[2048];
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    ASSERT_GT(n, 0);
+    ASSERT_LE(n, 508);  // --statsd-udp-packet-size
+    seen.append(buf, n);
+  }
+  EXPECT_THAT(seen, HasSubstr(want));
+  EXPECT_THAT(seen, HasSubstr(mem));
+  EXPECT_THAT(Http(server, "/config/statsd_prefix"), HasSubstr("nsq.b_example_0."));
+  server.Stop();
+  close(fd);
+}
+
+TEST(BrokerServerTest, ConfigShowsTheNewStockOptionsAsNsqdDoes) {
+  BrokerOptions o = TestOptions();
+  o.e2e_processing_latency_percentiles = {"1.0,0.99"};
+  o.queue_scan_worker_pool_max = 8;
+  BrokerServer server(o);
+  ASSERT_TRUE(server.Start().ok());
+  EXPECT_EQ(Http(server, "/config/e2e_processing_latency_percentiles"), "[1,0.99]");
+  EXPECT_EQ(Http(server, "/config/queue_scan_worker_pool_max"), "8");
+  EXPECT_EQ(Http(server, "/config/statsd_interval"), "60000000000");
+  EXPECT_EQ(Http(server, "/config/statsd_udp_packet_size"), "508");
 }
 
 TEST(BrokerServerTest, InvalidOptionsFailStartWithNsqdsMessage) {

@@ -8,6 +8,7 @@ namespace nsq::discovery {
 
 void DiscoveryOptions::RegisterFlags(flags::FlagSet* f) {
   f->AddBool("version", &show_version, "print version string");
+  f->AddBool("verbose", &verbose, "[deprecated] has no effect, use --log-level");
   f->AddString("log-level", &log_level, "set log verbosity: debug, info, warn, error, or fatal");
   f->AddString("log-prefix", &log_prefix, "log message prefix");
   f->AddString("tcp-address", &tcp_address, "<addr>:<port> to listen on for TCP clients");

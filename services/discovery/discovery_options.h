@@ -19,6 +19,7 @@ struct DiscoveryOptions {
   std::string log_level = "info";            // debug, info, warn, error, fatal
   std::string log_prefix = "[nsqlookupd] ";  // prepended to every log line
   bool show_version = false;                 // --version
+  bool verbose = false;                      // nsqlookupd's deprecated --verbose: no effect
 
   // Listeners.
   std::string tcp_address = "127.0.0.1:4160";   // lookupd TCP protocol V1 ("" = off)

@@ -32,6 +32,7 @@ DiscoveryServer::~DiscoveryServer() { Stop(); }
 absl::Status DiscoveryServer::Start() {
   options_.ResolveDefaults();
   if (absl::Status st = options_.Validate(); !st.ok()) return st;
+  if (options_.verbose) spdlog::info("--verbose is deprecated and has no effect, use --log-level");
   RegistryOptions registry_options;
   registry_options.inactive_producer_timeout = options_.inactive_producer_timeout;
   registry_options.tombstone_lifetime = options_.tombstone_lifetime;

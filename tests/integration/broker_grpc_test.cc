@@ -41,7 +41,9 @@ class BrokerGrpcTest : public ::testing::Test {
                                          int64_t rdy, int64_t msg_timeout_ms = 0) {
     auto consumer = broker_.NewConsumer();
     EXPECT_TRUE(consumer->Subscribe(topic, channel, msg_timeout_ms));
-    if (rdy > 0) EXPECT_TRUE(consumer->Ready(rdy));
+    if (rdy > 0) {
+      EXPECT_TRUE(consumer->Ready(rdy));
+    }
     EXPECT_TRUE(consumer->Sync());
     return consumer;
   }

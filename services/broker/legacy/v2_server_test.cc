@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -793,7 +794,9 @@ TEST(V2ServerTest, AClientThatDoesNotReadIsNotReadEitherPastThePendingOutputBoun
     in.append(buf, static_cast<size_t>(n));
     size_t pos = 0;
     while (in.size() - pos >= 8) {
-      const uint32_t size = ntohl(*reinterpret_cast<const uint32_t*>(in.data() + pos));
+      uint32_t size_be;
+      std::memcpy(&size_be, in.data() + pos, 4);
+      const uint32_t size = ntohl(size_be);
       if (in.size() - pos < 4 + size) break;
       if (std::string_view(in.data() + pos + 8, size - 4) == "OK") ++oks;
       pos += 4 + size;

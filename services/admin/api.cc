@@ -79,6 +79,13 @@ struct AdminApi::Impl {
     return JsonResponse(200, view);
   }
 
+  // nsqadmin's 404 for a missing topic, channel or node; but when every upstream failed,
+  // the 502 that says so (nothing can be said to be missing then).
+  http::Response NotFound(const Snapshot& snap, const char* what) {
+    if (snap.AllFailed()) return Read(snap, OrderedJson::object());
+    return Message(404, what);
+  }
+
   std::optional<std::string> User(const http::Request& req) const {
     return req.Header(acl.header());
   }
@@ -261,8 +268,7 @@ struct AdminApi::Impl {
     if (req.method == "GET") {
       auto view = TopicView(*snap, topic, deps.history, absl::Now());
       if (!view) {
-        if (snap->AllFailed()) return Read(*snap, OrderedJson::object());
-        return Message(404, "TOPIC_NOT_FOUND");
+        return NotFound(*snap, "TOPIC_NOT_FOUND");
       }
       return Read(*snap, std::move(*view));
     }
@@ -279,8 +285,7 @@ struct AdminApi::Impl {
     const bool in_discovery =
         std::binary_search(snap->discovery_topics.begin(), snap->discovery_topics.end(), topic);
     if (calls.empty() && !in_discovery) {
-      if (snap->AllFailed()) return Read(*snap, OrderedJson::object());
-      return Message(404, "TOPIC_NOT_FOUND");
+      return NotFound(*snap, "TOPIC_NOT_FOUND");
     }
     size_t attempted = calls.size();
     auto errors = RunAll(std::move(calls));
@@ -304,8 +309,7 @@ struct AdminApi::Impl {
     if (req.method == "GET") {
       auto view = ChannelView(*snap, topic, channel, deps.history, absl::Now());
       if (!view) {
-        if (snap->AllFailed()) return Read(*snap, OrderedJson::object());
-        return Message(404, "CHANNEL_NOT_FOUND");
+        return NotFound(*snap, "CHANNEL_NOT_FOUND");
       }
       return Read(*snap, std::move(*view));
     }
@@ -323,8 +327,7 @@ struct AdminApi::Impl {
       }
     }
     if (calls.empty()) {
-      if (snap->AllFailed()) return Read(*snap, OrderedJson::object());
-      return Message(404, "CHANNEL_NOT_FOUND");
+      return NotFound(*snap, "CHANNEL_NOT_FOUND");
     }
     size_t attempted = calls.size();
     auto errors = RunAll(std::move(calls));

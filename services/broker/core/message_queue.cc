@@ -15,19 +15,19 @@ MessageQueue::MessageQueue(int64_t capacity, std::unique_ptr<BackendQueue> backe
       backend_(std::move(backend)) {}
 
 absl::Status MessageQueue::Put(QueuedMessage message) {
-  if (message.backend_seq != 0) {
-    memory_.push_back(std::move(message));
-    return absl::OkStatus();
+  if (message.backend_seq == 0) {
+    absl::Status error;
+    if (!RetryHeld(&error)) return error;
   }
-  absl::Status error;
-  if (!RetryHeld(&error)) return error;
+  return PutBehindHeld(message);
+}
+
+absl::Status MessageQueue::PutBehindHeld(QueuedMessage& message) {
   const bool backend_busy = backend_ && backend_->Depth() > 0;
-  if (!backend_busy && static_cast<int64_t>(memory_.size()) < capacity_) {
+  if (message.backend_seq != 0 || !backend_ ||
+      (!backend_busy && static_cast<int64_t>(memory_.size()) < capacity_)) {
+    // On disk already (durable), or room in memory, or no backend (until TrimToCapacity).
     memory_.push_back(std::move(message));
-    return absl::OkStatus();
-  }
-  if (!backend_) {
-    memory_.push_back(std::move(message));  // until TrimToCapacity
     return absl::OkStatus();
   }
   return backend_->Append(absl::MakeConstSpan(&message, 1));
@@ -59,18 +59,13 @@ absl::Status MessageQueue::PutBatch(std::vector<QueuedMessage>& messages) {
 }
 
 absl::Status MessageQueue::PutOrHold(QueuedMessage message) {
-  if (message.backend_seq != 0) {
-    memory_.push_back(std::move(message));
-    return absl::OkStatus();
-  }
-  absl::Status error;
-  if (!RetryHeld(&error)) {
+  absl::Status st;
+  if (message.backend_seq == 0 && !RetryHeld(&st)) {
     held_.push_back(std::move(message));
-    return error;
+    return st;
   }
-  QueuedMessage copy = message;  // a reference-counted body: cheap
-  absl::Status st = Put(std::move(message));
-  if (!st.ok()) held_.push_back(std::move(copy));
+  st = PutBehindHeld(message);  // leaves `message` alone when it fails
+  if (!st.ok()) held_.push_back(std::move(message));
   return st;
 }
 

@@ -85,6 +85,8 @@ class MessageQueue {
   const bool durable_;
   // Writes held_ to the backend; false (and the error in *error) if it refused them.
   bool RetryHeld(absl::Status* error);
+  // Put without the held_ check; moves from `message` only when it succeeds.
+  absl::Status PutBehindHeld(QueuedMessage& message);
 
   std::deque<QueuedMessage> memory_;
   std::unique_ptr<BackendQueue> backend_;

@@ -1,16 +1,14 @@
 """Our nsqlookupd, nsqd and nsqadmin on ephemeral loopback ports, for the deploy/ tests."""
 import os
-import re
 import json
 import socket
 import subprocess
-import tempfile
-import threading
-import time
 import urllib.parse
 import urllib.request
 
 import yaml
+
+from processes import Process, tmpdir, wait_for  # noqa: F401 (re-exported)
 
 ROOT = os.environ["TEST_ROOT"]
 NSQD = os.path.join(ROOT, "services/broker/nsqd")
@@ -23,24 +21,10 @@ RULES = os.path.join(ROOT, "deploy/prometheus/nsq_rules.yml")
 RULE_TESTS = os.path.join(ROOT, "deploy/prometheus/nsq_rules_test.yml")
 
 
-def tmpdir():
-    return tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
-
-
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for(pred, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return
-        time.sleep(0.1)
-    if not pred():
-        raise AssertionError("timed out waiting for " + what)
 
 
 def http_get(url, timeout=5):
@@ -50,40 +34,6 @@ def http_get(url, timeout=5):
 
 def http_post(url, body=b""):
     urllib.request.urlopen(urllib.request.Request(url, data=body), timeout=5).read()
-
-
-class Process:
-    """A binary whose stderr is read line by line; `patterns` name the ports to find in it."""
-
-    def __init__(self, argv, patterns, stdout=None):
-        self.argv = argv
-        self.proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE, text=True)
-        self.log = []
-        self.found = {}
-        self.patterns = patterns
-        threading.Thread(target=self._read, daemon=True).start()
-        if patterns:
-            wait_for(lambda: len(self.found) == len(patterns) or self.proc.poll() is not None, 30,
-                     "%s to listen" % os.path.basename(argv[0]))
-            if len(self.found) != len(patterns):
-                raise RuntimeError("%s did not start:\n%s" % (argv[0], "".join(self.log)))
-
-    def _read(self):
-        for line in self.proc.stderr:
-            self.log.append(line)
-            for name, pat in self.patterns.items():
-                m = re.search(pat, line)
-                if m and name not in self.found:
-                    self.found[name] = int(m.group(1))
-
-    def stop(self, timeout=30):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait(timeout=10)
 
 
 class Cluster:

@@ -216,3 +216,89 @@ TEST(EngineOnRocksTest, DurableDeferredPublishWaitsForItsDueTime) {
 
 }  // namespace
 }  // namespace nsq::storage
+
+namespace nsq::storage {
+namespace {
+
+TEST(EngineOnRocksTest, DurableDeferredAndDelayedRequeuesSurviveARestartAndWaitForTheirTime) {
+  const std::string path = NewDataPath();
+  FakeClock clock;
+  broker::EngineOptions opts;
+  opts.mem_queue_size = 0;
+  {
+    auto s = OpenAt(path);
+    broker::Engine engine(opts, &clock, s.get());
+    ASSERT_TRUE(engine.Start().ok());
+    RecordingSink sink;
+    auto c = *engine.Subscribe("t", "c", {}, &sink);
+    ASSERT_TRUE(c->SetReady(10).ok());
+    std::vector<std::string_view> later = {"dpub"};
+    ASSERT_TRUE(engine.Publish("t", later, absl::Seconds(20)).ok());
+    std::vector<std::string_view> now = {"req"};
+    ASSERT_TRUE(engine.Publish("t", now).ok());
+    ASSERT_THAT(sink.deliveries, SizeIs(1));
+    ASSERT_TRUE(c->Requeue(sink.deliveries[0].message->id, absl::Seconds(10)).ok());
+    engine.Shutdown();
+  }
+  auto s = OpenAt(path);
+  broker::Engine engine(opts, &clock, s.get());
+  ASSERT_TRUE(engine.Start().ok());
+  RecordingSink sink;
+  auto c = *engine.Subscribe("t", "c", {}, &sink);
+  ASSERT_TRUE(c->SetReady(10).ok());
+  auto stats = *engine.GetStats({"t", "c", false});
+  EXPECT_EQ(stats[0].channels[0].deferred_count, 2);
+  EXPECT_THAT(sink.deliveries, SizeIs(0));
+  clock.Advance(absl::Seconds(10));
+  engine.ProcessTimers();
+  ASSERT_THAT(sink.deliveries, SizeIs(1));
+  EXPECT_EQ(sink.deliveries[0].message->body, "req");
+  EXPECT_EQ(sink.deliveries[0].attempts, 2);
+  clock.Advance(absl::Seconds(10));
+  engine.ProcessTimers();
+  ASSERT_THAT(sink.deliveries, SizeIs(2));
+  EXPECT_EQ(sink.deliveries[1].message->body, "dpub");
+}
+
+TEST(EngineOnRocksTest, DeferredRecordsInAnAdoptedBacklogMoveToTheDeferredQueue) {
+  // Deferred publishes to a topic with no channel wait in its backlog with their due
+  // time; the first channel takes the backlog over and moves them, a budget at a time.
+  auto s = OpenAt(NewDataPath());
+  FakeClock clock;
+  broker::EngineOptions opts;
+  opts.mem_queue_size = 0;
+  broker::Engine engine(opts, &clock, s.get());
+  ASSERT_TRUE(engine.Start().ok());
+  constexpr int kDeferred = 10000;
+  std::vector<std::string> bodies;
+  for (int i = 0; i < kDeferred; ++i) bodies.push_back("d" + std::to_string(i));
+  std::vector<std::string_view> views(bodies.begin(), bodies.end());
+  ASSERT_TRUE(engine.Publish("t", views, absl::Seconds(60)).ok());
+  std::vector<std::string_view> now = {"now"};
+  ASSERT_TRUE(engine.Publish("t", now).ok());
+  RecordingSink sink;
+  auto c = *engine.Subscribe("t", "c", {}, &sink);
+  ASSERT_TRUE(c->SetReady(10).ok());
+  for (int i = 0; i < 100 && sink.deliveries.empty(); ++i) engine.ProcessTimers();
+  ASSERT_THAT(sink.deliveries, SizeIs(1));
+  EXPECT_EQ(sink.deliveries[0].message->body, "now");
+  auto st = (*engine.GetStats({"t", "c", false}))[0].channels[0];
+  EXPECT_EQ(st.deferred_count, kDeferred);
+  EXPECT_EQ(st.depth, 0);
+  std::vector<std::string> got = {"now"};
+  ASSERT_TRUE(c->Finish(sink.Take()[0].message->id).ok());
+  ASSERT_TRUE(c->SetReady(2500).ok());
+  clock.Advance(absl::Seconds(60));
+  for (int i = 0; i < 1000 && got.size() < kDeferred + 1; ++i) {
+    engine.ProcessTimers();
+    for (auto& d : sink.Take()) {
+      got.push_back(d.message->body);
+      ASSERT_TRUE(c->Finish(d.message->id).ok());
+    }
+  }
+  ASSERT_EQ(got.size(), static_cast<size_t>(kDeferred) + 1);  // "now" first
+  for (int i = 0; i < kDeferred; ++i) ASSERT_EQ(got[i + 1], bodies[i]);
+}
+
+}  // namespace
+}  // namespace nsq::storage

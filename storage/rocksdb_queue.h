@@ -45,6 +45,7 @@ class QueueDatabase {
   virtual rocksdb::DB* db() = 0;
   virtual rocksdb::ColumnFamilyHandle* messages_cf() = 0;
   virtual rocksdb::ColumnFamilyHandle* meta_cf() = 0;
+  virtual rocksdb::ColumnFamilyHandle* deferred_cf() = 0;
   // Writes a batch holding `messages` message records (syncing per --sync-every). After
   // the first failure every write fails with it until a restart.
   virtual absl::Status Write(rocksdb::WriteBatch* batch, size_t messages) = 0;

@@ -20,6 +20,7 @@
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 #include "storage/record.h"
+#include "storage/rocksdb_deferred.h"
 #include "storage/rocksdb_queue.h"
 
 namespace nsq::storage {
@@ -38,6 +39,9 @@ constexpr char kNextQueueIdKey[] = "next_queue_id";
 
 std::string QueueRegistryKey(std::string_view topic, std::string_view channel) {
   return absl::StrCat("queue/", std::string(topic), "/", std::string(channel));
+}
+std::string DeferredRegistryKey(std::string_view topic, std::string_view channel) {
+  return absl::StrCat("deferred/", std::string(topic), "/", std::string(channel));
 }
 
 // RocksDB's own log goes to ours, not to a LOG file in the data path: on a full disk
@@ -94,6 +98,8 @@ class RocksStorageImpl final : public RocksStorage, public QueueDatabase {
     absl::MutexLock lock(&registry_mu_);
     return q->MoveTo(QueueRegistryKey(topic, channel), durable);
   }
+  absl::StatusOr<std::unique_ptr<broker::DeferredQueue>> OpenDeferred(
+      std::string_view topic, std::string_view channel) override;
   absl::Status SaveMetadata(const Metadata& metadata) override;
   absl::StatusOr<Metadata> LoadMetadata() override;
   StorageCounters Counters() const override;
@@ -157,10 +163,13 @@ class RocksStorageImpl final : public RocksStorage, public QueueDatabase {
   rocksdb::DB* db() override { return db_.get(); }
   rocksdb::ColumnFamilyHandle* messages_cf() override { return handles_[1]; }
   rocksdb::ColumnFamilyHandle* meta_cf() override { return handles_[0]; }
+  rocksdb::ColumnFamilyHandle* deferred_cf() override { return handles_[2]; }
   void CountCorrupt() override { corrupt_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
   void SyncLoop();
+  // The queue id registered under `key`, assigning the next one if there is none.
+  absl::StatusOr<uint64_t> QueueId(const std::string& key);
 
   const RocksStorageOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
@@ -231,6 +240,8 @@ absl::Status RocksStorageImpl::OpenDb() {
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, meta_options},
       {"messages", msg_options},
+      // Deferred messages, by due time: small, read by range from each queue's start.
+      {"deferred", meta_options},
   };
   rocksdb::DB* raw = nullptr;
   rocksdb::Status st = rocksdb::DB::Open(db_options, path, cfs, &handles_, &raw);
@@ -304,33 +315,42 @@ void RocksStorageImpl::SyncLoop() {
   }
 }
 
+absl::StatusOr<uint64_t> RocksStorageImpl::QueueId(const std::string& key) {
+  absl::MutexLock lock(&registry_mu_);
+  std::string v;
+  rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), meta_cf(), key, &v);
+  if (st.ok()) return ValueU64(v);
+  if (!st.IsNotFound()) return FromRocks(st, "read queue registry");
+  std::string next;
+  rocksdb::Status gs = db_->Get(rocksdb::ReadOptions(), meta_cf(), kNextQueueIdKey, &next);
+  if (!gs.ok() && !gs.IsNotFound()) return FromRocks(gs, "read queue registry");
+  const uint64_t id = gs.ok() ? ValueU64(next) : 1;
+  rocksdb::WriteBatch batch;
+  batch.Put(meta_cf(), key, U64Value(id));
+  batch.Put(meta_cf(), kNextQueueIdKey, U64Value(id + 1));
+  if (absl::Status ws = Write(&batch, 0); !ws.ok()) return ws;
+  return id;
+}
+
 absl::StatusOr<std::unique_ptr<BackendQueue>> RocksStorageImpl::OpenQueue(std::string_view topic,
                                                                           std::string_view channel,
                                                                           bool durable) {
   const std::string key = QueueRegistryKey(topic, channel);
-  uint64_t id = 0;
-  {
-    absl::MutexLock lock(&registry_mu_);
-    std::string v;
-    rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), meta_cf(), key, &v);
-    if (st.ok()) {
-      id = ValueU64(v);
-    } else if (st.IsNotFound()) {
-      std::string next;
-      rocksdb::Status gs = db_->Get(rocksdb::ReadOptions(), meta_cf(), kNextQueueIdKey, &next);
-      if (!gs.ok() && !gs.IsNotFound()) return FromRocks(gs, "read queue registry");
-      id = gs.ok() ? ValueU64(next) : 1;
-      rocksdb::WriteBatch batch;
-      batch.Put(meta_cf(), key, U64Value(id));
-      batch.Put(meta_cf(), kNextQueueIdKey, U64Value(id + 1));
-      if (absl::Status ws = Write(&batch, 0); !ws.ok()) return ws;
-    } else {
-      return FromRocks(st, "read queue registry");
-    }
-  }
-  auto queue = std::make_unique<RocksQueue>(this, id, durable, key);
+  absl::StatusOr<uint64_t> id = QueueId(key);
+  if (!id.ok()) return id.status();
+  auto queue = std::make_unique<RocksQueue>(this, *id, durable, key);
   if (absl::Status st = queue->Load(); !st.ok()) return st;
   return std::unique_ptr<BackendQueue>(std::move(queue));
+}
+
+absl::StatusOr<std::unique_ptr<broker::DeferredQueue>> RocksStorageImpl::OpenDeferred(
+    std::string_view topic, std::string_view channel) {
+  const std::string key = DeferredRegistryKey(topic, channel);
+  absl::StatusOr<uint64_t> id = QueueId(key);
+  if (!id.ok()) return id.status();
+  auto queue = std::make_unique<RocksDeferred>(this, *id, key);
+  if (absl::Status st = queue->Load(); !st.ok()) return st;
+  return std::unique_ptr<broker::DeferredQueue>(std::move(queue));
 }
 
 absl::Status RocksStorageImpl::SaveMetadata(const Metadata& md) {

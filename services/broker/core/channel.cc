@@ -14,6 +14,11 @@ constexpr int64_t kMaxDispatchBatch = 4096;
 // count bounds), so that after a crash a quiet channel redelivers at most about this much
 // of what was finished.
 constexpr int64_t kBackendFlushEveryNs = 1'000'000'000;
+// Deferred messages moved to the ready queue per timer tick, and not-yet-due records
+// moved from the ready queue to the deferred one per dispatch: a million of either move
+// over many short holds of the channel's lock, not one long one.
+constexpr size_t kReleaseBudget = 4096;
+constexpr int64_t kNotDueBudget = 4096;
 
 // nsqd's wording: "FIN <id> failed ID not in flight" (the front door adds E_FIN_FAILED).
 absl::Status NotInFlight(const char* what, const MessageId& id) {
@@ -26,13 +31,15 @@ absl::Status NotOwned(const char* what, const MessageId& id) {
 }  // namespace
 
 Channel::Channel(Engine* engine, std::string topic_name, std::string name,
-                 std::unique_ptr<BackendQueue> backend, bool paused)
+                 std::unique_ptr<BackendQueue> backend, std::unique_ptr<DeferredQueue> deferred,
+                 bool paused)
     : engine_(engine),
       topic_name_(std::move(topic_name)),
       name_(std::move(name)),
       ephemeral_(names::IsEphemeralName(name_)),
       paused_(paused),
-      queue_(engine->options().mem_queue_size, std::move(backend), engine->durable()) {}
+      queue_(engine->options().mem_queue_size, std::move(backend), engine->durable()),
+      deferred_(engine->options().mem_queue_size, std::move(deferred), &queue_) {}
 
 void Channel::AdoptBacklog(std::deque<QueuedMessage> memory, int64_t count) {
   absl::MutexLock lock(&mu_);
@@ -45,17 +52,11 @@ absl::Status Channel::PutMessages(absl::Span<const MessagePtr> messages, int64_t
   absl::MutexLock lock(&mu_);
   if (deleted_) return absl::OkStatus();
   message_count_ += messages.size();
-  absl::Status status;
-  if (deliver_at_ns > 0 && !queue_.durable()) {
-    for (const MessagePtr& m : messages) DeferLocked(QueuedMessage{m, 0, 0}, deliver_at_ns);
-    return status;
-  }
-  // Durable: a deferred message is written with its due time and waits in the
-  // deferred queue once read back (DispatchLocked), still held on disk.
   std::vector<QueuedMessage> batch;
   batch.reserve(messages.size());
   for (const MessagePtr& m : messages) batch.push_back(QueuedMessage{m, deliver_at_ns, 0});
-  status = queue_.PutBatch(batch);
+  // Deferred ones wait in memory up to --mem-queue-size, the rest on disk by due time.
+  absl::Status status = deliver_at_ns > 0 ? deferred_.AddPublished(batch) : queue_.PutBatch(batch);
   engine_->RecordStorageResult(status);
   DispatchLocked();
   return status;
@@ -68,11 +69,10 @@ absl::Status Channel::PutQueued(absl::Span<const QueuedMessage> messages) {
   const int64_t now_ns = absl::ToUnixNanos(engine_->clock()->Now());
   absl::Status status;
   for (const QueuedMessage& m : messages) {
-    if (m.deliver_at_ns > now_ns && !queue_.durable()) {
+    if (m.deliver_at_ns > now_ns) {
       DeferLocked(QueuedMessage{m.message, 0, m.attempts}, m.deliver_at_ns);
     } else {
-      const int64_t due = m.deliver_at_ns > now_ns ? m.deliver_at_ns : 0;
-      absl::Status st = PutReadyLocked(QueuedMessage{m.message, due, m.attempts});
+      absl::Status st = PutReadyLocked(QueuedMessage{m.message, 0, m.attempts});
       if (!st.ok()) status = st;
     }
   }
@@ -87,8 +87,21 @@ absl::Status Channel::PutReadyLocked(QueuedMessage message) {
 }
 
 void Channel::DeferLocked(QueuedMessage message, int64_t due_ns) {
-  message.deliver_at_ns = 0;
-  deferred_.push(Deferred{due_ns, deferred_seq_++, std::move(message)});
+  message.deliver_at_ns = due_ns;
+  engine_->RecordStorageResult(deferred_.Add(std::move(message)));
+}
+
+size_t Channel::ReleaseDueLocked(int64_t now_ns, bool* more) {
+  *more = false;
+  if (deferred_.NextDue() > now_ns) return 0;
+  released_.clear();
+  absl::Status st = deferred_.PopDue(now_ns, kReleaseBudget, &released_);
+  if (!st.ok()) engine_->RecordStorageResult(st);
+  for (QueuedMessage& qm : released_) PutReadyLocked(std::move(qm)).IgnoreError();
+  const size_t n = released_.size();
+  *more = n == kReleaseBudget && deferred_.NextDue() <= now_ns;
+  released_.clear();
+  return n;
 }
 
 void Channel::DispatchLocked() {
@@ -103,6 +116,8 @@ void Channel::DispatchToConsumersLocked() {
   const size_t n = consumers_.size();
   size_t idle = 0;
   int64_t now_ns = -1;
+  int64_t not_due_budget = kNotDueBudget;
+  dispatch_pending_ = false;
   while (idle < n) {
     ConsumerImpl* c = consumers_[next_consumer_ % n];
     next_consumer_ = (next_consumer_ + 1) % n;
@@ -116,9 +131,15 @@ void Channel::DispatchToConsumersLocked() {
     QueuedMessage qm;
     absl::Status read_error;
     while (static_cast<int64_t>(batch_.size()) < room && queue_.Pop(&qm, &read_error)) {
-      if (qm.deliver_at_ns > now_ns) {  // read back from storage before its due time
+      if (qm.deliver_at_ns > now_ns) {
+        // Written with a due time (a topic's backlog handed over, a shutdown): it waits
+        // in the deferred queue. A long run of them is moved over several timer ticks.
         const int64_t due = qm.deliver_at_ns;
         DeferLocked(std::move(qm), due);
+        if (--not_due_budget <= 0) {
+          dispatch_pending_ = true;
+          break;
+        }
         continue;
       }
       if (c->info_.sample_rate > 0 && c->SampleOut()) {  // dropped, as nsqd does
@@ -136,10 +157,11 @@ void Channel::DispatchToConsumersLocked() {
       batch_.push_back(Delivery{std::move(msg), attempts});
     }
     if (!read_error.ok()) engine_->RecordStorageResult(read_error);
-    if (batch_.empty()) return;  // nothing left to hand out
+    if (batch_.empty()) return;  // nothing left to hand out (or the budget is spent)
     c->in_flight_count_ += static_cast<int64_t>(batch_.size());
     c->message_count_ += batch_.size();
     c->sink_->Deliver(batch_);
+    if (dispatch_pending_) return;
     idle = 0;
   }
 }
@@ -199,13 +221,11 @@ void Channel::ClearInFlightLocked() {
   for (ConsumerImpl* c : consumers_) c->in_flight_count_ = 0;
 }
 
-void Channel::DropDeferredLocked() { deferred_ = decltype(deferred_)(); }
-
 absl::Status Channel::Empty() {
   absl::MutexLock lock(&mu_);
   ClearInFlightLocked();
-  DropDeferredLocked();
-  absl::Status st = queue_.Clear();
+  absl::Status st = deferred_.Clear();
+  st.Update(queue_.Clear());
   engine_->RecordStorageResult(st);
   // Consumers' windows are open again, but there is nothing to send.
   return st;
@@ -221,8 +241,9 @@ void Channel::Delete(const absl::Status& why) {
   }
   consumers_.clear();
   ClearInFlightLocked();
-  DropDeferredLocked();
-  engine_->RecordStorageResult(queue_.Destroy());
+  absl::Status st = deferred_.Destroy();
+  st.Update(queue_.Destroy());
+  engine_->RecordStorageResult(st);
 }
 
 absl::Status Channel::Persist(const absl::Status& why) {
@@ -240,13 +261,10 @@ absl::Status Channel::Persist(const absl::Status& why) {
   std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   for (const auto& [seq, id] : order) front.push_back(std::move(in_flight_.find(id)->second.queued));
   ClearInFlightLocked();
-  while (!deferred_.empty()) {
-    QueuedMessage qm = deferred_.top().queued;
-    qm.deliver_at_ns = deferred_.top().due_ns;
-    deferred_.pop();
-    back.push_back(std::move(qm));
-  }
-  absl::Status st = queue_.Persist(std::move(front), std::move(back));
+  // Deferred ones go to the deferred queue; what it cannot take is written after the
+  // ready queue with its due time, and waits there again after the restart.
+  absl::Status st = deferred_.Persist(&back);
+  st.Update(queue_.Persist(std::move(front), std::move(back)));
   engine_->RecordStorageResult(st);
   return st;
 }
@@ -300,21 +318,20 @@ absl::Time Channel::ProcessTimers(absl::Time now) {
     PutReadyLocked(std::move(qm)).IgnoreError();
     changed = true;
   }
-  while (!deferred_.empty() && deferred_.top().due_ns <= now_ns) {
-    QueuedMessage qm = deferred_.top().queued;
-    deferred_.pop();
-    PutReadyLocked(std::move(qm)).IgnoreError();
-    changed = true;
-  }
-  if (changed) DispatchLocked();
+  bool more_due = false;
+  changed |= ReleaseDueLocked(now_ns, &more_due) > 0;
+  if (changed || dispatch_pending_) DispatchLocked();
   if (now_ns >= next_backend_flush_ns_) {
     next_backend_flush_ns_ = now_ns + kBackendFlushEveryNs;
     // Only a failure is news for health: a no-op flush says nothing of the disk.
-    if (absl::Status st = queue_.Flush(); !st.ok()) engine_->RecordStorageResult(st);
+    absl::Status st = queue_.Flush();
+    st.Update(deferred_.Flush());
+    if (!st.ok()) engine_->RecordStorageResult(st);
   }
   int64_t next = INT64_MAX;
+  if (more_due || dispatch_pending_) next = now_ns;
   if (!deadlines_.empty()) next = std::min(next, deadlines_.top().at_ns);
-  if (!deferred_.empty()) next = std::min(next, deferred_.top().due_ns);
+  next = std::min(next, deferred_.NextDue());
   return next == INT64_MAX ? absl::InfiniteFuture() : absl::FromUnixNanos(next);
 }
 
@@ -324,9 +341,9 @@ ChannelStats Channel::Stats(bool include_consumers) const {
   s.name = name_;
   s.depth = queue_.Depth();
   s.backend_depth = queue_.backend_depth();
-  s.held_count = queue_.held_count();
+  s.held_count = queue_.held_count() + deferred_.held_count();
   s.in_flight_count = static_cast<int64_t>(in_flight_.size());
-  s.deferred_count = static_cast<int64_t>(deferred_.size());
+  s.deferred_count = deferred_.size();
   s.message_count = message_count_;
   s.requeue_count = requeue_count_;
   s.timeout_count = timeout_count_;

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "services/broker/core/deferred_set.h"
 #include "services/broker/core/engine.h"
 #include "services/broker/core/message_queue.h"
 
@@ -22,8 +23,10 @@ namespace nsq::broker {
 // sink is called (sinks only queue work).
 class Channel : public std::enable_shared_from_this<Channel> {
  public:
+  // `backend` and `deferred` are null for an ephemeral channel.
   Channel(Engine* engine, std::string topic_name, std::string name,
-          std::unique_ptr<BackendQueue> backend, bool paused);
+          std::unique_ptr<BackendQueue> backend, std::unique_ptr<DeferredQueue> deferred,
+          bool paused);
 
   const std::string& name() const { return name_; }
   const std::string& topic_name() const { return topic_name_; }
@@ -74,19 +77,15 @@ class Channel : public std::enable_shared_from_this<Channel> {
     MessageId id;
     bool operator>(const Deadline& o) const { return at_ns > o.at_ns; }
   };
-  struct Deferred {
-    int64_t due_ns;
-    uint64_t seq;  // keeps equal due times in arrival order
-    QueuedMessage queued;
-    bool operator>(const Deferred& o) const {
-      return due_ns != o.due_ns ? due_ns > o.due_ns : seq > o.seq;
-    }
-  };
 
   // Queues an acknowledged message for delivery (requeue, timeout, deferred release,
   // backlog): never loses it (MessageQueue::PutOrHold); returns and records a storage error.
   absl::Status PutReadyLocked(QueuedMessage message) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues an acknowledged message for delivery at `due_ns` (never lost; see DeferredSet).
   void DeferLocked(QueuedMessage message, int64_t due_ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves due deferred messages to the ready queue, at most a budget per call (*more:
+  // some are still due); returns how many.
+  size_t ReleaseDueLocked(int64_t now_ns, bool* more) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands ready messages to consumers with room in their RDY window.
   void DispatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DispatchToConsumersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -96,7 +95,6 @@ class Channel : public std::enable_shared_from_this<Channel> {
   absl::Status FinishLocked(ConsumerImpl* consumer, const MessageId& id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ClearInFlightLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void DropDeferredLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Engine* const engine_;
   const std::string topic_name_;
@@ -110,9 +108,10 @@ class Channel : public std::enable_shared_from_this<Channel> {
   absl::flat_hash_map<MessageId, InFlight> in_flight_ ABSL_GUARDED_BY(mu_);
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> deadlines_
       ABSL_GUARDED_BY(mu_);
-  std::priority_queue<Deferred, std::vector<Deferred>, std::greater<Deferred>> deferred_
-      ABSL_GUARDED_BY(mu_);
-  uint64_t deferred_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  DeferredSet deferred_ ABSL_GUARDED_BY(mu_);
+  // A dispatch stopped at its budget of not-yet-due records: the timer goes on with it.
+  bool dispatch_pending_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<QueuedMessage> released_ ABSL_GUARDED_BY(mu_);
   uint64_t delivery_seq_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t next_backend_flush_ns_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<ConsumerImpl*> consumers_ ABSL_GUARDED_BY(mu_);

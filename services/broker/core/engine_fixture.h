@@ -66,6 +66,12 @@ class ControlledStorage : public Storage {
     auto* q = dynamic_cast<FailingQueue*>(queue);
     return memory_.MoveQueue(q ? q->inner() : queue, topic, channel, durable);
   }
+  absl::StatusOr<std::unique_ptr<DeferredQueue>> OpenDeferred(std::string_view topic,
+                                                              std::string_view channel) override {
+    auto q = memory_.OpenDeferred(topic, channel);
+    if (!q.ok()) return q.status();
+    return std::unique_ptr<DeferredQueue>(new FailingDeferred(std::move(*q), this));
+  }
   absl::Status SaveMetadata(const Metadata& md) override {
     saved = md;
     ++saves;
@@ -76,7 +82,8 @@ class ControlledStorage : public Storage {
     memory_.WhenDurable(std::move(done));
   }
 
-  // The nth write (Append or Prepend, 1 = the next one) fails; the others go through.
+  // The nth write (Append, Prepend or a deferred Add; 1 = the next one) fails; the others
+  // go through.
   void FailNthWrite(int n) { fail_at_write_ = writes + n; }
 
   bool fail_writes = false;
@@ -85,7 +92,8 @@ class ControlledStorage : public Storage {
   Metadata saved;
   Metadata to_load;
   int saves = 0;
-  int writes = 0;  // Append and Prepend calls, failed ones included
+  int writes = 0;  // Append, Prepend and deferred Add calls, failed ones included
+  int deferred_adds = 0;  // messages that reached a deferred queue
   int acks = 0;
   int updates = 0;
   int flushes = 0;
@@ -131,6 +139,34 @@ class ControlledStorage : public Storage {
 
    private:
     std::unique_ptr<BackendQueue> inner_;
+    ControlledStorage* owner_;
+  };
+  class FailingDeferred : public DeferredQueue {
+   public:
+    FailingDeferred(std::unique_ptr<DeferredQueue> inner, ControlledStorage* owner)
+        : inner_(std::move(inner)), owner_(owner) {}
+    absl::Status Add(absl::Span<const QueuedMessage> m) override {
+      if (owner_->NextWriteFails()) return absl::UnavailableError("disk full");
+      owner_->deferred_adds += static_cast<int>(m.size());
+      return inner_->Add(m);
+    }
+    absl::Status PopDue(int64_t now_ns, size_t max, std::vector<QueuedMessage>* out) override {
+      return inner_->PopDue(now_ns, max, out);
+    }
+    int64_t NextDue() const override { return inner_->NextDue(); }
+    int64_t Depth() const override { return inner_->Depth(); }
+    absl::Status Flush() override {
+      ++owner_->flushes;
+      return inner_->Flush();
+    }
+    absl::Status Clear() override { return inner_->Clear(); }
+    absl::Status Destroy() override {
+      if (owner_->on_destroy) owner_->on_destroy();
+      return inner_->Destroy();
+    }
+
+   private:
+    std::unique_ptr<DeferredQueue> inner_;
     ControlledStorage* owner_;
   };
   int fail_at_write_ = -1;

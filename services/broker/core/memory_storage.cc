@@ -1,5 +1,6 @@
 #include "services/broker/core/memory_storage.h"
 
+#include <cstdint>
 #include <deque>
 #include <map>
 #include <utility>
@@ -57,7 +58,39 @@ class MemoryBackendQueue final : public BackendQueue {
   uint64_t next_seq_ = 1;
 };
 
+// Deferred messages in memory, ordered by (due time, arrival).
+class MemoryDeferredQueue final : public DeferredQueue {
+ public:
+  absl::Status Add(absl::Span<const QueuedMessage> messages) override {
+    for (const QueuedMessage& m : messages) queue_.emplace(std::make_pair(m.deliver_at_ns, next_seq_++), m);
+    return absl::OkStatus();
+  }
+  absl::Status PopDue(int64_t now_ns, size_t max, std::vector<QueuedMessage>* out) override {
+    while (max-- > 0 && !queue_.empty() && queue_.begin()->first.first <= now_ns) {
+      out->push_back(std::move(queue_.begin()->second));
+      queue_.erase(queue_.begin());
+    }
+    return absl::OkStatus();
+  }
+  int64_t NextDue() const override { return queue_.empty() ? INT64_MAX : queue_.begin()->first.first; }
+  int64_t Depth() const override { return static_cast<int64_t>(queue_.size()); }
+  absl::Status Clear() override {
+    queue_.clear();
+    return absl::OkStatus();
+  }
+  absl::Status Destroy() override { return Clear(); }
+
+ private:
+  std::map<std::pair<int64_t, uint64_t>, QueuedMessage> queue_;
+  uint64_t next_seq_ = 0;
+};
+
 }  // namespace
+
+absl::StatusOr<std::unique_ptr<DeferredQueue>> MemoryStorage::OpenDeferred(std::string_view,
+                                                                           std::string_view) {
+  return std::make_unique<MemoryDeferredQueue>();
+}
 
 absl::StatusOr<std::unique_ptr<BackendQueue>> MemoryStorage::OpenQueue(std::string_view,
                                                                        std::string_view,

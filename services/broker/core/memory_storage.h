@@ -17,6 +17,8 @@ class MemoryStorage final : public Storage {
                                                           bool durable) override;
   absl::Status MoveQueue(BackendQueue* queue, std::string_view topic, std::string_view channel,
                          bool durable) override;
+  absl::StatusOr<std::unique_ptr<DeferredQueue>> OpenDeferred(std::string_view topic,
+                                                              std::string_view channel) override;
   absl::Status SaveMetadata(const Metadata& metadata) override;
   absl::StatusOr<Metadata> LoadMetadata() override;
 };

@@ -55,6 +55,29 @@ class BackendQueue {
   virtual absl::Status Destroy() = 0;
 };
 
+// A channel's deferred messages (DPUB, REQ with a delay) past the ones it keeps in
+// memory, ordered by due time (deliver_at_ns), equal due times in arrival order. Used
+// under the channel's lock, like BackendQueue.
+class DeferredQueue {
+ public:
+  virtual ~DeferredQueue() = default;
+  // Adds messages, each due at its deliver_at_ns. All or nothing.
+  virtual absl::Status Add(absl::Span<const QueuedMessage> messages) = 0;
+  // Removes up to `max` messages due at or before `now_ns`, earliest first, appending
+  // them to `out` (deliver_at_ns kept). Their removal reaches the disk with the next
+  // call or Flush, after the caller has queued them elsewhere: a crash in between
+  // delivers them twice, never loses them.
+  virtual absl::Status PopDue(int64_t now_ns, size_t max, std::vector<QueuedMessage>* out) = 0;
+  // The earliest due time; INT64_MAX when empty.
+  virtual int64_t NextDue() const = 0;
+  virtual int64_t Depth() const = 0;
+  // Writes out pending removals.
+  virtual absl::Status Flush() { return absl::OkStatus(); }
+  virtual absl::Status Clear() = 0;
+  // Drops every message and the queue itself (its channel was deleted).
+  virtual absl::Status Destroy() = 0;
+};
+
 // What survives a restart besides the messages: nsqd.dat's job.
 struct Metadata {
   struct Channel {
@@ -84,6 +107,10 @@ class Storage {
   // topic's backlog becomes its first channel's queue without copying a message.
   virtual absl::Status MoveQueue(BackendQueue* queue, std::string_view topic,
                                  std::string_view channel, bool durable) = 0;
+  // The deferred queue of a channel (never called for ephemeral ones: they keep at most
+  // --mem-queue-size deferred messages, in memory).
+  virtual absl::StatusOr<std::unique_ptr<DeferredQueue>> OpenDeferred(std::string_view topic,
+                                                                      std::string_view channel) = 0;
   virtual absl::Status SaveMetadata(const Metadata& metadata) = 0;
   virtual absl::StatusOr<Metadata> LoadMetadata() = 0;
   // Calls `done` once everything the calling thread has written is on stable storage,

@@ -128,17 +128,28 @@ absl::StatusOr<std::shared_ptr<Channel>> Topic::GetOrCreateChannelLocked(std::st
     // Fall back to moving the messages one by one.
   }
   std::unique_ptr<BackendQueue> backend;
+  std::unique_ptr<DeferredQueue> deferred;
   if (!names::IsEphemeralName(name)) {
     auto opened = engine_->storage_->OpenQueue(name_, name, engine_->durable());
     engine_->RecordStorageResult(opened.status());
     if (!opened.ok()) return opened.status();
     backend = *std::move(opened);
+    auto opened_deferred = OpenDeferredLocked(name);
+    if (!opened_deferred.ok()) return opened_deferred.status();
+    deferred = *std::move(opened_deferred);
   }
-  auto channel = std::make_shared<Channel>(engine_, name_, std::string(name), std::move(backend), paused);
+  auto channel = std::make_shared<Channel>(engine_, name_, std::string(name), std::move(backend),
+                                           std::move(deferred), paused);
   channels_.emplace(std::string(name), channel);
   if (created) *created = true;
   FlushBacklogLocked(kFlushBudget);
   return channel;
+}
+
+absl::StatusOr<std::unique_ptr<DeferredQueue>> Topic::OpenDeferredLocked(std::string_view channel) {
+  auto opened = engine_->storage_->OpenDeferred(name_, channel);
+  engine_->RecordStorageResult(opened.status());
+  return opened;
 }
 
 absl::StatusOr<std::shared_ptr<Channel>> Topic::AdoptBacklogLocked(std::string_view name,
@@ -146,6 +157,8 @@ absl::StatusOr<std::shared_ptr<Channel>> Topic::AdoptBacklogLocked(std::string_v
   // The first channel gets the whole backlog (nsqd's rule): hand it the backlog's
   // storage queue instead of copying millions of messages, and start the topic afresh.
   Storage* storage = engine_->storage_;
+  auto deferred = OpenDeferredLocked(name);
+  if (!deferred.ok()) return deferred.status();
   auto fresh = storage->OpenQueue(name_, absl::StrCat(std::string(name), "#backlog-swap"), false);
   if (!fresh.ok()) return fresh.status();
   std::unique_ptr<BackendQueue> moved = backlog_.ReleaseBackend();
@@ -162,7 +175,8 @@ absl::StatusOr<std::shared_ptr<Channel>> Topic::AdoptBacklogLocked(std::string_v
   }
   const int64_t count = backlog_.Depth() + moved->Depth();
   backlog_.SetBackend(*std::move(fresh));
-  auto channel = std::make_shared<Channel>(engine_, name_, std::string(name), std::move(moved), paused);
+  auto channel = std::make_shared<Channel>(engine_, name_, std::string(name), std::move(moved),
+                                           *std::move(deferred), paused);
   channel->AdoptBacklog(backlog_.ReleaseMemory(), count);
   channels_.emplace(std::string(name), channel);
   return channel;

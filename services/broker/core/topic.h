@@ -67,6 +67,8 @@ class Topic : public std::enable_shared_from_this<Topic> {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::shared_ptr<Channel>> AdoptBacklogLocked(std::string_view name, bool paused)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::unique_ptr<DeferredQueue>> OpenDeferredLocked(std::string_view channel)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands up to `budget` backlog messages to the channels when there are some and the
   // topic is not paused; true if some are left.
   bool FlushBacklogLocked(size_t budget) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

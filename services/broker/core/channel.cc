@@ -38,6 +38,7 @@ Channel::Channel(Engine* engine, std::string topic_name, std::string name,
       name_(std::move(name)),
       ephemeral_(names::IsEphemeralName(name_)),
       paused_(paused),
+      paused_flag_(paused),
       queue_(engine->options().mem_queue_size, std::move(backend), engine->durable()),
       deferred_(engine->options().mem_queue_size, std::move(deferred), &queue_) {}
 
@@ -50,6 +51,7 @@ void Channel::AdoptBacklog(std::deque<QueuedMessage> memory, int64_t count) {
 
 absl::Status Channel::PutMessages(absl::Span<const MessagePtr> messages, int64_t deliver_at_ns) {
   absl::MutexLock lock(&mu_);
+  if (persisted_) return absl::FailedPreconditionError("exiting");
   if (deleted_) return absl::OkStatus();
   message_count_ += messages.size();
   std::vector<QueuedMessage> batch;
@@ -201,13 +203,15 @@ absl::StatusOr<std::shared_ptr<ConsumerImpl>> Channel::AddConsumer(std::shared_p
 absl::Status Channel::SetPaused(bool paused) {
   absl::MutexLock lock(&mu_);
   paused_ = paused;
+  paused_flag_.store(paused, std::memory_order_relaxed);
   if (!paused_) DispatchLocked();
   return absl::OkStatus();
 }
 
 bool Channel::paused() const {
-  absl::MutexLock lock(&mu_);
-  return paused_;
+  // Without the lock: the metadata writer reads it while a publish may be writing to
+  // this channel's backend under the lock.
+  return paused_flag_.load(std::memory_order_relaxed);
 }
 
 bool Channel::HasConsumers() const {
@@ -248,7 +252,8 @@ void Channel::Delete(const absl::Status& why) {
 
 absl::Status Channel::Persist(const absl::Status& why) {
   absl::MutexLock lock(&mu_);
-  if (deleted_) return absl::OkStatus();
+  if (deleted_ || persisted_) return absl::OkStatus();
+  persisted_ = true;
   for (ConsumerImpl* c : consumers_) {
     c->closed_ = true;
     c->sink_->Closed(why);

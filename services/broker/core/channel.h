@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <queue>
@@ -103,7 +104,10 @@ class Channel : public std::enable_shared_from_this<Channel> {
 
   mutable absl::Mutex mu_;
   bool paused_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> paused_flag_;  // paused_, for paused() without mu_
   bool deleted_ ABSL_GUARDED_BY(mu_) = false;
+  // Written out for a shutdown: takes no more messages.
+  bool persisted_ ABSL_GUARDED_BY(mu_) = false;
   MessageQueue queue_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<MessageId, InFlight> in_flight_ ABSL_GUARDED_BY(mu_);
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> deadlines_

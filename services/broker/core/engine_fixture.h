@@ -89,6 +89,8 @@ class ControlledStorage : public Storage {
   bool fail_writes = false;
   // Runs inside every queue's Destroy (e.g. to make a delete slow).
   std::function<void()> on_destroy;
+  // Runs inside every Append (e.g. to make a disk write slow).
+  std::function<void()> on_append;
   Metadata saved;
   Metadata to_load;
   int saves = 0;
@@ -109,6 +111,7 @@ class ControlledStorage : public Storage {
     FailingQueue(std::unique_ptr<BackendQueue> inner, ControlledStorage* owner)
         : inner_(std::move(inner)), owner_(owner) {}
     absl::Status Append(absl::Span<const QueuedMessage> m) override {
+      if (owner_->on_append) owner_->on_append();
       if (owner_->NextWriteFails()) return absl::UnavailableError("disk full");
       return inner_->Append(m);
     }

@@ -39,31 +39,46 @@ absl::Status Topic::Publish(absl::Span<const std::string_view> bodies, absl::Dur
   }
   std::vector<MessagePtr> messages(built.begin(), built.end());
 
-  absl::MutexLock lock(&mu_);
-  if (deleted_) return Exiting();
-  for (auto& m : built) {
-    m->id = ids_.Next(now);
-    if (ids != nullptr) ids->push_back(m->id);
+  std::shared_ptr<const ChannelList> targets;
+  {
+    absl::MutexLock lock(&mu_);
+    if (deleted_) return Exiting();
+    for (auto& m : built) {
+      m->id = ids_.Next(now);
+      if (ids != nullptr) ids->push_back(m->id);
+    }
+    message_count_ += messages.size();
+    message_bytes_ += bytes;
+    if (channels_.empty() || paused_ || !backlog_.empty()) {
+      // Behind a backlog (order), or held for the first channel / the unpause.
+      std::vector<QueuedMessage> queued;
+      queued.reserve(messages.size());
+      for (MessagePtr& m : messages) queued.push_back(QueuedMessage{std::move(m), deliver_at, 0});
+      absl::Status st = backlog_.PutBatch(queued);
+      engine_->RecordStorageResult(st);
+      FlushBacklogLocked(2 * queued.size());
+      backlog_.TrimToCapacity();  // an ephemeral topic drops past --mem-queue-size
+      return st;
+    }
+    targets = fanout_;
   }
-  message_count_ += messages.size();
-  message_bytes_ += bytes;
-  if (channels_.empty() || paused_ || !backlog_.empty()) {
-    // Behind a backlog (order), or held for the first channel / the unpause.
-    std::vector<QueuedMessage> queued;
-    queued.reserve(messages.size());
-    for (MessagePtr& m : messages) queued.push_back(QueuedMessage{std::move(m), deliver_at, 0});
-    absl::Status st = backlog_.PutBatch(queued);
-    engine_->RecordStorageResult(st);
-    FlushBacklogLocked(2 * queued.size());
-    backlog_.TrimToCapacity();  // an ephemeral topic drops past --mem-queue-size
-    return st;
-  }
+  // Each channel's write (memory, or its backend on disk) happens under that channel's
+  // lock only: a slow disk never holds up this topic's other publishers, its channel
+  // creation or its stats. A channel deleted meanwhile ignores the messages; one shut
+  // down meanwhile refuses them (the publish fails: nothing would write them out).
   absl::Status result;
-  for (auto& [name, channel] : channels_) {
+  for (const auto& channel : *targets) {
     absl::Status st = channel->PutMessages(messages, deliver_at);
     if (!st.ok()) result = st;
   }
   return result;
+}
+
+void Topic::ChannelsChangedLocked() {
+  auto list = std::make_shared<ChannelList>();
+  list->reserve(channels_.size());
+  for (const auto& [name, channel] : channels_) list->push_back(channel);
+  fanout_ = std::move(list);
 }
 
 bool Topic::FlushBacklogLocked(size_t budget) {
@@ -141,6 +156,7 @@ absl::StatusOr<std::shared_ptr<Channel>> Topic::GetOrCreateChannelLocked(std::st
   auto channel = std::make_shared<Channel>(engine_, name_, std::string(name), std::move(backend),
                                            std::move(deferred), paused);
   channels_.emplace(std::string(name), channel);
+  ChannelsChangedLocked();
   if (created) *created = true;
   FlushBacklogLocked(kFlushBudget);
   return channel;
@@ -179,6 +195,7 @@ absl::StatusOr<std::shared_ptr<Channel>> Topic::AdoptBacklogLocked(std::string_v
                                            *std::move(deferred), paused);
   channel->AdoptBacklog(backlog_.ReleaseMemory(), count);
   channels_.emplace(std::string(name), channel);
+  ChannelsChangedLocked();
   return channel;
 }
 
@@ -209,6 +226,7 @@ absl::Status Topic::DeleteChannel(std::string_view name) {
   if (it == channels_.end()) return absl::NotFoundError("CHANNEL_NOT_FOUND");
   std::shared_ptr<Channel> channel = it->second;
   channels_.erase(it);
+  ChannelsChangedLocked();
   channel->Delete(absl::NotFoundError(absl::StrCat("channel ", name_, ":", std::string(name), " was deleted")));
   return absl::OkStatus();
 }
@@ -219,6 +237,7 @@ bool Topic::ReapChannel(const std::shared_ptr<Channel>& channel, bool* removed) 
   auto it = channels_.find(channel->name());
   if (it != channels_.end() && it->second == channel && !channel->HasConsumers()) {
     channels_.erase(it);
+    ChannelsChangedLocked();
     channel->Delete(absl::OkStatus());
     *removed = true;
   }
@@ -258,6 +277,7 @@ void Topic::Delete(const absl::Status& why) {
   deleted_ = true;
   for (auto& [name, channel] : channels_) channel->Delete(why);
   channels_.clear();
+  ChannelsChangedLocked();
   engine_->RecordStorageResult(backlog_.Destroy());
 }
 

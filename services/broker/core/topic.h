@@ -83,6 +83,11 @@ class Topic : public std::enable_shared_from_this<Topic> {
   IdGenerator ids_ ABSL_GUARDED_BY(mu_);
   MessageQueue backlog_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<Channel>, std::less<>> channels_ ABSL_GUARDED_BY(mu_);
+  // The channels a publish fans out to, rebuilt when one comes or goes: a publish takes
+  // it under mu_ and writes to the channels after letting go of mu_.
+  using ChannelList = std::vector<std::shared_ptr<Channel>>;
+  std::shared_ptr<const ChannelList> fanout_ ABSL_GUARDED_BY(mu_) = std::make_shared<ChannelList>();
+  void ChannelsChangedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   uint64_t message_count_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t message_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time next_backend_flush_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

@@ -1,6 +1,8 @@
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "services/broker/core/engine_fixture.h"
 
 namespace nsq::broker {
@@ -104,6 +106,37 @@ TEST_F(TopicTest, EphemeralTopicVanishesWithItsLastChannel) {
   EXPECT_TRUE(engine_->TopicExists("t#ephemeral"));
   c->Close();
   EXPECT_FALSE(engine_->TopicExists("t#ephemeral"));
+}
+
+// A publish writes to each channel's backend under that channel's lock only: while one
+// publish is stuck on a slow disk, the topic's other work goes on.
+TEST_F(TopicTest, APublishStuckOnAChannelsDiskWriteDoesNotHoldTheTopic) {
+  EngineOptions opts;
+  opts.mem_queue_size = 0;  // every message to the backend
+  Reset(opts);
+  ASSERT_TRUE(engine_->CreateChannel("t", "slow").ok());
+  absl::Notification in_append, release;
+  storage_.on_append = [&] {
+    if (in_append.HasBeenNotified()) return;
+    in_append.Notify();
+    release.WaitForNotificationWithTimeout(absl::Seconds(10));
+  };
+  std::thread publisher([&] { PublishN("t", 1); });
+  ASSERT_TRUE(in_append.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  absl::Notification done;
+  std::thread other([&] {
+    EXPECT_TRUE(engine_->CreateChannel("t", "new").ok());
+    EXPECT_TRUE(engine_->SetTopicPaused("t", true).ok());
+    EXPECT_TRUE(engine_->SetTopicPaused("t", false).ok());
+    done.Notify();
+  });
+  EXPECT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(5)))
+      << "the topic's other work waited for a channel's disk write";
+  release.Notify();
+  publisher.join();
+  other.join();
+  storage_.on_append = nullptr;
+  EXPECT_EQ(ChannelStatsOf("t", "slow").depth, 1);
 }
 
 }  // namespace

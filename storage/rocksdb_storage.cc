@@ -104,10 +104,7 @@ class RocksStorageImpl final : public RocksStorage, public QueueDatabase {
   absl::StatusOr<Metadata> LoadMetadata() override;
   StorageCounters Counters() const override;
   absl::Status Sync() override {
-    {
-      absl::MutexLock lock(&write_mu_);
-      if (!failure_.ok()) return failure_;
-    }
+    if (absl::Status failed = Failure(); !failed.ok()) return failed;
     unsynced_.store(0);
     syncs_.fetch_add(1, std::memory_order_relaxed);
     return FromRocks(db_->SyncWAL(), "sync");
@@ -115,20 +112,24 @@ class RocksStorageImpl final : public RocksStorage, public QueueDatabase {
 
   // Writes a batch holding `messages` messages to the log (not yet fsynced), syncing
   // per --sync-every > 1; with --sync-every=1 the publisher then calls WaitDurable.
+  // Writers of different queues run concurrently: RocksDB groups them into one log
+  // write (no lock of ours around it).
   absl::Status Write(rocksdb::WriteBatch* batch, size_t messages) override {
-    {
-      // After a failed write (disk full, I/O error) RocksDB's log writer must not be
-      // used again (Debian's build asserts on it), so the first failure sticks until
-      // a restart: publishes fail with it, /ping and health show it, reads go on.
-      absl::MutexLock lock(&write_mu_);
-      if (!failure_.ok()) return failure_;
-      rocksdb::Status st = db_->Write(rocksdb::WriteOptions(), batch);
-      if (!st.ok()) {
+    // After a failed write (disk full, I/O error) the first failure sticks until a
+    // restart: publishes fail with it, /ping and health show it, reads go on. RocksDB
+    // itself stops writing then (a background error with paranoid_checks), so a writer
+    // that got past this check at the same moment gets its error too.
+    if (absl::Status failed = Failure(); !failed.ok()) return failed;
+    rocksdb::Status st = db_->Write(rocksdb::WriteOptions(), batch);
+    if (!st.ok()) {
+      absl::MutexLock lock(&failure_mu_);
+      if (failure_.ok()) {
         failure_ = FromRocks(st, "write");
+        failed_.store(true, std::memory_order_release);
         spdlog::error("{}; no more writes until the broker is restarted",
                       std::string(failure_.message()));
-        return failure_;
       }
+      return failure_;
     }
     if (messages == 0) return absl::OkStatus();
     if (options_.sync_every <= 1) {
@@ -181,8 +182,15 @@ class RocksStorageImpl final : public RocksStorage, public QueueDatabase {
 
   absl::Mutex registry_mu_;  // queue id assignment
 
-  absl::Mutex write_mu_;  // every write of the database, and the failure that ends them
-  absl::Status failure_ ABSL_GUARDED_BY(write_mu_);
+  // The first failed write, which ends all writes until a restart.
+  absl::Status Failure() {
+    if (!failed_.load(std::memory_order_acquire)) return absl::OkStatus();
+    absl::MutexLock lock(&failure_mu_);
+    return failure_;
+  }
+  std::atomic<bool> failed_{false};
+  absl::Mutex failure_mu_;
+  absl::Status failure_ ABSL_GUARDED_BY(failure_mu_);
 
   struct Waiter {
     uint64_t ticket;

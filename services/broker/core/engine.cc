@@ -41,8 +41,14 @@ Engine::~Engine() { Shutdown(); }
 
 void Engine::AddObserver(EngineObserver* observer) { observers_.push_back(observer); }
 
-void Engine::NotifyTopicCreated(const std::string& topic) {
-  for (EngineObserver* o : observers_) o->TopicCreated(topic);
+void Engine::NotifyTopicCreated(const std::shared_ptr<Topic>& topic) {
+  // The topic starts when the last copy of the hold goes: here, unless an observer kept
+  // one to create channels in it first.
+  std::weak_ptr<Topic> weak = topic;
+  TopicHold hold(std::shared_ptr<void>(nullptr, [weak](void*) {
+    if (auto t = weak.lock()) t->Start();
+  }));
+  for (EngineObserver* o : observers_) o->TopicCreated(topic->name(), hold);
 }
 
 void Engine::NotifyTopicDeleted(const std::string& topic, const std::vector<std::string>& channels) {
@@ -124,11 +130,13 @@ absl::StatusOr<std::shared_ptr<Topic>> Engine::GetOrCreateTopic(std::string_view
       if (!opened.ok()) return opened.status();
       backend = *std::move(opened);
     }
-    topic = std::make_shared<Topic>(this, std::string(name), std::move(backend), false);
+    // Starting until the observers are done with it (channel pre-creation).
+    topic = std::make_shared<Topic>(this, std::string(name), std::move(backend), false,
+                                    /*starting=*/!observers_.empty());
     topics_.emplace(std::string(name), topic);
   }
   if (!topic->ephemeral()) PersistMetadata();
-  NotifyTopicCreated(topic->name());
+  NotifyTopicCreated(topic);
   return topic;
 }
 

@@ -106,14 +106,29 @@ struct StatsFilter {
   bool include_consumers = true;
 };
 
+// Keeps a new topic from handing messages to its channels while any copy of it is alive
+// (see EngineObserver::TopicCreated). Copyable; dropping the last copy starts the topic,
+// from whichever thread drops it.
+class TopicHold {
+ public:
+  TopicHold() = default;
+  explicit TopicHold(std::shared_ptr<void> token) : token_(std::move(token)) {}
+
+ private:
+  std::shared_ptr<void> token_;
+};
+
 // Told about topics and channels appearing and going away (discovery registration).
-// Called from the thread that made the change, with no engine lock held; TopicCreated
-// runs before the creating call (a publish, say) goes on to use the topic, so an
-// observer may create channels in it first (nsqd's channel pre-creation from lookupd).
+// Called from the thread that made the change, with no engine lock held, so an observer
+// must not block there (no network round trips).
 class EngineObserver {
  public:
   virtual ~EngineObserver() = default;
-  virtual void TopicCreated(const std::string& topic) {}
+  // A new topic stays "starting" for as long as an observer keeps a copy of `hold`:
+  // publishes to it are accepted and wait in its backlog, channels created meanwhile
+  // (nsqd's channel pre-creation from lookupd, done off the creating thread) each get
+  // every one of them once the last copy is dropped.
+  virtual void TopicCreated(const std::string& topic, TopicHold hold) {}
   virtual void TopicDeleted(const std::string& topic) {}
   virtual void ChannelCreated(const std::string& topic, const std::string& channel) {}
   virtual void ChannelDeleted(const std::string& topic, const std::string& channel) {}
@@ -223,7 +238,7 @@ class Engine {
   // no channel and it is ephemeral).
   void ReapEphemeral(const std::shared_ptr<Topic>& topic, const std::shared_ptr<Channel>& channel);
   void PersistMetadata();
-  void NotifyTopicCreated(const std::string& topic);
+  void NotifyTopicCreated(const std::shared_ptr<Topic>& topic);
   void NotifyTopicDeleted(const std::string& topic, const std::vector<std::string>& channels);
   void NotifyChannelCreated(const std::string& topic, const std::string& channel);
   void NotifyChannelDeleted(const std::string& topic, const std::string& channel);

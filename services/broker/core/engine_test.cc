@@ -241,7 +241,7 @@ TEST_F(EngineTest, ShutdownClosesConsumersAndRequeuesTheirMessages) {
 
 class RecordingObserver : public EngineObserver {
  public:
-  void TopicCreated(const std::string& t) override { events.push_back("+" + t); }
+  void TopicCreated(const std::string& t, TopicHold) override { events.push_back("+" + t); }
   void TopicDeleted(const std::string& t) override { events.push_back("-" + t); }
   void ChannelCreated(const std::string& t, const std::string& c) override {
     events.push_back("+" + t + "/" + c);
@@ -277,7 +277,7 @@ TEST_F(EngineTest, ObserverMayCreateChannelsBeforeTheFirstPublishLands) {
   class Precreator : public EngineObserver {
    public:
     Engine* engine = nullptr;
-    void TopicCreated(const std::string& t) override {
+    void TopicCreated(const std::string& t, TopicHold) override {
       ASSERT_TRUE(engine->CreateChannel(t, "a").ok());
       ASSERT_TRUE(engine->CreateChannel(t, "b").ok());
     }
@@ -289,6 +289,35 @@ TEST_F(EngineTest, ObserverMayCreateChannelsBeforeTheFirstPublishLands) {
   PublishN("t", 2);
   EXPECT_EQ(ChannelStatsOf("t", "a").depth, 2);
   EXPECT_EQ(ChannelStatsOf("t", "b").depth, 2);
+}
+
+// The lookups of pre-creation happen off the publishing thread: while an observer holds
+// a new topic, publishes (from any thread) are accepted and wait; every channel created
+// before the hold is dropped gets every one of them, the first one included.
+TEST_F(EngineTest, AHeldNewTopicGivesEveryPrecreatedChannelEveryMessage) {
+  class Holder : public EngineObserver {
+   public:
+    void TopicCreated(const std::string& t, TopicHold hold) override { holds.push_back(hold); }
+    std::vector<TopicHold> holds;
+  } holder;
+  engine_ = std::make_unique<Engine>(EngineOptions{}, &clock_, &storage_);
+  engine_->AddObserver(&holder);
+  ASSERT_TRUE(engine_->Start().ok());
+  PublishN("t", 3, "early");
+  std::thread concurrent([&] { PublishN("t", 2, "other"); });
+  concurrent.join();
+  ASSERT_THAT(holder.holds, SizeIs(1));
+  RecordingSink sink;
+  auto c = Sub("t", "a", &sink, 100);  // a consumer arriving meanwhile waits too
+  ASSERT_TRUE(engine_->CreateChannel("t", "b").ok());
+  EXPECT_THAT(sink.deliveries, SizeIs(0));
+  EXPECT_EQ(TopicStatsOf("t").depth, 5);
+  holder.holds.clear();  // pre-creation done: the topic starts
+  EXPECT_THAT(sink.Bodies(), ElementsAre("early0", "early1", "early2", "other0", "other1"));
+  EXPECT_EQ(ChannelStatsOf("t", "b").depth, 5);
+  EXPECT_EQ(TopicStatsOf("t").depth, 0);
+  PublishN("t", 1, "late");
+  EXPECT_EQ(ChannelStatsOf("t", "b").depth, 6);
 }
 
 }  // namespace

@@ -13,13 +13,22 @@ constexpr size_t kFlushBudget = 64 * 1024;
 absl::Status Exiting() { return absl::FailedPreconditionError("exiting"); }
 }  // namespace
 
-Topic::Topic(Engine* engine, std::string name, std::unique_ptr<BackendQueue> backend, bool paused)
+Topic::Topic(Engine* engine, std::string name, std::unique_ptr<BackendQueue> backend, bool paused,
+             bool starting)
     : engine_(engine),
       name_(std::move(name)),
       ephemeral_(names::IsEphemeralName(name_)),
       paused_(paused),
       ids_(engine->options().node_id),
-      backlog_(engine->options().mem_queue_size, std::move(backend)) {}
+      backlog_(engine->options().mem_queue_size, std::move(backend)),
+      starting_(starting) {}
+
+void Topic::Start() {
+  absl::MutexLock lock(&mu_);
+  if (!starting_) return;
+  starting_ = false;
+  FlushBacklogLocked(kFlushBudget);  // the timer moves the rest
+}
 
 absl::Status Topic::Publish(absl::Span<const std::string_view> bodies, absl::Duration defer,
                             std::vector<MessageId>* ids) {
@@ -49,7 +58,7 @@ absl::Status Topic::Publish(absl::Span<const std::string_view> bodies, absl::Dur
     }
     message_count_ += messages.size();
     message_bytes_ += bytes;
-    if (channels_.empty() || paused_ || !backlog_.empty()) {
+    if (channels_.empty() || paused_ || starting_ || !backlog_.empty()) {
       // Behind a backlog (order), or held for the first channel / the unpause.
       std::vector<QueuedMessage> queued;
       queued.reserve(messages.size());
@@ -82,7 +91,7 @@ void Topic::ChannelsChangedLocked() {
 }
 
 bool Topic::FlushBacklogLocked(size_t budget) {
-  if (paused_ || channels_.empty() || deleted_) return false;
+  if (paused_ || starting_ || channels_.empty() || deleted_) return false;
   std::vector<QueuedMessage> batch;
   QueuedMessage qm;
   size_t moved = 0;
@@ -133,7 +142,8 @@ absl::StatusOr<std::shared_ptr<Channel>> Topic::GetOrCreateChannelLocked(std::st
   if (deleted_) return Exiting();
   auto it = channels_.find(name);
   if (it != channels_.end()) return it->second;
-  if (channels_.empty() && !paused_ && !names::IsEphemeralName(name) && backlog_.has_backend() &&
+  if (channels_.empty() && !paused_ && !starting_ && !names::IsEphemeralName(name) &&
+      backlog_.has_backend() &&
       !backlog_.empty() && (backlog_.memory_empty() || !engine_->durable())) {
     auto adopted = AdoptBacklogLocked(name, paused);
     if (adopted.ok()) {

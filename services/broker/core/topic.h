@@ -21,7 +21,11 @@ class Channel;
 // Thread-safe; mu_ is taken before any of its channels' locks.
 class Topic : public std::enable_shared_from_this<Topic> {
  public:
-  Topic(Engine* engine, std::string name, std::unique_ptr<BackendQueue> backend, bool paused);
+  // `starting`: hand nothing to channels until Start() (see TopicHold).
+  Topic(Engine* engine, std::string name, std::unique_ptr<BackendQueue> backend, bool paused,
+        bool starting = false);
+  // Channels created while starting all get what was published meanwhile.
+  void Start();
 
   const std::string& name() const { return name_; }
   bool ephemeral() const { return ephemeral_; }
@@ -83,6 +87,7 @@ class Topic : public std::enable_shared_from_this<Topic> {
   IdGenerator ids_ ABSL_GUARDED_BY(mu_);
   MessageQueue backlog_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<Channel>, std::less<>> channels_ ABSL_GUARDED_BY(mu_);
+  bool starting_ ABSL_GUARDED_BY(mu_);
   // The channels a publish fans out to, rebuilt when one comes or goes: a publish takes
   // it under mu_ and writes to the channels after letting go of mu_.
   using ChannelList = std::vector<std::shared_ptr<Channel>>;

@@ -180,6 +180,7 @@ void Registrar::Start(BrokerIdentity identity) {
   }
   for (auto& p : peers_) p->Start();
   started_ = true;
+  precreator_ = std::thread([this] { PrecreateLoop(); });
 }
 
 void Registrar::Stop() {
@@ -189,7 +190,44 @@ void Registrar::Stop() {
     stopped_ = true;
     if (!started_) return;
   }
+  // Topics still waiting for their lookups start now, without them.
+  if (precreator_.joinable()) precreator_.join();
   for (auto& p : peers_) p->Stop();
+}
+
+void Registrar::PrecreateLoop() {
+  while (true) {
+    Precreation next;
+    std::deque<Precreation> dropped;  // goes after the lock: a hold starts its topic
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](Registrar* r) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return r->stopped_ || !r->precreate_.empty();
+          },
+          this));
+      if (stopped_) {
+        dropped.swap(precreate_);
+        break;
+      }
+      next = std::move(precreate_.front());
+      precreate_.pop_front();
+    }
+    // nsqd's channel pre-creation: the channels discovery knows of exist before the
+    // topic hands out its first message, so none of them misses it. Each lookup is
+    // bounded by the options' timeout; an unreachable instance contributes nothing.
+    std::set<std::string> channels;
+    for (auto& p : peers_) {
+      for (std::string& c : p->Channels(next.topic)) channels.insert(std::move(c));
+    }
+    for (const std::string& c : channels) {
+      if (names::IsEphemeralName(c) || !names::IsValidName(c)) continue;  // no consumer yet: not created
+      if (absl::Status st = engine_->CreateChannel(next.topic, c); !st.ok()) {
+        spdlog::warn("pre-creating channel {}/{}: {}", next.topic, c, std::string(st.message()));
+      }
+    }
+    // `next` goes here, and with it the hold: the topic starts.
+  }
 }
 
 std::vector<RegistrationEvent> Registrar::Snapshot() const {
@@ -213,24 +251,13 @@ void Registrar::Broadcast(const RegistrationEvent& event) {
   for (auto& p : peers_) p->Enqueue(event);
 }
 
-void Registrar::TopicCreated(const std::string& topic) {
+void Registrar::TopicCreated(const std::string& topic, TopicHold hold) {
   Broadcast({true, topic, ""});
-  {
-    absl::MutexLock lock(&mu_);
-    if (!started_ || stopped_) return;
-  }
-  // nsqd's channel pre-creation: the channels discovery knows of exist before the first
-  // message is published, so none of them misses it.
-  std::set<std::string> channels;
-  for (auto& p : peers_) {
-    for (std::string& c : p->Channels(topic)) channels.insert(std::move(c));
-  }
-  for (const std::string& c : channels) {
-    if (names::IsEphemeralName(c) || !names::IsValidName(c)) continue;  // no consumer yet: not created
-    if (absl::Status st = engine_->CreateChannel(topic, c); !st.ok()) {
-      spdlog::warn("pre-creating channel {}/{}: {}", topic, c, std::string(st.message()));
-    }
-  }
+  absl::MutexLock lock(&mu_);
+  if (!started_ || stopped_ || peers_.empty()) return;  // starts at once
+  // The lookups go to the pre-creation thread: never on the publisher's I/O or gRPC
+  // thread. The topic accepts publishes meanwhile and delivers them once it is done.
+  precreate_.push_back(Precreation{topic, std::move(hold)});
 }
 
 void Registrar::TopicDeleted(const std::string& topic) { Broadcast({false, topic, ""}); }

@@ -6,8 +6,10 @@
 // discovery knows of when a topic is created (nsqd's behaviour). gRPC and sockets stay in
 // the .cc files.
 
+#include <deque>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -79,7 +81,7 @@ class Registrar final : public EngineObserver {
   void Stop();
 
   // EngineObserver.
-  void TopicCreated(const std::string& topic) override;
+  void TopicCreated(const std::string& topic, TopicHold hold) override;
   void TopicDeleted(const std::string& topic) override;
   void ChannelCreated(const std::string& topic, const std::string& channel) override;
   void ChannelDeleted(const std::string& topic, const std::string& channel) override;
@@ -92,6 +94,14 @@ class Registrar final : public EngineObserver {
 
  private:
   void Broadcast(const RegistrationEvent& event);
+  // Asks the peers for each new topic's channels and creates them, then lets the topic
+  // start (its hold goes).
+  void PrecreateLoop();
+
+  struct Precreation {
+    std::string topic;
+    TopicHold hold;
+  };
 
   Engine* const engine_;
   const RegistrarOptions options_;
@@ -100,6 +110,8 @@ class Registrar final : public EngineObserver {
   absl::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<Precreation> precreate_ ABSL_GUARDED_BY(mu_);
+  std::thread precreator_;
 };
 
 // The peers, built by registrar.cc / lookupd_peer.cc.

@@ -12,6 +12,7 @@ namespace nsq::storage {
 using broker::QueuedMessage;
 
 std::string CursorKey(uint64_t id) { return absl::StrCat("cursor/", id); }
+std::string CountKey(uint64_t id) { return absl::StrCat("count/", id); }
 
 std::string U64Value(uint64_t v) { return QueueKey(v, 0).substr(0, 8); }
 
@@ -53,6 +54,17 @@ absl::Status RocksQueue::Load() {
   }
   if (!it->status().ok()) return FromRocks(it->status(), "open queue");
   delete_from_ = next_read_;
+  if (durable_) {
+    live_ = tail_ - next_read_;
+    std::string v;
+    rocksdb::Status cs = db->Get(rocksdb::ReadOptions(), s_->meta_cf(), CountKey(id_), &v);
+    if (cs.ok() && ValueU64(v) <= live_) {
+      holes_ahead_ = live_ - ValueU64(v);
+      live_ = ValueU64(v);
+    } else if (!cs.ok() && !cs.IsNotFound()) {
+      return FromRocks(cs, "read queue count");
+    }
+  }
   if (!durable_ && cursor > 0) {
     // Records below the cursor were consumed before a crash cut their deletion short.
     rocksdb::WriteBatch batch;
@@ -80,8 +92,12 @@ absl::Status RocksQueue::Append(absl::Span<const QueuedMessage> messages) {
   rocksdb::WriteBatch batch(messages.size() * (kRecordHeaderSize + 40 + messages[0].message->body.size()));
   uint64_t seq = tail_;
   for (const QueuedMessage& m : messages) PutRecord(&batch, s_->messages_cf(), id_, seq++, m);
+  if (durable_) batch.Put(s_->meta_cf(), CountKey(id_), U64Value(live_ + messages.size()));
   absl::Status st = s_->Write(&batch, messages.size());
-  if (st.ok()) tail_ = seq;
+  if (st.ok()) {
+    tail_ = seq;
+    if (durable_) live_ += messages.size();
+  }
   return st;
 }
 
@@ -114,7 +130,10 @@ absl::Status RocksQueue::Pop(size_t max, std::vector<QueuedMessage>* out) {
   ro.fill_cache = false;  // read once
   std::unique_ptr<rocksdb::Iterator> it(s_->db()->NewIterator(ro, s_->messages_cf()));
   size_t taken = 0;
+  const uint64_t read_from = next_read_;
+  uint64_t records = 0;
   for (it->Seek(lo); it->Valid() && taken < max; it->Next()) {
+    ++records;
     const uint64_t seq = SeqOfKey(std::string_view(it->key().data(), it->key().size()));
     next_read_ = seq + 1;
     QueuedMessage m;
@@ -134,6 +153,11 @@ absl::Status RocksQueue::Pop(size_t max, std::vector<QueuedMessage>* out) {
   }
   if (!it->status().ok()) return FromRocks(it->status(), "read");
   if (!it->Valid()) next_read_ = tail_;  // nothing left below the tail (holes after a restart)
+  if (holes_ahead_ > 0) {
+    const uint64_t passed = next_read_ - read_from;
+    holes_ahead_ -= std::min(holes_ahead_, passed - std::min(passed, records));
+    if (next_read_ == tail_) holes_ahead_ = 0;
+  }
   if (!durable_ && next_read_ - delete_from_ >= kDeleteRangeEvery) return DeleteConsumed();
   return absl::OkStatus();
 }
@@ -162,8 +186,13 @@ absl::Status RocksQueue::DeleteAcked() {
     }
     i = j;
   }
+  const uint64_t live = live_ - std::min<uint64_t>(live_, acked_.size());
+  batch.Put(s_->meta_cf(), CountKey(id_), U64Value(live));
+  const size_t n = acked_.size();
   acked_.clear();
-  return s_->Write(&batch, 0);
+  absl::Status st = s_->Write(&batch, 0);
+  if (st.ok()) live_ -= std::min<uint64_t>(live_, n);
+  return st;
 }
 
 absl::Status RocksQueue::DeleteConsumed() {
@@ -188,12 +217,15 @@ absl::Status RocksQueue::MoveTo(std::string registry_key, bool durable) {
   batch.Put(s_->meta_cf(), registry_key, U64Value(id_));
   if (durable) {
     batch.Delete(s_->meta_cf(), CursorKey(id_));
+    if (!durable_) batch.Put(s_->meta_cf(), CountKey(id_), U64Value(tail_ - next_read_));
   } else {
+    batch.Delete(s_->meta_cf(), CountKey(id_));
     batch.Put(s_->meta_cf(), CursorKey(id_), U64Value(next_read_));
   }
   absl::Status st = s_->Write(&batch, 0);
   if (st.ok()) {
     registry_key_ = std::move(registry_key);
+    if (durable && !durable_) live_ = tail_ - next_read_;
     durable_ = durable;
   }
   return st;
@@ -218,10 +250,12 @@ absl::Status RocksQueue::Clear() {
   rocksdb::WriteBatch batch;
   batch.DeleteRange(s_->messages_cf(), QueueKey(id_, 0), QueueKey(id_ + 1, 0));
   if (!durable_) batch.Put(s_->meta_cf(), CursorKey(id_), U64Value(tail_));
+  if (durable_) batch.Put(s_->meta_cf(), CountKey(id_), U64Value(0));
   absl::Status st = s_->Write(&batch, 0);
   if (st.ok()) {
     next_read_ = delete_from_ = tail_;
     acked_.clear();
+    live_ = holes_ahead_ = 0;
   }
   return st;
 }
@@ -230,6 +264,7 @@ absl::Status RocksQueue::Destroy() {
   rocksdb::WriteBatch batch;
   batch.DeleteRange(s_->messages_cf(), QueueKey(id_, 0), QueueKey(id_ + 1, 0));
   batch.Delete(s_->meta_cf(), CursorKey(id_));
+  batch.Delete(s_->meta_cf(), CountKey(id_));
   batch.Delete(s_->meta_cf(), registry_key_);
   absl::Status st = s_->Write(&batch, 0);
   destroyed_ = true;

@@ -32,6 +32,9 @@ constexpr size_t kAckBatch = 4096;
 constexpr size_t kRangeDeleteRun = 256;
 
 std::string CursorKey(uint64_t id);
+// Durable queues: how many records the queue holds (acked ones leave holes in the seq
+// range), written in the batch of every change of it.
+std::string CountKey(uint64_t id);
 // A u64 as an 8-byte big-endian value, and back (0 unless exactly 8 bytes).
 std::string U64Value(uint64_t v);
 uint64_t ValueU64(const std::string& s);
@@ -73,7 +76,9 @@ class RocksQueue final : public broker::BackendQueue {
   void Ack(uint64_t seq) override;
   absl::Status Update(absl::Span<const broker::QueuedMessage> messages) override;
   absl::Status Flush() override;
-  int64_t Depth() const override { return static_cast<int64_t>(tail_ - next_read_); }
+  int64_t Depth() const override {
+    return static_cast<int64_t>(tail_ - next_read_) - static_cast<int64_t>(holes_ahead_);
+  }
   absl::Status Clear() override;
   absl::Status Destroy() override;
 
@@ -89,6 +94,10 @@ class RocksQueue final : public broker::BackendQueue {
   uint64_t tail_ = kInitialSeq;       // next record to append
   uint64_t delete_from_ = kInitialSeq;  // not durable: consumed records from here to next_read_
   std::vector<uint64_t> acked_;       // durable: records to delete
+  // Durable: records on disk (held ones included), and deleted seqs between next_read_
+  // and tail_ (acked before a restart), so that Depth() is the true count.
+  uint64_t live_ = 0;
+  uint64_t holes_ahead_ = 0;
   bool destroyed_ = false;
   bool reported_corruption_ = false;
 };

@@ -86,6 +86,35 @@ TEST(RocksStorageTest, DurableQueueKeepsPoppedMessagesUntilAcked) {
   EXPECT_THAT(PopBodies(q.get(), 10), ElementsAre("3", "4", "5"));
 }
 
+TEST(RocksStorageTest, ARestartedDurableQueueReportsItsTrueDepth) {
+  // Acked records in the middle leave holes in the sequence range: the depth after a
+  // restart counts the records, not the range.
+  const std::string path = NewDataPath();
+  {
+    auto s = OpenAt(path);
+    auto q = *s->OpenQueue("t", "c", true);
+    ASSERT_TRUE(q->Append(Msgs(0, 10)).ok());
+    std::vector<QueuedMessage> popped;
+    ASSERT_THAT(PopBodies(q.get(), 10, &popped), SizeIs(10));
+    for (int i = 1; i < 9; ++i) q->Ack(popped[i].backend_seq);
+    ASSERT_TRUE(q->Flush().ok());
+  }
+  {
+    auto s = OpenAt(path);
+    auto q = *s->OpenQueue("t", "c", true);
+    EXPECT_EQ(q->Depth(), 2);
+    ASSERT_TRUE(q->Append(Msgs(10, 11)).ok());
+    EXPECT_EQ(q->Depth(), 3);
+    EXPECT_THAT(PopBodies(q.get(), 1), ElementsAre("0"));
+    EXPECT_EQ(q->Depth(), 2);
+    EXPECT_THAT(PopBodies(q.get(), 10), ElementsAre("9", "10"));
+    EXPECT_EQ(q->Depth(), 0);
+  }
+  auto s = OpenAt(path);
+  auto q = *s->OpenQueue("t", "c", true);
+  EXPECT_EQ(q->Depth(), 3);  // none of them acked
+}
+
 TEST(RocksStorageTest, LongRunsOfAcksAndStragglersAreAllDeleted) {
   const std::string path = NewDataPath();
   {

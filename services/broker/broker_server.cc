@@ -50,7 +50,9 @@ absl::Status BrokerServer::Start() {
   rocks_ = opened->get();
   storage_ = *std::move(opened);
   engine_ = std::make_unique<Engine>(options_.ToEngineOptions(), clock_, storage_.get());
-  if (!options_.discovery_addresses.empty() || !options_.lookupd_tcp_addresses.empty()) {
+  {
+    // Always there, with or without addresses: PUT /config/nsqlookupd_tcp_addresses can
+    // add a lookupd at run time, as with nsqd.
     discovery_client::RegistrarOptions registrar_options;
     registrar_options.discovery_addresses = options_.discovery_addresses;
     registrar_options.lookupd_tcp_addresses = options_.lookupd_tcp_addresses;
@@ -201,6 +203,9 @@ legacy::HttpApiOptions BrokerServer::ApiOptions() const {
   o.auth.request_timeout = options_.http_client_request_timeout;
   o.config = ConfigValues();
   o.set_log_level = [](const std::string& level) { return logging::SetLogLevel(level).ok(); };
+  o.set_lookupd_addresses = [this](const std::vector<std::string>& addresses) {
+    if (registrar_) registrar_->SetLookupdAddresses(addresses);
+  };
   return o;
 }
 

@@ -149,7 +149,7 @@ TEST_P(RegistrarTest, ReRegistersEverythingWhenDiscoveryComesBack) {
   // Changes while discovery is down are not lost.
   ASSERT_TRUE(engine_.CreateChannel("orders", "audit").ok());
   ASSERT_TRUE(engine_.Publish("clicks", {"x"}).ok());
-  ASSERT_TRUE(Eventually([&] { return !registrar_->peer(0).connected(); }));
+  ASSERT_TRUE(Eventually([&] { return !registrar_->peer(0)->connected(); }));
 
   discovery_ = std::make_unique<discovery::DiscoveryServer>(DiscoveryOpts(grpc_port, tcp_port));
   ASSERT_TRUE(discovery_->Start().ok());
@@ -159,14 +159,14 @@ TEST_P(RegistrarTest, ReRegistersEverythingWhenDiscoveryComesBack) {
   EXPECT_THAT(Channels("orders"), ElementsAre("audit", "billing"));
   // The registrar counts the session once it has sent everything; the registry can show
   // it a moment before that.
-  EXPECT_TRUE(Eventually([&] { return registrar_->peer(0).registrations() >= 2; }));
+  EXPECT_TRUE(Eventually([&] { return registrar_->peer(0)->registrations() >= 2; }));
 }
 
 TEST_P(RegistrarTest, NewTopicGetsTheChannelsDiscoveryKnows) {
   discovery_->registry()->CreateChannel("orders", "billing");
   discovery_->registry()->CreateChannel("orders", "tail#ephemeral");
   StartRegistrar();
-  ASSERT_TRUE(Eventually([&] { return registrar_->peer(0).connected(); }));
+  ASSERT_TRUE(Eventually([&] { return registrar_->peer(0)->connected(); }));
   ASSERT_TRUE(engine_.Publish("orders", {"first"}).ok());
   // The channel existed before the first message, so it holds it.
   auto stats = engine_.GetStats({"orders", "", false});
@@ -189,7 +189,48 @@ TEST_P(RegistrarTest, UnreachableDiscoveryDoesNotBlockTheEngine) {
   const absl::Time start = absl::Now();
   ASSERT_TRUE(engine_.Publish("orders", {"x"}).ok());
   EXPECT_LT(absl::Now() - start, absl::Seconds(1));
-  EXPECT_FALSE(registrar_->peer(0).connected());
+  EXPECT_FALSE(registrar_->peer(0)->connected());
+}
+
+TEST(RegistrarLookupdAddressesTest, NewAddressRegistersAndRemovedAddressUnregisters) {
+  MemoryStorage storage;
+  Engine engine(EngineOptions{}, RealClock::Get(), &storage);
+  discovery::DiscoveryServer d1(DiscoveryOpts());
+  discovery::DiscoveryServer d2(DiscoveryOpts());
+  ASSERT_TRUE(d1.Start().ok());
+  ASSERT_TRUE(d2.Start().ok());
+  const std::string a1 = absl::StrCat("127.0.0.1:", d1.tcp_port());
+  const std::string a2 = absl::StrCat("127.0.0.1:", d2.tcp_port());
+  RegistrarOptions o;
+  o.min_backoff = absl::Milliseconds(20);
+  Registrar registrar(&engine, o);
+  engine.AddObserver(&registrar);
+  ASSERT_TRUE(engine.Start().ok());
+  ASSERT_TRUE(engine.Publish("orders", {"x"}).ok());
+  registrar.Start(Identity());
+  EXPECT_EQ(registrar.peer_count(), 0u);
+
+  auto producers = [](discovery::DiscoveryServer& d) {
+    auto r = d.registry()->Lookup("orders");
+    return r ? r->producers.size() : 0u;
+  };
+  registrar.SetLookupdAddresses({a1, a1});  // a duplicate counts once
+  EXPECT_EQ(registrar.peer_count(), 1u);
+  ASSERT_TRUE(Eventually([&] { return producers(d1) == 1; }));
+  const auto first = registrar.peer(0);
+
+  registrar.SetLookupdAddresses({a2, a1});
+  ASSERT_EQ(registrar.peer_count(), 2u);
+  EXPECT_EQ(registrar.peer(0), first);  // the kept session is not restarted
+  ASSERT_TRUE(Eventually([&] { return producers(d2) == 1; }));
+  EXPECT_EQ(first->registrations(), 1);
+
+  registrar.SetLookupdAddresses({a2});
+  EXPECT_TRUE(Eventually([&] { return producers(d1) == 0; }));
+  EXPECT_EQ(producers(d2), 1u);
+  ASSERT_EQ(registrar.peer_count(), 1u);
+  EXPECT_EQ(registrar.peer(0)->address(), a2);
+  registrar.Stop();
 }
 
 INSTANTIATE_TEST_SUITE_P(Protocols, RegistrarTest, ::testing::Values(false, true),

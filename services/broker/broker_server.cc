@@ -140,6 +140,8 @@ absl::Status BrokerServer::Start() {
     identity.tcp_port = options_.broadcast_tcp_port > 0 ? static_cast<int>(options_.broadcast_tcp_port) : tcp_port();
     identity.http_port = options_.broadcast_http_port > 0 ? static_cast<int>(options_.broadcast_http_port) : http_port();
     identity.grpc_port = grpc_port();
+    identity.topology_zone = options_.topology_zone;
+    identity.topology_region = options_.topology_region;
     registrar_->Start(identity);
   }
   spdlog::info("gRPC: listening on 127.0.0.1:{} ({})", grpc_port(), options_.grpc_address);
@@ -166,6 +168,8 @@ legacy::V2ServerOptions BrokerServer::V2Options() const {
   o.deflate = options_.deflate;
   o.max_deflate_level = static_cast<int>(options_.max_deflate_level);
   o.snappy = options_.snappy;
+  o.topology_zone = options_.topology_zone;
+  o.topology_region = options_.topology_region;
   o.tls.cert_file = options_.tls_cert;
   o.tls.key_file = options_.tls_key;
   o.tls.root_ca_file = options_.tls_root_ca_file;
@@ -197,6 +201,8 @@ legacy::HttpApiOptions BrokerServer::ApiOptions() const {
   o.max_output_buffer_size = options_.max_output_buffer_size;
   o.max_output_buffer_timeout = options_.max_output_buffer_timeout;
   o.max_deflate_level = static_cast<int>(options_.max_deflate_level);
+  o.topology_zone = options_.topology_zone;
+  o.topology_region = options_.topology_region;
   o.tls_required = options_.tls_required == "true";
   o.auth.addresses = options_.auth_http_addresses;
   o.auth.method = options_.auth_http_request_method;

@@ -139,6 +139,7 @@ void Channel::DispatchToConsumersLocked() {
     if (batch_.empty()) return;  // nothing left to hand out
     c->in_flight_count_ += static_cast<int64_t>(batch_.size());
     c->message_count_ += batch_.size();
+    delivered_by_locality_[static_cast<int>(c->locality_)] += batch_.size();
     c->sink_->Deliver(batch_);
     idle = 0;
   }
@@ -328,6 +329,9 @@ ChannelStats Channel::Stats(bool include_consumers) const {
   s.in_flight_count = static_cast<int64_t>(in_flight_.size());
   s.deferred_count = static_cast<int64_t>(deferred_.size());
   s.message_count = message_count_;
+  s.zone_local_msg_count = delivered_by_locality_[static_cast<int>(DeliveryLocality::kZone)];
+  s.region_local_msg_count = delivered_by_locality_[static_cast<int>(DeliveryLocality::kRegion)];
+  s.global_msg_count = delivered_by_locality_[static_cast<int>(DeliveryLocality::kGlobal)];
   s.requeue_count = requeue_count_;
   s.timeout_count = timeout_count_;
   s.paused = paused_;
@@ -348,6 +352,7 @@ ConsumerImpl::ConsumerImpl(Engine* engine, std::shared_ptr<Topic> topic,
       topic_(std::move(topic)),
       channel_(std::move(channel)),
       info_(std::move(info)),
+      locality_(LocalityOf(engine->options(), info_)),
       msg_timeout_(msg_timeout),
       msg_timeout_ns_(absl::ToInt64Nanoseconds(msg_timeout)),
       sink_(sink),

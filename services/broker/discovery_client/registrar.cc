@@ -75,6 +75,8 @@ class GrpcPeer final : public PeerBase {
     id->set_http_port(identity_.http_port);
     id->set_grpc_port(identity_.grpc_port);
     id->set_version(identity_.version);
+    id->set_topology_zone(identity_.topology_zone);
+    id->set_topology_region(identity_.topology_region);
     if (!stream_->Write(hello)) return false;
     reader_ = std::thread([this] { ReadLoop(); });
     // Wait for the server to accept the identity.

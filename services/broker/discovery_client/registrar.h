@@ -25,6 +25,8 @@ struct BrokerIdentity {
   int http_port = 0;  // NSQ HTTP API
   int grpc_port = 0;
   std::string version = "1.3.0";
+  std::string topology_zone;    // --topology-zone
+  std::string topology_region;  // --topology-region
 };
 
 struct RegistrarOptions {

@@ -40,6 +40,8 @@ BrokerIdentity Identity() {
   id.tcp_port = 4150;
   id.http_port = 4151;
   id.grpc_port = 4153;
+  id.topology_zone = "z1";
+  id.topology_region = "r1";
   return id;
 }
 
@@ -120,6 +122,9 @@ TEST_P(RegistrarTest, RegistersTopicsAndChannelsThatExistedBeforeAndAfterStart) 
   EXPECT_EQ(r->producers[0].tcp_port, 4150);
   EXPECT_EQ(r->producers[0].http_port, 4151);
   EXPECT_EQ(r->producers[0].grpc_port, GetParam() ? 0 : 4153);
+  // nsqd sends --topology-zone/--topology-region in its lookupd IDENTIFY.
+  EXPECT_EQ(r->producers[0].topology_zone, "z1");
+  EXPECT_EQ(r->producers[0].topology_region, "r1");
 }
 
 TEST_P(RegistrarTest, DeletedTopicIsUnregistered) {

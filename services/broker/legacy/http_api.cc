@@ -117,8 +117,8 @@ class HttpApi {
     w.Key("max_output_buffer_timeout")
         .Int(absl::ToInt64Nanoseconds(options_.max_output_buffer_timeout));
     w.Key("max_deflate_level").Int(options_.max_deflate_level);
-    w.Key("topology_zone").String("");
-    w.Key("topology_region").String("");
+    w.Key("topology_zone").String(options_.topology_zone);
+    w.Key("topology_region").String(options_.topology_region);
     w.EndObject();
     return V1Json(w.Release());
   }

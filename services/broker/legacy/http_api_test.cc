@@ -37,6 +37,15 @@ TEST(HttpApiTest, InfoDescribesTheBroker) {
                          "\"max_deflate_level\":6,\"topology_zone\":\"\",\"topology_region\":\"\"}"));
 }
 
+TEST(HttpApiTest, InfoShowsTheBrokersTopology) {
+  GatewayConfig config;
+  config.http.topology_zone = "z1";
+  config.http.topology_region = "r1";
+  Gateway gw(config);
+  EXPECT_THAT(HttpCall(gw, "GET", "/info"),
+              ::testing::EndsWith("\"topology_zone\":\"z1\",\"topology_region\":\"r1\"}"));
+}
+
 TEST(HttpApiTest, WrongMethodIs405WithAllow) {
   Gateway gw;
   auto r = gw.Http("GET", "/pub?topic=t");

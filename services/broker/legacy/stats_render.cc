@@ -83,8 +83,8 @@ void WriteClient(GoJsonWriter& w, const V2ClientInfo* v2, const broker::Consumer
       w.EndArray();
     }
   }
-  w.Key("topology_zone").String("");
-  w.Key("topology_region").String("");
+  w.Key("topology_zone").String(v2 ? v2->topology_zone : info->topology_zone);
+  w.Key("topology_region").String(v2 ? v2->topology_region : info->topology_region);
   w.Key("tls").Bool(v2 ? v2->tls : false);
   w.Key("tls_cipher_suite").String(v2 ? v2->tls_cipher_suite : "");
   w.Key("tls_version").String(v2 ? v2->tls_version : "");
@@ -104,6 +104,10 @@ void WriteChannel(GoJsonWriter& w, const StatsPage& page, const broker::ChannelS
   w.Key("in_flight_count").Int(c.in_flight_count);
   w.Key("deferred_count").Int(c.deferred_count);
   w.Key("message_count").Uint(c.message_count);
+  // omitempty in nsqd.
+  if (c.zone_local_msg_count > 0) w.Key("zone_local_msg_count").Uint(c.zone_local_msg_count);
+  if (c.region_local_msg_count > 0) w.Key("region_local_msg_count").Uint(c.region_local_msg_count);
+  if (c.global_msg_count > 0) w.Key("global_msg_count").Uint(c.global_msg_count);
   w.Key("requeue_count").Uint(c.requeue_count);
   w.Key("timeout_count").Uint(c.timeout_count);
   w.Key("client_count").Int(c.consumer_count);

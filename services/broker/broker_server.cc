@@ -235,7 +235,8 @@ std::map<std::string, std::string> BrokerServer::ConfigValues() const {
     return absl::StrCat("[", absl::StrJoin(parts, ","), "]");
   };
   return {
-      {"log_level", str(o.log_level)},
+      // nsqd shows its LogLevel type, an int (info = 2).
+      {"log_level", num(logging::NsqLogLevelNumber(o.log_level))},
       {"log_prefix", str(o.log_prefix)},
       {"id", num(o.node_id)},
       {"tcp_address", str(o.tcp_address)},

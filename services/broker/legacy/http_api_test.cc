@@ -52,7 +52,27 @@ TEST(HttpApiTest, WrongMethodIs405WithAllow) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 405);
   EXPECT_EQ(r->body, "{\"message\":\"METHOD_NOT_ALLOWED\"}");
-  EXPECT_EQ(r->Header("Allow").value_or(""), "POST, OPTIONS");
+  EXPECT_EQ(r->Header("Allow").value_or(""), "OPTIONS, POST");  // sorted, as httprouter does
+  r = gw.Http("POST", "/config/log_level", "info");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 405);
+  EXPECT_EQ(r->Header("Allow").value_or(""), "GET, OPTIONS, PUT");
+}
+
+TEST(HttpApiTest, OptionsAnswers200WithOnlyAllow) {
+  Gateway gw;
+  auto r = gw.Http("OPTIONS", "/pub");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "");
+  EXPECT_EQ(r->Header("Allow").value_or(""), "OPTIONS, POST");
+  EXPECT_FALSE(r->Header("Content-Type").has_value());
+  EXPECT_FALSE(r->Header("X-NSQ-Content-Type").has_value());
+  r = gw.Http("OPTIONS", "/config/log_level");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->Header("Allow").value_or(""), "GET, OPTIONS, PUT");
+  EXPECT_EQ(HttpCall(gw, "OPTIONS", "/nope"), absl::StrCat("404 ", kV1Json, "{\"message\":\"NOT_FOUND\"}"));
 }
 
 TEST(HttpApiTest, UnknownPathIsV1NotFound) {

@@ -150,8 +150,9 @@ TEST(StatsRenderTest, JsonProducersShowOnlyTheFilteredTopicsPubCounts) {
   const std::string json = StatsJson(page);
   EXPECT_THAT(json, HasSubstr(R"("producers":[{"client_id":"p","hostname":"","version":"V2",)"
                               R"("remote_address":"127.0.0.1:7","state":1,"ready_count":0,)"));
-  EXPECT_THAT(json, HasSubstr(R"("user_agent":"pub/1","pub_counts":[{"topic":"t","count":1}],)"
-                              R"("topology_zone":"")"));
+  // nsqd's field order: topology before pub_counts.
+  EXPECT_THAT(json, HasSubstr(R"("user_agent":"pub/1","topology_zone":"","topology_region":"",)"
+                              R"("pub_counts":[{"topic":"t","count":1}],"tls":false,)"));
 }
 
 TEST(StatsRenderTest, JsonUsesTheV2DetailsOfAV2Consumer) {

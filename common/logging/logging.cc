@@ -34,6 +34,22 @@ absl::Status ParseLevel(std::string_view text, spdlog::level::level_enum* out) {
   return absl::OkStatus();
 }
 
+}  // namespace
+
+int NsqLogLevelNumber(std::string_view level) {
+  spdlog::level::level_enum parsed;
+  if (!ParseLevel(level, &parsed).ok()) return 0;
+  switch (parsed) {
+    case spdlog::level::debug: return 1;
+    case spdlog::level::info: return 2;
+    case spdlog::level::warn: return 3;
+    case spdlog::level::err: return 4;
+    default: return 5;
+  }
+}
+
+namespace {
+
 // "%*" in the pattern: the level as NSQ's Go logger spells it.
 class NsqLevelFlag final : public spdlog::custom_flag_formatter {
  public:

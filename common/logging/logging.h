@@ -26,4 +26,9 @@ absl::Status InitLogging(std::string_view level, std::string_view prefix);
 // PUT /config/log_level. Same level names and error as InitLogging().
 absl::Status SetLogLevel(std::string_view level);
 
+// nsqd's numeric LogLevel for a level name (debug 1, info 2, warn 3, error 4, fatal 5;
+// same names as above), which is how nsqd's GET/PUT /config/log_level shows it; 0 for an
+// unknown name.
+int NsqLogLevelNumber(std::string_view level);
+
 }  // namespace nsq::logging

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
@@ -57,6 +58,9 @@ OrderedJson ClientJson(const NodeSnapshot& n, const ClientInfo& c, absl::Time no
   j["authed"] = c.authed;
   j["auth_identity"] = c.auth_identity;
   j["auth_identity_url"] = c.auth_identity_url;
+  // omitempty in nsqadmin (node_topology_* would come before: not shown yet).
+  if (!c.topology_region.empty()) j["topology_region"] = c.topology_region;
+  if (!c.topology_zone.empty()) j["topology_zone"] = c.topology_zone;
   j["tls"] = c.tls;
   j["tls_cipher_suite"] = c.tls_cipher_suite;
   j["tls_version"] = c.tls_version;
@@ -81,6 +85,12 @@ OrderedJson NodeChannelJson(const NodeSnapshot& n, const std::string& topic, con
   j["requeue_count"] = c.requeue_count;
   j["timeout_count"] = c.timeout_count;
   j["message_count"] = c.message_count;
+  // nsqadmin: the sum of the three topology counters, each omitted when zero.
+  const int64_t delivered = c.zone_local_msg_count + c.region_local_msg_count + c.global_msg_count;
+  if (delivered != 0) j["delivery_msg_count"] = delivered;
+  if (c.zone_local_msg_count != 0) j["zone_local_msg_count"] = c.zone_local_msg_count;
+  if (c.region_local_msg_count != 0) j["region_local_msg_count"] = c.region_local_msg_count;
+  if (c.global_msg_count != 0) j["global_msg_count"] = c.global_msg_count;
   j["client_count"] = c.client_count;
   j["nodes"] = nullptr;
   if (with_clients) {
@@ -104,6 +114,8 @@ OrderedJson NodeTopicJson(const NodeSnapshot& n, const TopicInfo& t, bool with_c
   j["memory_depth"] = t.depth - t.backend_depth;
   j["backend_depth"] = t.backend_depth;
   j["message_count"] = t.message_count;
+  // Always 0 in nsqadmin: nsqd's topic stats carry no topology counters to sum.
+  j["delivery_msg_count"] = 0;
   j["nodes"] = nullptr;
   j["channels"] = OrderedJson::array();
   for (const auto& c : t.channels) j["channels"].push_back(NodeChannelJson(n, t.name, c, with_clients, now));
@@ -138,12 +150,16 @@ OrderedJson SumChannels(const std::string& topic, const std::string& channel,
   j["hostname"] = "";
   j["topic_name"] = topic;
   j["channel_name"] = channel;
+  // The topology counters are omitted (omitempty) when their sum is 0.
   const char* sums[] = {"depth", "memory_depth", "backend_depth", "in_flight_count", "deferred_count",
-                        "requeue_count", "timeout_count", "message_count", "client_count"};
+                        "requeue_count", "timeout_count", "message_count", "delivery_msg_count",
+                        "zone_local_msg_count", "region_local_msg_count", "global_msg_count",
+                        "client_count"};
   for (const char* k : sums) {
+    const bool optional = absl::EndsWith(k, "_msg_count");
     int64_t total = 0;
-    for (const auto& r : rows) total += r[k].get<int64_t>();
-    j[k] = total;
+    for (const auto& r : rows) total += r.contains(k) ? r[k].get<int64_t>() : 0;
+    if (!optional || total != 0) j[k] = total;
   }
   j["nodes"] = rows;
   if (merge_clients) {
@@ -232,6 +248,7 @@ std::optional<OrderedJson> TopicView(const Snapshot& snap, const std::string& to
   j["memory_depth"] = depth - backend;
   j["backend_depth"] = backend;
   j["message_count"] = messages;
+  j["delivery_msg_count"] = 0;  // as in NodeTopicJson
   j["nodes"] = node_rows;
   j["channels"] = OrderedJson::array();
   for (const auto& [name, rows] : channel_rows) {

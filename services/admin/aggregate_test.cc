@@ -75,6 +75,40 @@ TEST(AggregateTest, TopicSumsNodesAndChannelsAcrossNodes) {
   EXPECT_EQ((*v)["channels"][1]["nodes"].size(), 1u);
 }
 
+// nsqadmin's topology counters: per node and summed, each omitted when zero, with
+// delivery_msg_count their sum; clients show their topology (omitted when empty).
+TEST(AggregateTest, TopologyCountersAndClientTopologyAsNsqadminShowsThem) {
+  Snapshot s = TwoNodes();
+  s.nodes[0].stats.topics[0].channels[0].zone_local_msg_count = 3;
+  s.nodes[0].stats.topics[0].channels[0].global_msg_count = 1;
+  s.nodes[1].stats.topics[0].channels[0].zone_local_msg_count = 2;
+  ClientInfo k;
+  k.topology_zone = "z1";
+  s.nodes[0].stats.topics[0].channels[0].clients = {k};
+  auto v = ChannelView(s, "t", "c1", nullptr, absl::Now());
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ((*v)["delivery_msg_count"], 6);
+  EXPECT_EQ((*v)["zone_local_msg_count"], 5);
+  EXPECT_EQ((*v)["global_msg_count"], 1);
+  EXPECT_FALSE(v->contains("region_local_msg_count"));
+  EXPECT_EQ((*v)["nodes"][1]["delivery_msg_count"], 2);
+  EXPECT_FALSE((*v)["nodes"][1].contains("global_msg_count"));
+  const std::string dumped = v->dump();
+  EXPECT_NE(dumped.find(R"("message_count":150,"delivery_msg_count":6,"zone_local_msg_count":5,)"
+                        R"("global_msg_count":1,"client_count")"),
+            std::string::npos)
+      << dumped;
+  EXPECT_NE(dumped.find(R"("auth_identity_url":"","topology_zone":"z1","tls")"), std::string::npos);
+
+  auto c2 = ChannelView(s, "t", "c2", nullptr, absl::Now());
+  ASSERT_TRUE(c2.has_value());
+  EXPECT_FALSE(c2->contains("delivery_msg_count"));
+  auto t = TopicView(s, "t", nullptr, absl::Now());
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ((*t)["delivery_msg_count"], 0);  // nsqd's topics carry no topology counters
+  EXPECT_EQ((*t)["nodes"][0]["delivery_msg_count"], 0);
+}
+
 TEST(AggregateTest, PausedOnAnyNodeIsPausedInTheSum) {
   Snapshot s = TwoNodes();
   s.nodes[1].stats.topics[0].paused = true;

@@ -63,6 +63,9 @@ class GrpcBroker : public BrokerClient {
         ci.in_flight_count = c.in_flight_count();
         ci.deferred_count = c.deferred_count();
         ci.message_count = static_cast<int64_t>(c.message_count());
+        ci.zone_local_msg_count = static_cast<int64_t>(c.zone_local_msg_count());
+        ci.region_local_msg_count = static_cast<int64_t>(c.region_local_msg_count());
+        ci.global_msg_count = static_cast<int64_t>(c.global_msg_count());
         ci.requeue_count = static_cast<int64_t>(c.requeue_count());
         ci.timeout_count = static_cast<int64_t>(c.timeout_count());
         ci.client_count = c.client_count();
@@ -80,6 +83,8 @@ class GrpcBroker : public BrokerClient {
           k.finish_count = static_cast<int64_t>(cl.finish_count());
           k.requeue_count = static_cast<int64_t>(cl.requeue_count());
           k.connect_ts = cl.connect_ts_ns() / 1000000000;
+          k.topology_zone = cl.topology_zone();
+          k.topology_region = cl.topology_region();
           ci.clients.push_back(std::move(k));
         }
         ti.channels.push_back(std::move(ci));

@@ -217,6 +217,8 @@ ClientInfo ParseClient(const Json& c) {
   k.authed = Get<bool>(c, "authed", false);
   k.auth_identity = Get<std::string>(c, "auth_identity", "");
   k.auth_identity_url = Get<std::string>(c, "auth_identity_url", "");
+  k.topology_zone = Get<std::string>(c, "topology_zone", "");
+  k.topology_region = Get<std::string>(c, "topology_region", "");
   return k;
 }
 
@@ -253,6 +255,9 @@ absl::StatusOr<NodeStats> ParseNsqdStats(const std::string& body) {
           ci.in_flight_count = Get<int64_t>(c, "in_flight_count", 0);
           ci.deferred_count = Get<int64_t>(c, "deferred_count", 0);
           ci.message_count = Get<int64_t>(c, "message_count", 0);
+          ci.zone_local_msg_count = Get<int64_t>(c, "zone_local_msg_count", 0);
+          ci.region_local_msg_count = Get<int64_t>(c, "region_local_msg_count", 0);
+          ci.global_msg_count = Get<int64_t>(c, "global_msg_count", 0);
           ci.requeue_count = Get<int64_t>(c, "requeue_count", 0);
           ci.timeout_count = Get<int64_t>(c, "timeout_count", 0);
           ci.client_count = Get<int64_t>(c, "client_count", 0);

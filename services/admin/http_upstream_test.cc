@@ -9,11 +9,11 @@ namespace {
 constexpr char kStats[] = R"({"version":"1.3.0","health":"OK","start_time":1700000000,
  "topics":[{"topic_name":"t","channels":[
    {"channel_name":"c","depth":3,"backend_depth":1,"in_flight_count":2,"deferred_count":1,
-    "message_count":9,"requeue_count":4,"timeout_count":5,"client_count":1,
+    "message_count":9,"zone_local_msg_count":6,"global_msg_count":3,"requeue_count":4,"timeout_count":5,"client_count":1,
     "clients":[{"client_id":"h","hostname":"h.example","version":"V2","remote_address":"10.0.0.1:51234",
       "state":3,"ready_count":7,"in_flight_count":2,"message_count":9,"finish_count":6,"requeue_count":4,
       "connect_ts":1700000001,"sample_rate":0,"deflate":false,"snappy":true,"user_agent":"go-nsq/1.1.0",
-      "tls":true,"tls_version":"TLS1.3","authed":true,"auth_identity":"alice"}],
+      "topology_zone":"z1","topology_region":"r1","tls":true,"tls_version":"TLS1.3","authed":true,"auth_identity":"alice"}],
     "paused":true,"e2e_processing_latency":{"count":0,"percentiles":null}}],
   "depth":8,"backend_depth":2,"message_count":11,"message_bytes":99,"paused":false,
   "e2e_processing_latency":{"count":0,"percentiles":null}}],
@@ -37,12 +37,17 @@ TEST(HttpUpstreamTest, ParsesNsqdStats) {
   EXPECT_EQ(c.deferred_count, 1);
   EXPECT_EQ(c.requeue_count, 4);
   EXPECT_EQ(c.timeout_count, 5);
+  EXPECT_EQ(c.zone_local_msg_count, 6);
+  EXPECT_EQ(c.region_local_msg_count, 0);
+  EXPECT_EQ(c.global_msg_count, 3);
   EXPECT_TRUE(c.paused);
   ASSERT_EQ(c.clients.size(), 1u);
   EXPECT_EQ(c.clients[0].protocol, "V2");
   EXPECT_EQ(c.clients[0].ready_count, 7);
   EXPECT_EQ(c.clients[0].finish_count, 6);
   EXPECT_TRUE(c.clients[0].snappy);
+  EXPECT_EQ(c.clients[0].topology_zone, "z1");
+  EXPECT_EQ(c.clients[0].topology_region, "r1");
   EXPECT_TRUE(c.clients[0].tls);
   EXPECT_EQ(c.clients[0].auth_identity, "alice");
 }

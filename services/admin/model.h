@@ -30,6 +30,8 @@ struct ClientInfo {
   bool authed = false;
   std::string auth_identity;
   std::string auth_identity_url;
+  std::string topology_zone;  // the client's IDENTIFY topology_zone / topology_region
+  std::string topology_region;
 };
 
 struct ChannelInfo {
@@ -39,6 +41,10 @@ struct ChannelInfo {
   int64_t in_flight_count = 0;
   int64_t deferred_count = 0;
   int64_t message_count = 0;
+  // Deliveries by consumer topology (nsqd's zone_local_msg_count, ...; 0 when absent).
+  int64_t zone_local_msg_count = 0;
+  int64_t region_local_msg_count = 0;
+  int64_t global_msg_count = 0;
   int64_t requeue_count = 0;
   int64_t timeout_count = 0;
   int64_t client_count = 0;

@@ -1,5 +1,7 @@
 #include "services/broker/broker_options.h"
 
+#include <algorithm>
+
 #include <openssl/md5.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -156,10 +158,12 @@ std::vector<std::string> BrokerOptions::NoOpNotices() const {
         "--queue-scan-selection-count/--queue-scan-worker-pool-max have no effect: timeouts "
         "and deferrals fire from one priority queue, there is no sampling scanner to tune");
   }
-  if (!topology_region.empty() || !topology_zone.empty() || !enable_experiment.empty()) {
+  if (!enable_experiment.empty()) {
     out.push_back(absl::StrCat(
-        "--topology-region/--topology-zone/--enable-experiment (", absl::StrJoin(enable_experiment, ","),
-        ") accepted and shown in /config; topology-aware delivery is not implemented"));
+        "--enable-experiment (", absl::StrJoin(enable_experiment, ","),
+        "): topology-aware-consumption counts deliveries by topology (zone_local_msg_count, "
+        "region_local_msg_count, global_msg_count) but does not prefer zone-local consumers "
+        "when dispatching; other names have no effect"));
   }
   return out;
 }
@@ -195,6 +199,11 @@ EngineOptions BrokerOptions::ToEngineOptions() const {
   e.max_req_timeout = max_req_timeout;
   e.max_rdy_count = max_rdy_count;
   e.max_channel_consumers = max_channel_consumers;
+  e.topology_zone = topology_zone;
+  e.topology_region = topology_region;
+  e.topology_aware_consumption =
+      std::find(enable_experiment.begin(), enable_experiment.end(), "topology-aware-consumption") !=
+      enable_experiment.end();
   return e;
 }
 

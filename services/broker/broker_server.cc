@@ -50,7 +50,9 @@ absl::Status BrokerServer::Start() {
   rocks_ = opened->get();
   storage_ = *std::move(opened);
   engine_ = std::make_unique<Engine>(options_.ToEngineOptions(), clock_, storage_.get());
-  if (!options_.discovery_addresses.empty() || !options_.lookupd_tcp_addresses.empty()) {
+  {
+    // Always there, with or without addresses: PUT /config/nsqlookupd_tcp_addresses can
+    // add a lookupd at run time, as with nsqd.
     discovery_client::RegistrarOptions registrar_options;
     registrar_options.discovery_addresses = options_.discovery_addresses;
     registrar_options.lookupd_tcp_addresses = options_.lookupd_tcp_addresses;
@@ -138,6 +140,8 @@ absl::Status BrokerServer::Start() {
     identity.tcp_port = options_.broadcast_tcp_port > 0 ? static_cast<int>(options_.broadcast_tcp_port) : tcp_port();
     identity.http_port = options_.broadcast_http_port > 0 ? static_cast<int>(options_.broadcast_http_port) : http_port();
     identity.grpc_port = grpc_port();
+    identity.topology_zone = options_.topology_zone;
+    identity.topology_region = options_.topology_region;
     registrar_->Start(identity);
   }
   spdlog::info("gRPC: listening on 127.0.0.1:{} ({})", grpc_port(), options_.grpc_address);
@@ -164,6 +168,8 @@ legacy::V2ServerOptions BrokerServer::V2Options() const {
   o.deflate = options_.deflate;
   o.max_deflate_level = static_cast<int>(options_.max_deflate_level);
   o.snappy = options_.snappy;
+  o.topology_zone = options_.topology_zone;
+  o.topology_region = options_.topology_region;
   o.tls.cert_file = options_.tls_cert;
   o.tls.key_file = options_.tls_key;
   o.tls.root_ca_file = options_.tls_root_ca_file;
@@ -195,12 +201,17 @@ legacy::HttpApiOptions BrokerServer::ApiOptions() const {
   o.max_output_buffer_size = options_.max_output_buffer_size;
   o.max_output_buffer_timeout = options_.max_output_buffer_timeout;
   o.max_deflate_level = static_cast<int>(options_.max_deflate_level);
+  o.topology_zone = options_.topology_zone;
+  o.topology_region = options_.topology_region;
   o.tls_required = options_.tls_required == "true";
   o.auth.addresses = options_.auth_http_addresses;
   o.auth.method = options_.auth_http_request_method;
   o.auth.request_timeout = options_.http_client_request_timeout;
   o.config = ConfigValues();
   o.set_log_level = [](const std::string& level) { return logging::SetLogLevel(level).ok(); };
+  o.set_lookupd_addresses = [this](const std::vector<std::string>& addresses) {
+    if (registrar_) registrar_->SetLookupdAddresses(addresses);
+  };
   return o;
 }
 
@@ -224,7 +235,8 @@ std::map<std::string, std::string> BrokerServer::ConfigValues() const {
     return absl::StrCat("[", absl::StrJoin(parts, ","), "]");
   };
   return {
-      {"log_level", str(o.log_level)},
+      // nsqd shows its LogLevel type, an int (info = 2).
+      {"log_level", num(logging::NsqLogLevelNumber(o.log_level))},
       {"log_prefix", str(o.log_prefix)},
       {"id", num(o.node_id)},
       {"tcp_address", str(o.tcp_address)},

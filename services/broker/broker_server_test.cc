@@ -112,6 +112,7 @@ TEST(BrokerServerTest, ConfigShowsTheNewStockOptionsAsNsqdDoes) {
   EXPECT_EQ(Http(server, "/config/queue_scan_worker_pool_max"), "8");
   EXPECT_EQ(Http(server, "/config/statsd_interval"), "60000000000");
   EXPECT_EQ(Http(server, "/config/statsd_udp_packet_size"), "508");
+  EXPECT_EQ(Http(server, "/config/log_level"), "2");  // nsqd's LogLevel INFO, an int
 }
 
 TEST(BrokerServerTest, InvalidOptionsFailStartWithNsqdsMessage) {

@@ -189,7 +189,7 @@ TEST(StockFlagsProcessTest, NsqdStartsWithEveryStockFlag) {
   EXPECT_THAT(run.output, HasSubstr("--worker-id is deprecated and has no effect"));
   EXPECT_THAT(run.output, HasSubstr("--queue-scan-selection-count/--queue-scan-worker-pool-max have no effect"));
   EXPECT_THAT(run.output, HasSubstr("not measured"));
-  EXPECT_THAT(run.output, HasSubstr("topology-aware delivery is not implemented"));
+  EXPECT_THAT(run.output, HasSubstr("does not prefer zone-local consumers"));
 }
 
 TEST(StockFlagsProcessTest, NsqdBadValuesExitNonZeroWithNsqdsError) {

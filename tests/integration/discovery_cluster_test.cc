@@ -362,6 +362,45 @@ TEST_F(ClusterTest, BrokerRegistersWithALookupdOverProtocolV1) {
   EXPECT_TRUE(Eventually([&] { return d->registry()->Lookup("orders")->producers.empty(); }));
 }
 
+// nsqd's PUT /config/nsqlookupd_tcp_addresses: a new address starts a registration there,
+// and an address taken out of the list closes that session (lookupd drops the broker).
+TEST_F(ClusterTest, PutNsqlookupdTcpAddressesStartsAndEndsRegistration) {
+  auto* d = StartDiscovery();
+  broker::BrokerOptions o = BrokerOpts();
+  o.discovery_addresses.clear();
+  broker::BrokerServer broker(o);
+  ASSERT_TRUE(broker.Start().ok());
+  ASSERT_TRUE(broker.engine()->CreateChannel("orders", "billing").ok());
+  const std::string api = absl::StrCat("127.0.0.1:", broker.http_port());
+  const std::string lookupd = absl::StrCat("127.0.0.1:", d->tcp_port());
+
+  auto put = http::HttpRequest("PUT", api, "/config/nsqlookupd_tcp_addresses",
+                               absl::StrCat("[\"", lookupd, "\"]"));
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(put->status, 200);
+  EXPECT_EQ(put->body, absl::StrCat("[\"", lookupd, "\"]"));
+  std::string body;
+  ASSERT_TRUE(Eventually([&] {
+    auto resp = http::HttpRequest("GET", absl::StrCat("127.0.0.1:", d->http_port()),
+                                  "/lookup?topic=orders");
+    body = resp.ok() ? resp->body : "";
+    return absl::StrContains(body, "\"channels\":[\"billing\"]") &&
+           absl::StrContains(body, "\"producers\":[{");
+  })) << body;
+  EXPECT_THAT(body, HasSubstr(absl::StrCat("\"tcp_port\":", broker.tcp_port(), ",\"http_port\":",
+                                           broker.http_port())));
+  // Topics created later reach the new lookupd too.
+  ASSERT_TRUE(broker.engine()->CreateChannel("clicks", "c").ok());
+  EXPECT_TRUE(Eventually([&] { return d->registry()->Channels("clicks") == std::vector<std::string>{"c"}; }));
+
+  put = http::HttpRequest("PUT", api, "/config/nsqlookupd_tcp_addresses", "[]");
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(put->status, 200);
+  EXPECT_EQ(put->body, "[]");
+  EXPECT_TRUE(Eventually([&] { return d->registry()->Lookup("orders")->producers.empty(); }));
+  EXPECT_EQ(http::HttpRequest("GET", api, "/config/nsqlookupd_tcp_addresses")->body, "[]");
+}
+
 TEST(BrokerDiscoveryFlagsTest, RepeatableAddressesAndNsqdConfigKey) {
   broker::BrokerOptions o;
   flags::FlagSet f("nsqd");

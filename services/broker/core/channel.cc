@@ -162,6 +162,7 @@ void Channel::DispatchToConsumersLocked() {
     if (batch_.empty()) return;  // nothing left to hand out (or the budget is spent)
     c->in_flight_count_ += static_cast<int64_t>(batch_.size());
     c->message_count_ += batch_.size();
+    delivered_by_locality_[static_cast<int>(c->locality_)] += batch_.size();
     c->sink_->Deliver(batch_);
     if (dispatch_pending_) return;
     idle = 0;
@@ -350,6 +351,9 @@ ChannelStats Channel::Stats(bool include_consumers) const {
   s.in_flight_count = static_cast<int64_t>(in_flight_.size());
   s.deferred_count = deferred_.size();
   s.message_count = message_count_;
+  s.zone_local_msg_count = delivered_by_locality_[static_cast<int>(DeliveryLocality::kZone)];
+  s.region_local_msg_count = delivered_by_locality_[static_cast<int>(DeliveryLocality::kRegion)];
+  s.global_msg_count = delivered_by_locality_[static_cast<int>(DeliveryLocality::kGlobal)];
   s.requeue_count = requeue_count_;
   s.timeout_count = timeout_count_;
   s.paused = paused_;
@@ -370,6 +374,7 @@ ConsumerImpl::ConsumerImpl(Engine* engine, std::shared_ptr<Topic> topic,
       topic_(std::move(topic)),
       channel_(std::move(channel)),
       info_(std::move(info)),
+      locality_(LocalityOf(engine->options(), info_)),
       msg_timeout_(msg_timeout),
       msg_timeout_ns_(absl::ToInt64Nanoseconds(msg_timeout)),
       sink_(sink),

@@ -123,6 +123,7 @@ class Channel : public std::enable_shared_from_this<Channel> {
   std::vector<Delivery> batch_ ABSL_GUARDED_BY(mu_);
 
   uint64_t message_count_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t delivered_by_locality_[3] ABSL_GUARDED_BY(mu_) = {0, 0, 0};  // by DeliveryLocality
   uint64_t requeue_count_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t timeout_count_ ABSL_GUARDED_BY(mu_) = 0;
 };
@@ -153,6 +154,7 @@ class ConsumerImpl final : public Consumer {
   const std::shared_ptr<Topic> topic_;
   const std::shared_ptr<Channel> channel_;
   const ConsumerInfo info_;
+  const DeliveryLocality locality_;
   const absl::Duration msg_timeout_;
   const int64_t msg_timeout_ns_;
   DeliverySink* const sink_;

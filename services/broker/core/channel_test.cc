@@ -530,5 +530,60 @@ TEST_F(ChannelTest, DurableChannelAcksEveryFinishedMessageOnceAndNothingElse) {
   EXPECT_EQ(storage_.acks, 3);
 }
 
+// nsqd's zone_local_msg_count / region_local_msg_count / global_msg_count: each delivery
+// counts by the consumer's topology against the broker's, under the experiment only.
+TEST_F(ChannelTest, DeliveriesCountByConsumerTopologyUnderTheExperiment) {
+  EngineOptions o;
+  o.topology_zone = "z1";
+  o.topology_region = "r1";
+  o.topology_aware_consumption = true;
+  Reset(o);
+  auto sub = [&](const std::string& channel, const std::string& zone, const std::string& region,
+                 RecordingSink* sink) {
+    ConsumerInfo info;
+    info.topology_zone = zone;
+    info.topology_region = region;
+    auto c = engine_->Subscribe("t", channel, info, sink);
+    EXPECT_TRUE(c.ok());
+    EXPECT_TRUE((*c)->SetReady(100).ok());
+    return *c;
+  };
+  RecordingSink zone, region, global;
+  auto cz = sub("zone", "z1", "r1", &zone);
+  auto cr = sub("region", "z2", "r1", &region);
+  auto cg = sub("global", "z3", "r3", &global);
+  PublishN("t", 3);
+  ChannelStats z = ChannelStatsOf("t", "zone");
+  EXPECT_EQ(z.zone_local_msg_count, 3u);
+  EXPECT_EQ(z.region_local_msg_count + z.global_msg_count, 0u);
+  ChannelStats r = ChannelStatsOf("t", "region");
+  EXPECT_EQ(r.region_local_msg_count, 3u);
+  EXPECT_EQ(r.zone_local_msg_count + r.global_msg_count, 0u);
+  ChannelStats g = ChannelStatsOf("t", "global");
+  EXPECT_EQ(g.global_msg_count, 3u);
+  EXPECT_EQ(g.zone_local_msg_count + g.region_local_msg_count, 0u);
+  // A redelivery counts again, as nsqd's requeued message goes through the same path.
+  ASSERT_TRUE(cz->Requeue(zone.deliveries[0].message->id, absl::ZeroDuration()).ok());
+  EXPECT_EQ(ChannelStatsOf("t", "zone").zone_local_msg_count, 4u);
+}
+
+TEST_F(ChannelTest, WithoutTheExperimentEveryDeliveryIsGlobal) {
+  EngineOptions o;
+  o.topology_zone = "z1";
+  o.topology_region = "r1";
+  Reset(o);
+  RecordingSink sink;
+  ConsumerInfo info;
+  info.topology_zone = "z1";
+  info.topology_region = "r1";
+  auto c = engine_->Subscribe("t", "ch", info, &sink);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE((*c)->SetReady(10).ok());
+  PublishN("t", 2);
+  ChannelStats s = ChannelStatsOf("t", "ch");
+  EXPECT_EQ(s.global_msg_count, 2u);
+  EXPECT_EQ(s.zone_local_msg_count + s.region_local_msg_count, 0u);
+}
+
 }  // namespace
 }  // namespace nsq::broker

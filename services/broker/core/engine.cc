@@ -34,6 +34,14 @@ absl::Status ChannelNotFound() { return absl::NotFoundError("CHANNEL_NOT_FOUND")
 
 }  // namespace
 
+DeliveryLocality LocalityOf(const EngineOptions& options, const ConsumerInfo& info) {
+  // nsqd's messagePump: zoneLocal and regionLocal are only ever set under the experiment.
+  if (!options.topology_aware_consumption) return DeliveryLocality::kGlobal;
+  if (info.topology_zone == options.topology_zone) return DeliveryLocality::kZone;
+  if (info.topology_region == options.topology_region) return DeliveryLocality::kRegion;
+  return DeliveryLocality::kGlobal;
+}
+
 Engine::Engine(EngineOptions options, const Clock* clock, Storage* storage)
     : options_(options), clock_(clock), storage_(storage) {}
 

@@ -58,7 +58,17 @@ struct ConsumerInfo {
   // probability (sample_rate+1)/100 and drops the others (consumed from the channel,
   // redelivered to no one), as nsqd does; 0 delivers everything.
   int32_t sample_rate = 0;
+  // nsqd's IDENTIFY topology_zone / topology_region (empty when not given).
+  std::string topology_zone;
+  std::string topology_region;
 };
+
+// Which of a channel's delivery counters a consumer's deliveries go to, as nsqd decides:
+// with the topology-aware-consumption experiment, zone-local when the consumer's zone is
+// the broker's (even if both are empty), else region-local when its region is; without
+// the experiment (or matching neither), global.
+enum class DeliveryLocality { kZone = 0, kRegion = 1, kGlobal = 2 };
+DeliveryLocality LocalityOf(const EngineOptions& options, const ConsumerInfo& info);
 
 struct ConsumerStats {
   ConsumerInfo info;
@@ -81,6 +91,11 @@ struct ChannelStats {
   int64_t in_flight_count = 0;
   int64_t deferred_count = 0;
   uint64_t message_count = 0;
+  // Messages delivered, by the consumer's DeliveryLocality (nsqd's zone_local_msg_count,
+  // region_local_msg_count, global_msg_count).
+  uint64_t zone_local_msg_count = 0;
+  uint64_t region_local_msg_count = 0;
+  uint64_t global_msg_count = 0;
   uint64_t requeue_count = 0;
   uint64_t timeout_count = 0;
   bool paused = false;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "absl/time/time.h"
 
@@ -17,6 +18,12 @@ struct EngineOptions {
   absl::Duration max_req_timeout = absl::Hours(1);     // REQ delay clamp, DPUB bound
   int64_t max_rdy_count = 2500;                        // bound of a consumer's RDY
   int64_t max_channel_consumers = 0;                   // 0 = unlimited
+  // nsqd's --topology-zone / --topology-region, and whether
+  // --enable-experiment=topology-aware-consumption is on: together they class each
+  // consumer as zone-local, region-local or global for the channel's delivery counters.
+  std::string topology_zone;
+  std::string topology_region;
+  bool topology_aware_consumption = false;
 };
 
 }  // namespace nsq::broker

@@ -116,7 +116,8 @@ class LookupdPeer final : public PeerBase {
         {"version", identity_.version},     {"tcp_port", identity_.tcp_port},
         {"http_port", identity_.http_port}, {"hostname", identity_.hostname},
         {"broadcast_address", identity_.broadcast_address},
-        {"topology_zone", ""},              {"topology_region", ""},
+        {"topology_zone", identity_.topology_zone},
+        {"topology_region", identity_.topology_region},
     };
     if (!WriteAll("  V1IDENTIFY\n" + Frame(id.dump()))) return false;
     std::string reply;

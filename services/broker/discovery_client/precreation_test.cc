@@ -70,8 +70,8 @@ TEST(PrecreationTest, ASlowLookupNeitherBlocksPublishersNorLosesTheirMessagesFor
   engine.AddObserver(&registrar);
   ASSERT_TRUE(engine.Start().ok());
   registrar.Start(BrokerIdentity{"127.0.0.1", "host", 4150, 4151, 4153});
-  for (int i = 0; i < 1000 && !registrar.peer(0).connected(); ++i) absl::SleepFor(absl::Milliseconds(10));
-  ASSERT_TRUE(registrar.peer(0).connected());
+  for (int i = 0; i < 1000 && !registrar.peer(0)->connected(); ++i) absl::SleepFor(absl::Milliseconds(10));
+  ASSERT_TRUE(registrar.peer(0)->connected());
 
   // The first publish creates the topic; the lookup for its channels now hangs.
   absl::Notification first_answered;
@@ -122,7 +122,7 @@ TEST(PrecreationTest, StoppingTheRegistrarStartsTopicsStillWaitingForTheirLookup
   engine.AddObserver(&registrar);
   ASSERT_TRUE(engine.Start().ok());
   registrar.Start(BrokerIdentity{"127.0.0.1", "host", 4150, 4151, 4153});
-  for (int i = 0; i < 1000 && !registrar.peer(0).connected(); ++i) absl::SleepFor(absl::Milliseconds(10));
+  for (int i = 0; i < 1000 && !registrar.peer(0)->connected(); ++i) absl::SleepFor(absl::Milliseconds(10));
   ASSERT_TRUE(engine.Publish("first", {"x"}).ok());   // its lookup hangs (2 s bound)
   ASSERT_TRUE(engine.Publish("second", {"y"}).ok());  // queued behind it
   ASSERT_TRUE(engine.CreateChannel("second", "c").ok());

@@ -75,6 +75,8 @@ class GrpcPeer final : public PeerBase {
     id->set_http_port(identity_.http_port);
     id->set_grpc_port(identity_.grpc_port);
     id->set_version(identity_.version);
+    id->set_topology_zone(identity_.topology_zone);
+    id->set_topology_region(identity_.topology_region);
     if (!stream_->Write(hello)) return false;
     reader_ = std::thread([this] { ReadLoop(); });
     // Wait for the server to accept the identity.
@@ -164,35 +166,104 @@ std::unique_ptr<Peer> MakeGrpcPeer(const Registrar* registrar, std::string addre
                                     std::move(options));
 }
 
+namespace {
+// Keeps the first of each address, in order (nsqd skips an address it already has).
+std::vector<std::string> Unique(const std::vector<std::string>& addresses) {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (const std::string& a : addresses) {
+    if (seen.insert(a).second) out.push_back(a);
+  }
+  return out;
+}
+}  // namespace
+
 Registrar::Registrar(Engine* engine, RegistrarOptions options)
-    : engine_(engine), options_(std::move(options)) {}
+    : engine_(engine),
+      options_(std::move(options)),
+      lookupd_addresses_(Unique(options_.lookupd_tcp_addresses)) {}
 
 Registrar::~Registrar() { Stop(); }
 
 void Registrar::Start(BrokerIdentity identity) {
   absl::MutexLock lock(&mu_);
   if (started_ || stopped_) return;
+  identity_ = identity;
   for (const std::string& a : options_.discovery_addresses) {
     peers_.push_back(MakeGrpcPeer(this, a, identity, options_));
   }
-  for (const std::string& a : options_.lookupd_tcp_addresses) {
+  for (const std::string& a : lookupd_addresses_) {
     peers_.push_back(MakeLookupdPeer(this, a, identity, options_));
   }
-  for (auto& p : peers_) p->Start();
+  for (auto& p : peers_) p->Start();  // only spawns the peer's thread
   started_ = true;
   precreator_ = std::thread([this] { PrecreateLoop(); });
 }
 
+void Registrar::SetLookupdAddresses(const std::vector<std::string>& addresses) {
+  const std::vector<std::string> wanted = Unique(addresses);
+  std::vector<std::shared_ptr<Peer>> removed;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopped_) return;
+    if (started_) {
+      const std::set<std::string> keep(wanted.begin(), wanted.end());
+      std::set<std::string> have;
+      std::vector<std::shared_ptr<Peer>> peers;
+      const size_t grpc_peers = options_.discovery_addresses.size();
+      for (size_t i = 0; i < peers_.size(); ++i) {
+        if (i < grpc_peers || keep.count(peers_[i]->address()) > 0) {
+          if (i >= grpc_peers) have.insert(peers_[i]->address());
+          peers.push_back(peers_[i]);
+        } else {
+          removed.push_back(peers_[i]);
+        }
+      }
+      for (const std::string& a : wanted) {
+        if (have.count(a) > 0) continue;
+        spdlog::info("LOOKUP({}): adding peer", a);
+        peers.push_back(MakeLookupdPeer(this, a, identity_, options_));
+        peers.back()->Start();  // only spawns the peer's thread
+      }
+      peers_ = std::move(peers);
+    }
+    lookupd_addresses_ = wanted;
+  }
+  // Outside the lock: Stop joins the peer's thread, which may be reading the snapshot.
+  for (auto& p : removed) {
+    spdlog::info("LOOKUP({}): removing peer", p->address());
+    p->Stop();
+  }
+}
+
 void Registrar::Stop() {
+  std::vector<std::shared_ptr<Peer>> peers;
   {
     absl::MutexLock lock(&mu_);
     if (stopped_) return;
     stopped_ = true;
     if (!started_) return;
+    peers = peers_;
   }
   // Topics still waiting for their lookups start now, without them.
   if (precreator_.joinable()) precreator_.join();
-  for (auto& p : peers_) p->Stop();
+  for (auto& p : peers) p->Stop();
+}
+
+size_t Registrar::peer_count() const {
+  absl::MutexLock lock(&mu_);
+  return peers_.size();
+}
+
+std::shared_ptr<const Peer> Registrar::peer(size_t i) const {
+  absl::MutexLock lock(&mu_);
+  return i < peers_.size() ? peers_[i] : nullptr;
+}
+
+std::vector<std::shared_ptr<Peer>> Registrar::Peers() const {
+  absl::MutexLock lock(&mu_);
+  if (!started_ || stopped_) return {};
+  return peers_;
 }
 
 void Registrar::PrecreateLoop() {
@@ -217,7 +288,7 @@ void Registrar::PrecreateLoop() {
     // topic hands out its first message, so none of them misses it. Each lookup is
     // bounded by the options' timeout; an unreachable instance contributes nothing.
     std::set<std::string> channels;
-    for (auto& p : peers_) {
+    for (auto& p : Peers()) {
       for (std::string& c : p->Channels(next.topic)) channels.insert(std::move(c));
     }
     for (const std::string& c : channels) {
@@ -244,11 +315,7 @@ std::vector<RegistrationEvent> Registrar::Snapshot() const {
 }
 
 void Registrar::Broadcast(const RegistrationEvent& event) {
-  {
-    absl::MutexLock lock(&mu_);
-    if (!started_ || stopped_) return;
-  }
-  for (auto& p : peers_) p->Enqueue(event);
+  for (auto& p : Peers()) p->Enqueue(event);
 }
 
 void Registrar::TopicCreated(const std::string& topic, TopicHold hold) {

@@ -27,6 +27,8 @@ struct BrokerIdentity {
   int http_port = 0;  // NSQ HTTP API
   int grpc_port = 0;
   std::string version = "1.3.0";
+  std::string topology_zone;    // --topology-zone
+  std::string topology_region;  // --topology-region
 };
 
 struct RegistrarOptions {
@@ -68,7 +70,8 @@ class Peer {
 
 // Observes the engine (add it with Engine::AddObserver before Engine::Start) and keeps
 // every peer up to date. Start() once the broker's ports are bound; Stop() before the
-// engine goes. Thread-safe.
+// engine goes. The lookupd V1 peers can be replaced at run time (nsqd's
+// `PUT /config/nsqlookupd_tcp_addresses`). Thread-safe.
 class Registrar final : public EngineObserver {
  public:
   Registrar(Engine* engine, RegistrarOptions options);
@@ -86,13 +89,22 @@ class Registrar final : public EngineObserver {
   void ChannelCreated(const std::string& topic, const std::string& channel) override;
   void ChannelDeleted(const std::string& topic, const std::string& channel) override;
 
+  // Replaces the lookupd V1 addresses, as nsqd does on a config change: a new address
+  // gets a peer that connects and registers everything; a peer whose address is gone is
+  // stopped, closing its connection (lookupd drops this broker at once); the others keep
+  // their sessions. Duplicates count once. Before Start() it only sets the list.
+  void SetLookupdAddresses(const std::vector<std::string>& addresses) ABSL_LOCKS_EXCLUDED(mu_);
+
   // The full registration list from the engine, for a (re)connected peer.
   std::vector<RegistrationEvent> Snapshot() const;
 
-  size_t peer_count() const { return peers_.size(); }
-  const Peer& peer(size_t i) const { return *peers_[i]; }
+  size_t peer_count() const ABSL_LOCKS_EXCLUDED(mu_);
+  // The i-th peer (gRPC ones first, then lookupd ones in address order of arrival).
+  std::shared_ptr<const Peer> peer(size_t i) const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
+  // The peers at this moment (a copy, so callers do not hold mu_ across peer calls).
+  std::vector<std::shared_ptr<Peer>> Peers() const ABSL_LOCKS_EXCLUDED(mu_);
   void Broadcast(const RegistrationEvent& event);
   // Asks the peers for each new topic's channels and creates them, then lets the topic
   // start (its hold goes).
@@ -105,9 +117,11 @@ class Registrar final : public EngineObserver {
 
   Engine* const engine_;
   const RegistrarOptions options_;
-  std::vector<std::unique_ptr<Peer>> peers_;  // fixed by Start()
 
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
+  std::vector<std::shared_ptr<Peer>> peers_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> lookupd_addresses_ ABSL_GUARDED_BY(mu_);
+  BrokerIdentity identity_ ABSL_GUARDED_BY(mu_);  // set by Start()
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<Precreation> precreate_ ABSL_GUARDED_BY(mu_);

@@ -40,6 +40,8 @@ BrokerIdentity Identity() {
   id.tcp_port = 4150;
   id.http_port = 4151;
   id.grpc_port = 4153;
+  id.topology_zone = "z1";
+  id.topology_region = "r1";
   return id;
 }
 
@@ -120,6 +122,9 @@ TEST_P(RegistrarTest, RegistersTopicsAndChannelsThatExistedBeforeAndAfterStart) 
   EXPECT_EQ(r->producers[0].tcp_port, 4150);
   EXPECT_EQ(r->producers[0].http_port, 4151);
   EXPECT_EQ(r->producers[0].grpc_port, GetParam() ? 0 : 4153);
+  // nsqd sends --topology-zone/--topology-region in its lookupd IDENTIFY.
+  EXPECT_EQ(r->producers[0].topology_zone, "z1");
+  EXPECT_EQ(r->producers[0].topology_region, "r1");
 }
 
 TEST_P(RegistrarTest, DeletedTopicIsUnregistered) {
@@ -149,7 +154,7 @@ TEST_P(RegistrarTest, ReRegistersEverythingWhenDiscoveryComesBack) {
   // Changes while discovery is down are not lost.
   ASSERT_TRUE(engine_.CreateChannel("orders", "audit").ok());
   ASSERT_TRUE(engine_.Publish("clicks", {"x"}).ok());
-  ASSERT_TRUE(Eventually([&] { return !registrar_->peer(0).connected(); }));
+  ASSERT_TRUE(Eventually([&] { return !registrar_->peer(0)->connected(); }));
 
   discovery_ = std::make_unique<discovery::DiscoveryServer>(DiscoveryOpts(grpc_port, tcp_port));
   ASSERT_TRUE(discovery_->Start().ok());
@@ -159,14 +164,14 @@ TEST_P(RegistrarTest, ReRegistersEverythingWhenDiscoveryComesBack) {
   EXPECT_THAT(Channels("orders"), ElementsAre("audit", "billing"));
   // The registrar counts the session once it has sent everything; the registry can show
   // it a moment before that.
-  EXPECT_TRUE(Eventually([&] { return registrar_->peer(0).registrations() >= 2; }));
+  EXPECT_TRUE(Eventually([&] { return registrar_->peer(0)->registrations() >= 2; }));
 }
 
 TEST_P(RegistrarTest, NewTopicGetsTheChannelsDiscoveryKnows) {
   discovery_->registry()->CreateChannel("orders", "billing");
   discovery_->registry()->CreateChannel("orders", "tail#ephemeral");
   StartRegistrar();
-  ASSERT_TRUE(Eventually([&] { return registrar_->peer(0).connected(); }));
+  ASSERT_TRUE(Eventually([&] { return registrar_->peer(0)->connected(); }));
   ASSERT_TRUE(engine_.Publish("orders", {"first"}).ok());
   // The channel is created before the topic hands out its first message, so it holds it.
   ASSERT_TRUE(Eventually([&] {
@@ -190,13 +195,54 @@ TEST_P(RegistrarTest, UnreachableDiscoveryDoesNotBlockTheEngine) {
   ASSERT_TRUE(engine_.Start().ok());
   registrar_->Start(Identity());
   ASSERT_TRUE(engine_.Publish("orders", {"x"}).ok());
-  EXPECT_FALSE(registrar_->peer(0).connected());
+  EXPECT_FALSE(registrar_->peer(0)->connected());
   // The topic starts without the lookup: a consumer gets the message.
   ASSERT_TRUE(engine_.CreateChannel("orders", "c").ok());
   EXPECT_TRUE(Eventually([&] {
     auto stats = engine_.GetStats({"orders", "c", false});
     return stats.ok() && (*stats)[0].channels[0].depth == 1;
   }));
+}
+
+TEST(RegistrarLookupdAddressesTest, NewAddressRegistersAndRemovedAddressUnregisters) {
+  MemoryStorage storage;
+  Engine engine(EngineOptions{}, RealClock::Get(), &storage);
+  discovery::DiscoveryServer d1(DiscoveryOpts());
+  discovery::DiscoveryServer d2(DiscoveryOpts());
+  ASSERT_TRUE(d1.Start().ok());
+  ASSERT_TRUE(d2.Start().ok());
+  const std::string a1 = absl::StrCat("127.0.0.1:", d1.tcp_port());
+  const std::string a2 = absl::StrCat("127.0.0.1:", d2.tcp_port());
+  RegistrarOptions o;
+  o.min_backoff = absl::Milliseconds(20);
+  Registrar registrar(&engine, o);
+  engine.AddObserver(&registrar);
+  ASSERT_TRUE(engine.Start().ok());
+  ASSERT_TRUE(engine.Publish("orders", {"x"}).ok());
+  registrar.Start(Identity());
+  EXPECT_EQ(registrar.peer_count(), 0u);
+
+  auto producers = [](discovery::DiscoveryServer& d) {
+    auto r = d.registry()->Lookup("orders");
+    return r ? r->producers.size() : 0u;
+  };
+  registrar.SetLookupdAddresses({a1, a1});  // a duplicate counts once
+  EXPECT_EQ(registrar.peer_count(), 1u);
+  ASSERT_TRUE(Eventually([&] { return producers(d1) == 1; }));
+  const auto first = registrar.peer(0);
+
+  registrar.SetLookupdAddresses({a2, a1});
+  ASSERT_EQ(registrar.peer_count(), 2u);
+  EXPECT_EQ(registrar.peer(0), first);  // the kept session is not restarted
+  ASSERT_TRUE(Eventually([&] { return producers(d2) == 1; }));
+  EXPECT_EQ(first->registrations(), 1);
+
+  registrar.SetLookupdAddresses({a2});
+  EXPECT_TRUE(Eventually([&] { return producers(d1) == 0; }));
+  EXPECT_EQ(producers(d2), 1u);
+  ASSERT_EQ(registrar.peer_count(), 1u);
+  EXPECT_EQ(registrar.peer(0)->address(), a2);
+  registrar.Stop();
 }
 
 INSTANTIATE_TEST_SUITE_P(Protocols, RegistrarTest, ::testing::Values(false, true),

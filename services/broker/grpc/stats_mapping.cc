@@ -29,6 +29,9 @@ void AddTopicStats(const std::vector<TopicStats>& stats, bool include_clients,
       channel->set_client_count(c.consumer_count);
       channel->set_paused(c.paused);
       channel->set_held_in_memory_count(c.held_count);
+      channel->set_zone_local_msg_count(c.zone_local_msg_count);
+      channel->set_region_local_msg_count(c.region_local_msg_count);
+      channel->set_global_msg_count(c.global_msg_count);
       if (!include_clients) continue;
       for (const ConsumerStats& s : c.consumers) {
         nsq::v1::ClientStats* client = channel->add_clients();
@@ -44,6 +47,8 @@ void AddTopicStats(const std::vector<TopicStats>& stats, bool include_clients,
         client->set_requeue_count(s.requeue_count);
         client->set_connect_ts_ns(absl::ToUnixNanos(s.connect_time));
         client->set_msg_timeout_ms(absl::ToInt64Milliseconds(s.msg_timeout));
+        client->set_topology_zone(Printable(s.info.topology_zone));
+        client->set_topology_region(Printable(s.info.topology_region));
       }
     }
   }

@@ -23,6 +23,8 @@ std::vector<TopicStats> OneTopicOneChannelOneClient() {
   consumer.finish_count = 7;
   consumer.requeue_count = 1;
   consumer.connect_time = absl::FromUnixSeconds(1700000000);
+  consumer.info.topology_zone = "z1";
+  consumer.info.topology_region = "r1";
   ChannelStats channel;
   channel.name = "ch";
   channel.depth = 3;
@@ -34,6 +36,9 @@ std::vector<TopicStats> OneTopicOneChannelOneClient() {
   channel.timeout_count = 6;
   channel.paused = true;
   channel.held_count = 5;
+  channel.zone_local_msg_count = 7;
+  channel.region_local_msg_count = 2;
+  channel.global_msg_count = 1;
   channel.consumer_count = 1;
   channel.consumers.push_back(consumer);
   TopicStats topic;
@@ -71,6 +76,9 @@ TEST(StatsMappingTest, CopiesEveryTopicAndChannelFigure) {
   EXPECT_EQ(c.client_count(), 1);
   EXPECT_TRUE(c.paused());
   EXPECT_EQ(c.held_in_memory_count(), 5);
+  EXPECT_EQ(c.zone_local_msg_count(), 7u);
+  EXPECT_EQ(c.region_local_msg_count(), 2u);
+  EXPECT_EQ(c.global_msg_count(), 1u);
 }
 
 TEST(StatsMappingTest, ClientsCarryTheirFiguresWithClientTextMadePrintable) {
@@ -90,6 +98,8 @@ TEST(StatsMappingTest, ClientsCarryTheirFiguresWithClientTextMadePrintable) {
   EXPECT_EQ(s.requeue_count(), 1u);
   EXPECT_EQ(s.connect_ts_ns(), int64_t{1700000000} * 1000000000);
   EXPECT_EQ(s.msg_timeout_ms(), 30000);
+  EXPECT_EQ(s.topology_zone(), "z1");
+  EXPECT_EQ(s.topology_region(), "r1");
 }
 
 TEST(StatsMappingTest, ClientsAreLeftOutWhenNotAskedFor) {

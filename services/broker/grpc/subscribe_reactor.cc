@@ -286,6 +286,8 @@ class SubscribeReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
     info.client_id = sub.client_id();
     info.hostname = sub.hostname();
     info.user_agent = sub.user_agent();
+    info.topology_zone = sub.topology_zone();
+    info.topology_region = sub.topology_region();
     info.remote_address = std::string(PeerAddress(context_->peer()));
     info.protocol = "grpc";
     info.msg_timeout = absl::Milliseconds(sub.msg_timeout_ms());

@@ -1,11 +1,14 @@
 #include "services/broker/legacy/http_api.h"
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/http/server.h"
 #include "common/json/go_json.h"
 #include "services/broker/legacy/http_config.h"
@@ -20,6 +23,23 @@ namespace {
 
 using Handler = std::function<http::Response(const http::Request&)>;
 
+// httprouter's answer (nsqd's router) for a path served with other `methods`: OPTIONS
+// gets 200 with only an Allow header, any other method 405 METHOD_NOT_ALLOWED. Allow lists
+// the methods and OPTIONS, sorted ("OPTIONS, POST").
+http::Response MethodNotAllowed(const http::Request& req, std::vector<std::string> methods) {
+  methods.push_back("OPTIONS");
+  std::sort(methods.begin(), methods.end());
+  std::string allow = absl::StrJoin(methods, ", ");
+  http::Response r;
+  if (req.method == "OPTIONS") {
+    r.content_type.clear();
+  } else {
+    r = V1Error(405, "METHOD_NOT_ALLOWED");
+  }
+  r.headers.emplace_back("Allow", std::move(allow));
+  return r;
+}
+
 // The routes, /ping and /info; each endpoint group lives in its own file (http_pub,
 // http_topic_channel, http_stats, http_config).
 class HttpApi {
@@ -32,11 +52,7 @@ class HttpApi {
     auto route = [server, self](const std::string& path, const char* method, Handler fn) {
       server->Handle(path, [self, method, fn = std::move(fn)](const http::Request& req) {
         if (self->options_.tls_required) return self->TlsRequired();
-        if (req.method != method) {
-          http::Response r = V1Error(405, "METHOD_NOT_ALLOWED");
-          r.headers.emplace_back("Allow", absl::StrCat(method, ", OPTIONS"));
-          return r;
-        }
+        if (req.method != method) return MethodNotAllowed(req, {method});
         return fn(req);
       });
     };
@@ -69,11 +85,7 @@ class HttpApi {
     route("/channel/unpause", "POST", on_engine(&HandleChannelPause));
     server->HandlePrefix("/config/", [self](const http::Request& req) {
       if (self->options_.tls_required) return self->TlsRequired();
-      if (req.method != "GET" && req.method != "PUT") {
-        http::Response r = V1Error(405, "METHOD_NOT_ALLOWED");
-        r.headers.emplace_back("Allow", "GET, PUT, OPTIONS");
-        return r;
-      }
+      if (req.method != "GET" && req.method != "PUT") return MethodNotAllowed(req, {"GET", "PUT"});
       return self->config_.Handle(req);
     });
     server->SetNotFound([self](const http::Request&) {
@@ -117,8 +129,8 @@ class HttpApi {
     w.Key("max_output_buffer_timeout")
         .Int(absl::ToInt64Nanoseconds(options_.max_output_buffer_timeout));
     w.Key("max_deflate_level").Int(options_.max_deflate_level);
-    w.Key("topology_zone").String("");
-    w.Key("topology_region").String("");
+    w.Key("topology_zone").String(options_.topology_zone);
+    w.Key("topology_region").String(options_.topology_region);
     w.EndObject();
     return V1Json(w.Release());
   }

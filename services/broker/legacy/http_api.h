@@ -37,6 +37,8 @@ struct HttpApiOptions {
   int64_t max_output_buffer_size = 65536;
   absl::Duration max_output_buffer_timeout = absl::Seconds(30);
   int max_deflate_level = 6;
+  std::string topology_zone;  // --topology-zone / --topology-region, shown by /info
+  std::string topology_region;
   // --tls-required=true: plain HTTP answers every request (unknown paths too) with
   // 403 TLS_REQUIRED and https_port.
   bool tls_required = false;

@@ -37,13 +37,42 @@ TEST(HttpApiTest, InfoDescribesTheBroker) {
                          "\"max_deflate_level\":6,\"topology_zone\":\"\",\"topology_region\":\"\"}"));
 }
 
+TEST(HttpApiTest, InfoShowsTheBrokersTopology) {
+  GatewayConfig config;
+  config.http.topology_zone = "z1";
+  config.http.topology_region = "r1";
+  Gateway gw(config);
+  EXPECT_THAT(HttpCall(gw, "GET", "/info"),
+              ::testing::EndsWith("\"topology_zone\":\"z1\",\"topology_region\":\"r1\"}"));
+}
+
 TEST(HttpApiTest, WrongMethodIs405WithAllow) {
   Gateway gw;
   auto r = gw.Http("GET", "/pub?topic=t");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 405);
   EXPECT_EQ(r->body, "{\"message\":\"METHOD_NOT_ALLOWED\"}");
-  EXPECT_EQ(r->Header("Allow").value_or(""), "POST, OPTIONS");
+  EXPECT_EQ(r->Header("Allow").value_or(""), "OPTIONS, POST");  // sorted, as httprouter does
+  r = gw.Http("POST", "/config/log_level", "info");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 405);
+  EXPECT_EQ(r->Header("Allow").value_or(""), "GET, OPTIONS, PUT");
+}
+
+TEST(HttpApiTest, OptionsAnswers200WithOnlyAllow) {
+  Gateway gw;
+  auto r = gw.Http("OPTIONS", "/pub");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "");
+  EXPECT_EQ(r->Header("Allow").value_or(""), "OPTIONS, POST");
+  EXPECT_FALSE(r->Header("Content-Type").has_value());
+  EXPECT_FALSE(r->Header("X-NSQ-Content-Type").has_value());
+  r = gw.Http("OPTIONS", "/config/log_level");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->Header("Allow").value_or(""), "GET, OPTIONS, PUT");
+  EXPECT_EQ(HttpCall(gw, "OPTIONS", "/nope"), absl::StrCat("404 ", kV1Json, "{\"message\":\"NOT_FOUND\"}"));
 }
 
 TEST(HttpApiTest, UnknownPathIsV1NotFound) {

@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "common/json/go_json.h"
+#include "common/logging/logging.h"
 #include "nlohmann/json.hpp"
 #include "services/broker/legacy/http_v1.h"
 
@@ -32,7 +33,8 @@ http::Response ConfigEndpoint::Handle(const http::Request& req) {
       if (!options_.set_log_level || !options_.set_log_level(level)) {
         return V1Error(400, "INVALID_VALUE");
       }
-      config_[opt] = json::GoJsonWriter().String(level).Release();
+      // nsqd answers with its LogLevel, an int (debug 1 ... fatal 5).
+      config_[opt] = json::GoJsonWriter().Int(logging::NsqLogLevelNumber(level)).Release();
     } else {
       return V1Error(400, "INVALID_OPTION");
     }

@@ -69,6 +69,9 @@ void WriteClient(GoJsonWriter& w, const V2ClientInfo* v2, const broker::Consumer
     if (!v2->auth_identity.empty()) w.Key("auth_identity").String(v2->auth_identity);
     if (!v2->auth_identity_url.empty()) w.Key("auth_identity_url").String(v2->auth_identity_url);
   }
+  // nsqd's ClientV2Stats order: topology, then pub_counts.
+  w.Key("topology_zone").String(v2 ? v2->topology_zone : info->topology_zone);
+  w.Key("topology_region").String(v2 ? v2->topology_region : info->topology_region);
   if (v2) {
     std::vector<std::pair<std::string, uint64_t>> counts;
     for (const auto& [topic, count] : v2->pub_counts) {
@@ -83,8 +86,6 @@ void WriteClient(GoJsonWriter& w, const V2ClientInfo* v2, const broker::Consumer
       w.EndArray();
     }
   }
-  w.Key("topology_zone").String("");
-  w.Key("topology_region").String("");
   w.Key("tls").Bool(v2 ? v2->tls : false);
   w.Key("tls_cipher_suite").String(v2 ? v2->tls_cipher_suite : "");
   w.Key("tls_version").String(v2 ? v2->tls_version : "");
@@ -104,6 +105,10 @@ void WriteChannel(GoJsonWriter& w, const StatsPage& page, const broker::ChannelS
   w.Key("in_flight_count").Int(c.in_flight_count);
   w.Key("deferred_count").Int(c.deferred_count);
   w.Key("message_count").Uint(c.message_count);
+  // omitempty in nsqd.
+  if (c.zone_local_msg_count > 0) w.Key("zone_local_msg_count").Uint(c.zone_local_msg_count);
+  if (c.region_local_msg_count > 0) w.Key("region_local_msg_count").Uint(c.region_local_msg_count);
+  if (c.global_msg_count > 0) w.Key("global_msg_count").Uint(c.global_msg_count);
   w.Key("requeue_count").Uint(c.requeue_count);
   w.Key("timeout_count").Uint(c.timeout_count);
   w.Key("client_count").Int(c.consumer_count);

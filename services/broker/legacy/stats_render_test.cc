@@ -87,6 +87,35 @@ TEST(StatsRenderTest, JsonShowsMessagesHeldInMemoryOnlyWhenThereAreSome) {
             std::string::npos);
 }
 
+TEST(StatsRenderTest, JsonShowsTopologyCountersOnlyWhenNonZeroAsNsqdsOmitempty) {
+  StatsPage page = OneGrpcConsumer();
+  EXPECT_EQ(StatsJson(page).find("_msg_count"), std::string::npos);
+  page.topics[0].channels[0].zone_local_msg_count = 3;
+  page.topics[0].channels[0].global_msg_count = 2;
+  EXPECT_THAT(StatsJson(page), HasSubstr(R"("message_count":5,"zone_local_msg_count":3,)"
+                                         R"("global_msg_count":2,"requeue_count":0,)"));
+  page.topics[0].channels[0].zone_local_msg_count = 0;
+  page.topics[0].channels[0].global_msg_count = 0;
+  page.topics[0].channels[0].region_local_msg_count = 4;
+  EXPECT_THAT(StatsJson(page), HasSubstr(R"("message_count":5,"region_local_msg_count":4,)"
+                                         R"("requeue_count":0,)"));
+}
+
+TEST(StatsRenderTest, JsonClientsShowTheirIdentifiedTopology) {
+  StatsPage page = OneGrpcConsumer();
+  broker::ConsumerStats& consumer = page.topics[0].channels[0].consumers[0];
+  consumer.info.topology_zone = "gz";
+  consumer.info.topology_region = "gr";
+  EXPECT_THAT(StatsJson(page), HasSubstr(R"("topology_zone":"gz","topology_region":"gr",)"));
+  consumer.info.protocol = "V2";
+  V2ClientInfo v2;
+  v2.remote_address = consumer.info.remote_address;
+  v2.topology_zone = "vz";
+  v2.topology_region = "vr";
+  page.v2_by_address[v2.remote_address] = v2;
+  EXPECT_THAT(StatsJson(page), HasSubstr(R"("topology_zone":"vz","topology_region":"vr",)"));
+}
+
 TEST(StatsRenderTest, JsonTopicsAreNullWhenTheTopicFilterMatchedNothing) {
   StatsPage page;
   page.health = "OK";
@@ -121,8 +150,9 @@ TEST(StatsRenderTest, JsonProducersShowOnlyTheFilteredTopicsPubCounts) {
   const std::string json = StatsJson(page);
   EXPECT_THAT(json, HasSubstr(R"("producers":[{"client_id":"p","hostname":"","version":"V2",)"
                               R"("remote_address":"127.0.0.1:7","state":1,"ready_count":0,)"));
-  EXPECT_THAT(json, HasSubstr(R"("user_agent":"pub/1","pub_counts":[{"topic":"t","count":1}],)"
-                              R"("topology_zone":"")"));
+  // nsqd's field order: topology before pub_counts.
+  EXPECT_THAT(json, HasSubstr(R"("user_agent":"pub/1","topology_zone":"","topology_region":"",)"
+                              R"("pub_counts":[{"topic":"t","count":1}],"tls":false,)"));
 }
 
 TEST(StatsRenderTest, JsonUsesTheV2DetailsOfAV2Consumer) {

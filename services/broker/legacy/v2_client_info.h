@@ -28,6 +28,8 @@ struct V2ClientInfo {
   bool authed = false;
   std::string auth_identity;
   std::string auth_identity_url;
+  std::string topology_zone;  // from IDENTIFY
+  std::string topology_region;
   absl::Time connect_time;
   std::string topic;    // subscribed to, or ""
   std::string channel;

@@ -271,6 +271,8 @@ void Connection::Identify(const DecodedCommand& c) {
     info_.client_id = req->client_id;
     info_.hostname = req->hostname;
     info_.user_agent = req->user_agent;
+    info_.topology_zone = req->topology_zone;
+    info_.topology_region = req->topology_region;
   }
   IdentifyLimits limits;
   limits.max_heartbeat_interval_ms = absl::ToInt64Milliseconds(opts_.max_heartbeat_interval);
@@ -310,6 +312,8 @@ void Connection::Identify(const DecodedCommand& c) {
   reply.auth_required = !opts_.auth.addresses.empty();
   reply.output_buffer_size = settings_.output_buffer_size;
   reply.output_buffer_timeout_ms = settings_.output_buffer_timeout_ms;
+  reply.topology_zone = opts_.topology_zone;
+  reply.topology_region = opts_.topology_region;
   SendResponse(IdentifyReplyJson(reply));
 
   pending_codec_ = snappy ? 1 : deflate ? 2 : 0;
@@ -340,6 +344,8 @@ void Connection::Sub(const DecodedCommand& c) {
     ci.client_id = info_.client_id;
     ci.hostname = info_.hostname;
     ci.user_agent = info_.user_agent;
+    ci.topology_zone = info_.topology_zone;
+    ci.topology_region = info_.topology_region;
   }
   ci.remote_address = remote_address_;
   ci.protocol = "V2";

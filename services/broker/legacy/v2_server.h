@@ -42,6 +42,8 @@ struct V2ServerOptions {
   bool deflate = true;        // --deflate
   int max_deflate_level = 6;  // --max-deflate-level
   bool snappy = true;         // --snappy
+  std::string topology_zone;    // --topology-zone, in the IDENTIFY reply
+  std::string topology_region;  // --topology-region
 
   TlsOptions tls;
   AuthOptions auth;  // --auth-http-address, --auth-http-request-method

@@ -52,6 +52,33 @@ std::string ExpectMessage(V2Client& c, const std::string& body, uint16_t attempt
   }
 }
 
+// nsqd with --topology-zone/-region and the topology-aware-consumption experiment:
+// the IDENTIFY reply names the broker's topology, /stats shows the client's, and the
+// channel counts the delivery to a consumer of the same zone as zone-local.
+TEST(V2ServerTest, TopologyIsRepliedShownAndCountsDeliveries) {
+  GatewayConfig config;
+  config.engine.topology_zone = "z1";
+  config.engine.topology_region = "r1";
+  config.engine.topology_aware_consumption = true;
+  config.v2.topology_zone = "z1";
+  config.v2.topology_region = "r1";
+  Gateway gw(config);
+  auto c = gw.Connect();
+  EXPECT_THAT(c->Identify("{\"feature_negotiation\":true,\"topology_zone\":\"z1\","
+                          "\"topology_region\":\"r1\"}"),
+              ::testing::EndsWith(",\"topology_region\":\"r1\",\"topology_zone\":\"z1\"}"));
+  c->Send(Command("SUB t c"));
+  ASSERT_EQ(c->ReadText(), "0 OK");
+  c->Send(Command("RDY 5"));
+  auto pub = gw.Connect();
+  ASSERT_EQ(pub->Pub("t", "hello"), "0 OK");
+  ASSERT_EQ(ExpectMessage(*c, "hello"), "ok");
+  auto stats = gw.Http("GET", "/stats?format=json&topic=t");
+  ASSERT_TRUE(stats.ok());
+  EXPECT_THAT(stats->body, HasSubstr("\"message_count\":1,\"zone_local_msg_count\":1,\"requeue_count\""));
+  EXPECT_THAT(stats->body, HasSubstr("\"topology_zone\":\"z1\",\"topology_region\":\"r1\""));
+}
+
 TEST(V2ServerTest, BadMagicGetsBadProtocolErrorAndClose) {
   Gateway gw;
   auto c = gw.Connect(/*magic=*/false);

@@ -2,6 +2,7 @@
 
 #include "common/crc32c/crc32c.h"
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
@@ -9,6 +10,7 @@ namespace nsq::storage {
 namespace {
 
 constexpr uint8_t kVersion = 1;
+constexpr uint8_t kVersionWithExtra = 2;
 
 void PutU64(uint64_t v, char* p) {
   for (int i = 7; i >= 0; --i) {
@@ -24,15 +26,38 @@ uint64_t GetU64(const char* p) {
 
 }  // namespace
 
-void EncodeRecordHeader(const broker::QueuedMessage& m, char (&p)[kRecordHeaderSize]) {
+std::string RecordExtra(const broker::QueuedMessage& m) {
+  const broker::MessageOrigin* o = m.message->origin.get();
+  if (o == nullptr) return "";
+  std::string rest;
+  rest.push_back(static_cast<char>(o->reason));
+  rest.push_back(static_cast<char>(o->attempts >> 8));
+  rest.push_back(static_cast<char>(o->attempts & 0xff));
+  rest.append(o->id.bytes.data(), broker::MessageId::kSize);
+  for (const std::string* part : {&o->topic, &o->channel}) {
+    const size_t n = std::min<size_t>(part->size(), 0xffff);
+    rest.push_back(static_cast<char>(n >> 8));
+    rest.push_back(static_cast<char>(n & 0xff));
+    rest.append(part->data(), n);
+  }
+  std::string out(4, '\0');
+  const uint32_t len = static_cast<uint32_t>(rest.size());
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(len >> (24 - 8 * i));
+  return out + rest;
+}
+
+void EncodeRecordHeader(const broker::QueuedMessage& m, std::string_view extra,
+                        char (&p)[kRecordHeaderSize]) {
   const std::string& body = m.message->body;
-  p[4] = static_cast<char>(kVersion);
+  p[4] = static_cast<char>(extra.empty() ? kVersion : kVersionWithExtra);
   p[5] = static_cast<char>(m.attempts >> 8);
   p[6] = static_cast<char>(m.attempts & 0xff);
   PutU64(static_cast<uint64_t>(m.message->timestamp_ns), p + 7);
   PutU64(static_cast<uint64_t>(m.deliver_at_ns), p + 15);
   std::memcpy(p + 23, m.message->id.bytes.data(), broker::MessageId::kSize);
-  uint32_t crc = Crc32c(Crc32c(0, p + 4, kRecordHeaderSize - 4), body.data(), body.size());
+  uint32_t crc = Crc32c(0, p + 4, kRecordHeaderSize - 4);
+  crc = Crc32c(crc, extra.data(), extra.size());
+  crc = Crc32c(crc, body.data(), body.size());
   p[0] = static_cast<char>(crc >> 24);
   p[1] = static_cast<char>(crc >> 16);
   p[2] = static_cast<char>(crc >> 8);
@@ -41,10 +66,41 @@ void EncodeRecordHeader(const broker::QueuedMessage& m, char (&p)[kRecordHeaderS
 
 void EncodeRecord(const broker::QueuedMessage& m, std::string* out) {
   char header[kRecordHeaderSize];
-  EncodeRecordHeader(m, header);
+  const std::string extra = RecordExtra(m);
+  EncodeRecordHeader(m, extra, header);
   out->assign(header, kRecordHeaderSize);
+  out->append(extra);
   out->append(m.message->body);
 }
+
+namespace {
+uint16_t GetU16(const char* p) {
+  return static_cast<uint16_t>((static_cast<uint8_t>(p[0]) << 8) | static_cast<uint8_t>(p[1]));
+}
+
+// Parses the extra part at the start of `r` into `origin`; the bytes it took, or 0.
+size_t DecodeExtra(std::string_view r, broker::MessageOrigin* origin) {
+  if (r.size() < 4) return 0;
+  const uint32_t len = (static_cast<uint32_t>(static_cast<uint8_t>(r[0])) << 24) |
+                       (static_cast<uint32_t>(static_cast<uint8_t>(r[1])) << 16) |
+                       (static_cast<uint32_t>(static_cast<uint8_t>(r[2])) << 8) |
+                       static_cast<uint32_t>(static_cast<uint8_t>(r[3]));
+  if (len > r.size() - 4 || len < 1 + 2 + broker::MessageId::kSize + 4) return 0;
+  std::string_view e = r.substr(4, len);
+  origin->reason = static_cast<broker::MessageOrigin::Reason>(static_cast<uint8_t>(e[0]));
+  origin->attempts = GetU16(e.data() + 1);
+  std::memcpy(origin->id.bytes.data(), e.data() + 3, broker::MessageId::kSize);
+  e.remove_prefix(3 + broker::MessageId::kSize);
+  for (std::string* part : {&origin->topic, &origin->channel}) {
+    if (e.size() < 2) return 0;
+    const size_t n = GetU16(e.data());
+    if (e.size() < 2 + n) return 0;
+    part->assign(e.data() + 2, n);
+    e.remove_prefix(2 + n);
+  }
+  return 4 + len;
+}
+}  // namespace
 
 bool DecodeRecord(std::string_view r, broker::QueuedMessage* out) {
   if (r.size() < kRecordHeaderSize) return false;
@@ -54,13 +110,22 @@ bool DecodeRecord(std::string_view r, broker::QueuedMessage* out) {
                     (static_cast<uint32_t>(static_cast<uint8_t>(p[2])) << 8) |
                     static_cast<uint32_t>(static_cast<uint8_t>(p[3]));
   if (stored != Crc32c(0, p + 4, r.size() - 4)) return false;
-  if (static_cast<uint8_t>(p[4]) != kVersion) return false;
+  const uint8_t version = static_cast<uint8_t>(p[4]);
+  if (version != kVersion && version != kVersionWithExtra) return false;
   auto m = std::make_shared<broker::Message>();
   m->timestamp_ns = static_cast<int64_t>(GetU64(p + 7));
   std::memcpy(m->id.bytes.data(), p + 23, broker::MessageId::kSize);
-  m->body.assign(p + kRecordHeaderSize, r.size() - kRecordHeaderSize);
+  size_t body_at = kRecordHeaderSize;
+  if (version == kVersionWithExtra) {
+    auto origin = std::make_shared<broker::MessageOrigin>();
+    const size_t n = DecodeExtra(r.substr(kRecordHeaderSize), origin.get());
+    if (n == 0) return false;
+    body_at += n;
+    m->origin = std::move(origin);
+  }
+  m->body.assign(p + body_at, r.size() - body_at);
   out->message = std::move(m);
-  out->attempts = static_cast<uint16_t>((static_cast<uint8_t>(p[5]) << 8) | static_cast<uint8_t>(p[6]));
+  out->attempts = GetU16(p + 5);
   out->deliver_at_ns = static_cast<int64_t>(GetU64(p + 15));
   out->backend_seq = 0;
   return true;

@@ -37,5 +37,34 @@ TEST(RecordTest, AnyFlippedByteIsRejected) {
   EXPECT_FALSE(DecodeRecord(rec.substr(0, 10), &out));
 }
 
+TEST(RecordTest, ADeadLetterCopyKeepsItsOrigin) {
+  QueuedMessage in = Msg("poison", 0, 0);
+  auto m = std::make_shared<broker::Message>(*in.message);
+  auto origin = std::make_shared<broker::MessageOrigin>();
+  origin->topic = "orders";
+  origin->channel = "billing";
+  origin->attempts = 5;
+  origin->reason = broker::MessageOrigin::Reason::kExpired;
+  broker::MessageId::FromBytes("0123456789abcdef", &origin->id);
+  m->origin = origin;
+  in.message = m;
+  std::string rec;
+  EncodeRecord(in, &rec);
+  QueuedMessage out;
+  ASSERT_TRUE(DecodeRecord(rec, &out));
+  EXPECT_EQ(out.message->body, "poison");
+  ASSERT_NE(out.message->origin, nullptr);
+  EXPECT_EQ(out.message->origin->topic, "orders");
+  EXPECT_EQ(out.message->origin->channel, "billing");
+  EXPECT_EQ(out.message->origin->attempts, 5);
+  EXPECT_EQ(out.message->origin->reason, broker::MessageOrigin::Reason::kExpired);
+  EXPECT_EQ(out.message->origin->id.ToString(), "0123456789abcdef");
+  for (size_t i = 0; i < rec.size(); ++i) {  // damage anywhere is caught
+    std::string bad = rec;
+    bad[i] ^= 0x01;
+    EXPECT_FALSE(DecodeRecord(bad, &out)) << "byte " << i;
+  }
+}
+
 }  // namespace
 }  // namespace nsq::storage

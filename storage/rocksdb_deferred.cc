@@ -68,11 +68,13 @@ absl::Status RocksDeferred::Add(absl::Span<const QueuedMessage> messages) {
   for (const QueuedMessage& m : messages) {
     const uint64_t due = std::max(static_cast<uint64_t>(std::max<int64_t>(m.deliver_at_ns, 0)), due_floor_);
     const std::string key = Key(due, seq++);
-    EncodeRecordHeader(m, header);
+    const std::string extra = RecordExtra(m);
+    EncodeRecordHeader(m, extra, header);
     const rocksdb::Slice key_part(key);
-    const rocksdb::Slice value_parts[2] = {rocksdb::Slice(header, kRecordHeaderSize),
+    const rocksdb::Slice value_parts[3] = {rocksdb::Slice(header, kRecordHeaderSize),
+                                           rocksdb::Slice(extra),
                                            rocksdb::Slice(m.message->body)};
-    batch.Put(s_->deferred_cf(), rocksdb::SliceParts(&key_part, 1), rocksdb::SliceParts(value_parts, 2));
+    batch.Put(s_->deferred_cf(), rocksdb::SliceParts(&key_part, 1), rocksdb::SliceParts(value_parts, 3));
     first_due = std::min(first_due, static_cast<int64_t>(due));
   }
   const int64_t old_depth = depth_;
@@ -130,6 +132,26 @@ absl::Status RocksDeferred::PopDue(int64_t now_ns, size_t max, std::vector<Queue
   if (next_due_ == INT64_MAX) depth_ = 0;  // nothing left on disk
   depth_ = std::max<int64_t>(depth_, 0);
   return absl::OkStatus();
+}
+
+absl::Status RocksDeferred::Peek(size_t max, std::vector<QueuedMessage>* out) {
+  if (depth_ == 0 || max == 0) return absl::OkStatus();
+  // Popped records whose deletion is pending sort below popped_upper_: skip them.
+  const std::string lower = delete_pending_ ? popped_upper_ : QueueKey(id_, 0);
+  const std::string upper = QueueKey(id_ + 1, 0);
+  rocksdb::Slice lo(lower), up(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lo;
+  ro.iterate_upper_bound = &up;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(s_->db()->NewIterator(ro, s_->deferred_cf()));
+  for (it->Seek(lo); it->Valid() && max > 0; it->Next()) {
+    QueuedMessage m;
+    if (!DecodeRecord(std::string_view(it->value().data(), it->value().size()), &m)) continue;
+    out->push_back(std::move(m));
+    --max;
+  }
+  return FromRocks(it->status(), "peek deferred");
 }
 
 absl::Status RocksDeferred::Flush() {

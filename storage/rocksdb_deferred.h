@@ -31,6 +31,7 @@ class RocksDeferred final : public broker::DeferredQueue {
 
   absl::Status Add(absl::Span<const broker::QueuedMessage> messages) override;
   absl::Status PopDue(int64_t now_ns, size_t max, std::vector<broker::QueuedMessage>* out) override;
+  absl::Status Peek(size_t max, std::vector<broker::QueuedMessage>* out) override;
   int64_t NextDue() const override { return depth_ > 0 ? next_due_ : INT64_MAX; }
   int64_t Depth() const override { return depth_; }
   absl::Status Flush() override;

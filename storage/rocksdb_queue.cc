@@ -81,11 +81,13 @@ void PutRecord(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf, uint
   const std::string k = QueueKey(id, seq);
   std::memcpy(key, k.data(), 16);
   char header[kRecordHeaderSize];
-  EncodeRecordHeader(m, header);
+  const std::string extra = RecordExtra(m);
+  EncodeRecordHeader(m, extra, header);
   const rocksdb::Slice key_part(key, 16);
-  const rocksdb::Slice value_parts[2] = {rocksdb::Slice(header, kRecordHeaderSize),
+  const rocksdb::Slice value_parts[3] = {rocksdb::Slice(header, kRecordHeaderSize),
+                                         rocksdb::Slice(extra),
                                          rocksdb::Slice(m.message->body)};
-  batch->Put(cf, rocksdb::SliceParts(&key_part, 1), rocksdb::SliceParts(value_parts, 2));
+  batch->Put(cf, rocksdb::SliceParts(&key_part, 1), rocksdb::SliceParts(value_parts, 3));
 }
 
 absl::Status RocksQueue::Append(absl::Span<const QueuedMessage> messages) {
@@ -160,6 +162,25 @@ absl::Status RocksQueue::Pop(size_t max, std::vector<QueuedMessage>* out) {
   }
   if (!durable_ && next_read_ - delete_from_ >= kDeleteRangeEvery) return DeleteConsumed();
   return absl::OkStatus();
+}
+
+absl::Status RocksQueue::Peek(size_t max, std::vector<QueuedMessage>* out) {
+  if (next_read_ >= tail_ || max == 0) return absl::OkStatus();
+  const std::string lower = QueueKey(id_, next_read_);
+  const std::string upper = QueueKey(id_, tail_);
+  rocksdb::Slice lo(lower), up(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lo;
+  ro.iterate_upper_bound = &up;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(s_->db()->NewIterator(ro, s_->messages_cf()));
+  for (it->Seek(lo); it->Valid() && max > 0; it->Next()) {
+    QueuedMessage m;
+    if (!DecodeRecord(std::string_view(it->value().data(), it->value().size()), &m)) continue;
+    out->push_back(std::move(m));
+    --max;
+  }
+  return FromRocks(it->status(), "peek");
 }
 
 void RocksQueue::Ack(uint64_t seq) {

@@ -73,6 +73,7 @@ class RocksQueue final : public broker::BackendQueue {
   absl::Status Append(absl::Span<const broker::QueuedMessage> messages) override;
   absl::Status Prepend(absl::Span<const broker::QueuedMessage> messages) override;
   absl::Status Pop(size_t max, std::vector<broker::QueuedMessage>* out) override;
+  absl::Status Peek(size_t max, std::vector<broker::QueuedMessage>* out) override;
   void Ack(uint64_t seq) override;
   absl::Status Update(absl::Span<const broker::QueuedMessage> messages) override;
   absl::Status Flush() override;

@@ -361,12 +361,51 @@ absl::StatusOr<std::unique_ptr<broker::DeferredQueue>> RocksStorageImpl::OpenDef
   return std::unique_ptr<broker::DeferredQueue>(std::move(queue));
 }
 
+namespace {
+// A policy as JSON: only what differs from the defaults, so NSQ-only topologies stay
+// as they were.
+nlohmann::json PolicyJson(const broker::QueuePolicy& p) {
+  nlohmann::json j = nlohmann::json::object();
+  if (p.max_attempts > 0) j["max_attempts"] = p.max_attempts;
+  if (!p.dead_letter_topic.empty()) j["dead_letter_topic"] = p.dead_letter_topic;
+  if (p.message_ttl > absl::ZeroDuration()) j["message_ttl_ms"] = absl::ToInt64Milliseconds(p.message_ttl);
+  if (p.dead_letter_expired) j["dead_letter_expired"] = true;
+  if (p.max_depth > 0) j["max_depth"] = p.max_depth;
+  if (p.depth_policy == broker::DepthPolicy::kDropOldest) j["depth_policy"] = "drop_oldest";
+  return j;
+}
+
+broker::QueuePolicy PolicyOf(const nlohmann::json& parent) {
+  broker::QueuePolicy p;
+  if (!parent.contains("policy")) return p;
+  const nlohmann::json& j = parent.at("policy");
+  p.max_attempts = j.value("max_attempts", 0);
+  p.dead_letter_topic = j.value("dead_letter_topic", std::string());
+  p.message_ttl = absl::Milliseconds(j.value("message_ttl_ms", int64_t{0}));
+  p.dead_letter_expired = j.value("dead_letter_expired", false);
+  p.max_depth = j.value("max_depth", int64_t{0});
+  if (j.value("depth_policy", std::string()) == "drop_oldest") p.depth_policy = broker::DepthPolicy::kDropOldest;
+  return p;
+}
+
+void AddPolicy(const broker::QueuePolicy& p, nlohmann::json* into) {
+  nlohmann::json j = PolicyJson(p);
+  if (!j.empty()) (*into)["policy"] = std::move(j);
+}
+}  // namespace
+
 absl::Status RocksStorageImpl::SaveMetadata(const Metadata& md) {
   nlohmann::json topics = nlohmann::json::array();
   for (const auto& t : md.topics) {
     nlohmann::json channels = nlohmann::json::array();
-    for (const auto& c : t.channels) channels.push_back({{"name", c.name}, {"paused", c.paused}});
-    topics.push_back({{"name", t.name}, {"paused", t.paused}, {"channels", channels}});
+    for (const auto& c : t.channels) {
+      nlohmann::json cj = {{"name", c.name}, {"paused", c.paused}};
+      AddPolicy(c.policy, &cj);
+      channels.push_back(std::move(cj));
+    }
+    nlohmann::json tj = {{"name", t.name}, {"paused", t.paused}, {"channels", channels}};
+    AddPolicy(t.policy, &tj);
+    topics.push_back(std::move(tj));
   }
   nlohmann::json doc = {{"version", 1}, {"topics", topics}};
   rocksdb::WriteBatch batch;
@@ -384,9 +423,9 @@ absl::StatusOr<Metadata> RocksStorageImpl::LoadMetadata() {
   try {
     nlohmann::json doc = nlohmann::json::parse(v);
     for (const auto& t : doc.at("topics")) {
-      Metadata::Topic topic{t.at("name").get<std::string>(), t.at("paused").get<bool>(), {}};
+      Metadata::Topic topic{t.at("name").get<std::string>(), t.at("paused").get<bool>(), PolicyOf(t), {}};
       for (const auto& c : t.at("channels")) {
-        topic.channels.push_back({c.at("name").get<std::string>(), c.at("paused").get<bool>()});
+        topic.channels.push_back({c.at("name").get<std::string>(), c.at("paused").get<bool>(), PolicyOf(c)});
       }
       md.topics.push_back(std::move(topic));
     }

@@ -198,7 +198,15 @@ TEST(RocksStorageTest, DestroyedQueueComesBackEmpty) {
 TEST(RocksStorageTest, MetadataRoundTrips) {
   const std::string path = NewDataPath();
   Metadata md;
-  md.topics.push_back({"orders", true, {{"audit", false}, {"billing", true}}});
+  broker::QueuePolicy dlq;
+  dlq.max_attempts = 5;
+  dlq.dead_letter_topic = "orders_dead";
+  dlq.message_ttl = absl::Seconds(90);
+  dlq.max_depth = 1000;
+  dlq.depth_policy = broker::DepthPolicy::kDropOldest;
+  broker::QueuePolicy topic_default;
+  topic_default.max_attempts = 3;
+  md.topics.push_back({"orders", true, topic_default, {{"audit", false, {}}, {"billing", true, dlq}}});
   {
     auto s = OpenAt(path);
     ASSERT_TRUE(s->SaveMetadata(md).ok());
@@ -211,6 +219,9 @@ TEST(RocksStorageTest, MetadataRoundTrips) {
   EXPECT_TRUE(loaded->topics[0].paused);
   ASSERT_THAT(loaded->topics[0].channels, SizeIs(2));
   EXPECT_TRUE(loaded->topics[0].channels[1].paused);
+  EXPECT_TRUE(loaded->topics[0].policy == topic_default);
+  EXPECT_TRUE(loaded->topics[0].channels[0].policy == broker::QueuePolicy{});
+  EXPECT_TRUE(loaded->topics[0].channels[1].policy == dlq);
 }
 
 TEST(RocksStorageTest, SecondOpenOfADataPathIsRefused) {

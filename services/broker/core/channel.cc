@@ -54,12 +54,20 @@ absl::Status Channel::PutMessages(absl::Span<const MessagePtr> messages, int64_t
   if (persisted_) return absl::FailedPreconditionError("exiting");
   if (deleted_) return absl::OkStatus();
   message_count_ += messages.size();
+  if (policy_.max_depth > 0 && deliver_at_ns == 0 && policy_.depth_policy == DepthPolicy::kRejectNew &&
+      queue_.Depth() + static_cast<int64_t>(messages.size()) > policy_.max_depth) {
+    message_count_ -= messages.size();
+    depth_rejected_count_ += messages.size();
+    return absl::ResourceExhaustedError(absl::StrCat("channel ", topic_name_, ":", name_,
+                                                     " is full (max_depth ", policy_.max_depth, ")"));
+  }
   std::vector<QueuedMessage> batch;
   batch.reserve(messages.size());
   for (const MessagePtr& m : messages) batch.push_back(QueuedMessage{m, deliver_at_ns, 0});
   // Deferred ones wait in memory up to --mem-queue-size, the rest on disk by due time.
   absl::Status status = deliver_at_ns > 0 ? deferred_.AddPublished(batch) : queue_.PutBatch(batch);
   engine_->RecordStorageResult(status);
+  if (policy_.max_depth > 0) TrimToMaxDepthLocked();
   DispatchLocked();
   return status;
 }
@@ -144,6 +152,13 @@ void Channel::DispatchToConsumersLocked() {
         }
         continue;
       }
+      if (policy_active_ && DiscardLocked(qm, now_ns)) {
+        if (--not_due_budget <= 0) {  // a run of expired messages: over several ticks
+          dispatch_pending_ = true;
+          break;
+        }
+        continue;
+      }
       if (c->info_.sample_rate > 0 && c->SampleOut()) {  // dropped, as nsqd does
         queue_.Ack(qm.backend_seq);
         continue;
@@ -167,6 +182,112 @@ void Channel::DispatchToConsumersLocked() {
     if (dispatch_pending_) return;
     idle = 0;
   }
+}
+
+bool Channel::DiscardLocked(QueuedMessage& qm, int64_t now_ns) {
+  MessageOrigin::Reason reason;
+  const int64_t ttl_ns = absl::ToInt64Nanoseconds(policy_.message_ttl);
+  if (ttl_ns > 0 && now_ns - qm.message->timestamp_ns >= ttl_ns) {
+    ++expired_count_;
+    if (!policy_.dead_letter_expired) {
+      queue_.Ack(qm.backend_seq);
+      return true;
+    }
+    reason = MessageOrigin::Reason::kExpired;
+  } else if (policy_.max_attempts > 0 && qm.attempts >= policy_.max_attempts) {
+    ++attempts_exceeded_count_;
+    if (policy_.dead_letter_topic.empty()) {
+      queue_.Ack(qm.backend_seq);
+      return true;
+    }
+    reason = MessageOrigin::Reason::kMaxAttempts;
+  } else {
+    return false;
+  }
+  ++dead_letter_count_;
+  // Still held on disk (durable) until the copy is published; acked then.
+  engine_->QueueDeadLetter(shared_from_this(), std::move(qm), policy_.dead_letter_topic, reason);
+  return true;
+}
+
+void Channel::TrimToMaxDepthLocked() {
+  if (policy_.depth_policy != DepthPolicy::kDropOldest) return;
+  QueuedMessage qm;
+  absl::Status error;
+  while (queue_.Depth() > policy_.max_depth && queue_.Pop(&qm, &error)) {
+    queue_.Ack(qm.backend_seq);
+    ++depth_dropped_count_;
+  }
+  if (!error.ok()) engine_->RecordStorageResult(error);
+}
+
+void Channel::SetPolicy(const QueuePolicy& policy) {
+  {
+    absl::MutexLock lock(&policy_mu_);
+    published_policy_ = policy;
+  }
+  absl::MutexLock lock(&mu_);
+  policy_ = policy;
+  policy_active_ = policy.active();
+  if (policy_.max_depth > 0) TrimToMaxDepthLocked();
+  DispatchLocked();
+}
+
+QueuePolicy Channel::policy() const {
+  // Without mu_: the topic and the metadata writer read it while a publish may be
+  // writing to this channel's backend under mu_.
+  absl::MutexLock lock(&policy_mu_);
+  return published_policy_;
+}
+
+bool Channel::WouldReject(size_t n) const {
+  absl::MutexLock lock(&mu_);
+  return policy_.max_depth > 0 && policy_.depth_policy == DepthPolicy::kRejectNew &&
+         queue_.Depth() + static_cast<int64_t>(n) > policy_.max_depth;
+}
+
+void Channel::AckDeadLettered(uint64_t backend_seq) {
+  absl::MutexLock lock(&mu_);
+  if (!deleted_) queue_.Ack(backend_seq);
+}
+
+std::vector<PeekedMessage> Channel::Peek(size_t max) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<PeekedMessage> out;
+  std::vector<std::pair<uint64_t, const InFlight*>> flying;
+  for (const auto& [id, entry] : in_flight_) flying.emplace_back(entry.delivery_seq, &entry);
+  std::sort(flying.begin(), flying.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  if (flying.size() > max) flying.resize(max);
+  for (const auto& [seq, e] : flying) {
+    PeekedMessage p;
+    p.state = PeekedMessage::State::kInFlight;
+    p.message = e->queued.message;
+    p.attempts = e->queued.attempts;
+    p.deadline_ns = e->deadline_ns;
+    p.consumer = e->owner->info_.client_id;
+    out.push_back(std::move(p));
+  }
+  std::vector<QueuedMessage> copies;
+  if (absl::Status st = queue_.Peek(max, &copies); !st.ok()) engine_->RecordStorageResult(st);
+  for (QueuedMessage& q : copies) {
+    PeekedMessage p;
+    p.state = q.deliver_at_ns > 0 ? PeekedMessage::State::kDeferred : PeekedMessage::State::kReady;
+    p.due_ns = q.deliver_at_ns;
+    p.message = std::move(q.message);
+    p.attempts = q.attempts;
+    out.push_back(std::move(p));
+  }
+  copies.clear();
+  if (absl::Status st = deferred_.Peek(max, &copies); !st.ok()) engine_->RecordStorageResult(st);
+  for (QueuedMessage& q : copies) {
+    PeekedMessage p;
+    p.state = PeekedMessage::State::kDeferred;
+    p.due_ns = q.deliver_at_ns;
+    p.message = std::move(q.message);
+    p.attempts = q.attempts;
+    out.push_back(std::move(p));
+  }
+  return out;
 }
 
 void Channel::PushDeadlineLocked(int64_t at_ns, const MessageId& id) {
@@ -356,6 +477,12 @@ ChannelStats Channel::Stats(bool include_consumers) const {
   s.global_msg_count = delivered_by_locality_[static_cast<int>(DeliveryLocality::kGlobal)];
   s.requeue_count = requeue_count_;
   s.timeout_count = timeout_count_;
+  s.attempts_exceeded_count = attempts_exceeded_count_;
+  s.expired_count = expired_count_;
+  s.dead_letter_count = dead_letter_count_;
+  s.depth_dropped_count = depth_dropped_count_;
+  s.depth_rejected_count = depth_rejected_count_;
+  s.policy = policy_;
   s.paused = paused_;
   s.ephemeral = ephemeral_;
   s.consumer_count = static_cast<int64_t>(consumers_.size());
@@ -431,6 +558,14 @@ std::vector<absl::Status> ConsumerImpl::FinishBatch(absl::Span<const MessageId> 
 }
 
 absl::Status ConsumerImpl::Requeue(const MessageId& id, absl::Duration delay) {
+  return RequeueImpl(id, delay, /*count_attempt=*/true);
+}
+
+absl::Status ConsumerImpl::RequeueWithoutAttempt(const MessageId& id, absl::Duration delay) {
+  return RequeueImpl(id, delay, /*count_attempt=*/false);
+}
+
+absl::Status ConsumerImpl::RequeueImpl(const MessageId& id, absl::Duration delay, bool count_attempt) {
   const absl::Duration max = engine_->options().max_req_timeout;
   delay = std::clamp(delay, absl::ZeroDuration(), max);
   absl::MutexLock lock(&channel_->mu_);
@@ -442,6 +577,7 @@ absl::Status ConsumerImpl::Requeue(const MessageId& id, absl::Duration delay) {
   ch.in_flight_.erase(it);
   --in_flight_count_;
   ++requeue_count_;
+  if (!count_attempt && qm.attempts > 0) --qm.attempts;  // the next delivery counts it again
   ++ch.requeue_count_;
   if (delay == absl::ZeroDuration()) {
     // Kept even if storage refuses it (held in memory, reported to health).

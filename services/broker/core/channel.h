@@ -48,6 +48,13 @@ class Channel : public std::enable_shared_from_this<Channel> {
                                                             ConsumerInfo info,
                                                             DeliverySink* sink);
   absl::Status SetPaused(bool paused);
+  void SetPolicy(const QueuePolicy& policy);
+  QueuePolicy policy() const;
+  std::vector<PeekedMessage> Peek(size_t max) const;
+  // Publishes of `n` messages would be refused (max_depth with reject_new).
+  bool WouldReject(size_t n) const;
+  // A dead-letter copy of the message held as `backend_seq` was published: forget it.
+  void AckDeadLettered(uint64_t backend_seq);
   bool paused() const;
   absl::Status Empty();
   // Closes every consumer with `why`, drops all messages and the backend.
@@ -96,6 +103,11 @@ class Channel : public std::enable_shared_from_this<Channel> {
   absl::Status FinishLocked(ConsumerImpl* consumer, const MessageId& id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ClearInFlightLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // QueuePolicy at dispatch: true if `qm` is not to be delivered (expired, or out of
+  // attempts): it is dropped or dead-lettered, and counted.
+  bool DiscardLocked(QueuedMessage& qm, int64_t now_ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // max_depth with drop_oldest: drops ready messages from the head down to the bound.
+  void TrimToMaxDepthLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Engine* const engine_;
   const std::string topic_name_;
@@ -126,6 +138,16 @@ class Channel : public std::enable_shared_from_this<Channel> {
   uint64_t delivered_by_locality_[3] ABSL_GUARDED_BY(mu_) = {0, 0, 0};  // by DeliveryLocality
   uint64_t requeue_count_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t timeout_count_ ABSL_GUARDED_BY(mu_) = 0;
+
+  QueuePolicy policy_ ABSL_GUARDED_BY(mu_);
+  mutable absl::Mutex policy_mu_;  // a leaf
+  QueuePolicy published_policy_ ABSL_GUARDED_BY(policy_mu_);  // policy_, for policy()
+  bool policy_active_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t attempts_exceeded_count_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t expired_count_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t dead_letter_count_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t depth_dropped_count_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t depth_rejected_count_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // The engine's side of a consumer. Its counters are guarded by its channel's mu_.
@@ -140,6 +162,7 @@ class ConsumerImpl final : public Consumer {
   absl::Status Finish(const MessageId& id) override;
   std::vector<absl::Status> FinishBatch(absl::Span<const MessageId> ids) override;
   absl::Status Requeue(const MessageId& id, absl::Duration delay) override;
+  absl::Status RequeueWithoutAttempt(const MessageId& id, absl::Duration delay) override;
   absl::Status Touch(const MessageId& id) override;
   void Close() override;
   ConsumerStats Stats() const override;
@@ -147,6 +170,7 @@ class ConsumerImpl final : public Consumer {
  private:
   friend class Channel;
   ConsumerStats StatsLocked() const;
+  absl::Status RequeueImpl(const MessageId& id, absl::Duration delay, bool count_attempt);
   // True when the next message is to be dropped for this consumer's sample_rate.
   bool SampleOut();
 

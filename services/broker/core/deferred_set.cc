@@ -66,6 +66,23 @@ absl::Status DeferredSet::PopDue(int64_t now_ns, size_t max, std::vector<QueuedM
   return st;
 }
 
+absl::Status DeferredSet::Peek(size_t max, std::vector<QueuedMessage>* out) const {
+  std::vector<QueuedMessage> all;
+  auto copy = memory_;
+  while (!copy.empty() && all.size() < max) {
+    all.push_back(copy.top().queued);
+    copy.pop();
+  }
+  absl::Status st;
+  if (store_) st = store_->Peek(max, &all);
+  std::stable_sort(all.begin(), all.end(), [](const QueuedMessage& a, const QueuedMessage& b) {
+    return a.deliver_at_ns < b.deliver_at_ns;
+  });
+  if (all.size() > max) all.resize(max);
+  out->insert(out->end(), all.begin(), all.end());
+  return st;
+}
+
 int64_t DeferredSet::NextDue() const {
   int64_t next = memory_.empty() ? INT64_MAX : memory_.top().due_ns;
   if (store_) next = std::min(next, store_->NextDue());

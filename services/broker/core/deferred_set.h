@@ -35,6 +35,8 @@ class DeferredSet {
   // Removes up to `max` messages due at or before `now_ns` (memory first, then the
   // DeferredQueue), appending them to `out` with deliver_at_ns cleared.
   absl::Status PopDue(int64_t now_ns, size_t max, std::vector<QueuedMessage>* out);
+  // Copies up to `max` messages, earliest due first (deliver_at_ns set), taking none.
+  absl::Status Peek(size_t max, std::vector<QueuedMessage>* out) const;
   // The earliest due time; INT64_MAX when there is none.
   int64_t NextDue() const;
 

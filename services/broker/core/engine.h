@@ -18,6 +18,7 @@
 #include "common/time/clock.h"
 #include "services/broker/core/message.h"
 #include "services/broker/core/options.h"
+#include "services/broker/core/policy.h"
 #include "services/broker/core/storage.h"
 
 namespace nsq::broker {
@@ -98,10 +99,30 @@ struct ChannelStats {
   uint64_t global_msg_count = 0;
   uint64_t requeue_count = 0;
   uint64_t timeout_count = 0;
+  // Beyond NSQ (QueuePolicy): messages that reached max_attempts, that expired, that went
+  // to the dead-letter topic (for either reason), dropped by drop_oldest, and refused by
+  // reject_new.
+  uint64_t attempts_exceeded_count = 0;
+  uint64_t expired_count = 0;
+  uint64_t dead_letter_count = 0;
+  uint64_t depth_dropped_count = 0;
+  uint64_t depth_rejected_count = 0;
+  QueuePolicy policy;
   bool paused = false;
   bool ephemeral = false;
   int64_t consumer_count = 0;
   std::vector<ConsumerStats> consumers;  // when asked for
+};
+
+// One message as Peek shows it, unchanged by being looked at.
+struct PeekedMessage {
+  enum class State { kInFlight, kReady, kDeferred };
+  State state = State::kReady;
+  MessagePtr message;
+  uint16_t attempts = 0;     // deliveries so far
+  int64_t due_ns = 0;        // kDeferred: when it becomes ready
+  int64_t deadline_ns = 0;   // kInFlight: when it times out
+  std::string consumer;      // kInFlight: the client_id it is in flight for
 };
 
 struct TopicStats {
@@ -163,6 +184,9 @@ class Consumer {
   virtual std::vector<absl::Status> FinishBatch(absl::Span<const MessageId> ids) = 0;
   // REQ: delay is clamped to [0, --max-req-timeout]; zero requeues at the tail now.
   virtual absl::Status Requeue(const MessageId& id, absl::Duration delay) = 0;
+  // Beyond NSQ: the same, and this delivery does not count as an attempt (the consumer
+  // could not take it now, e.g. it is shutting down; nsq #380).
+  virtual absl::Status RequeueWithoutAttempt(const MessageId& id, absl::Duration delay) = 0;
   // TOUCH: restarts the in-flight timeout, up to delivery + --max-msg-timeout.
   virtual absl::Status Touch(const MessageId& id) = 0;
   // Leaves the channel; messages in flight for it are requeued at once. Idempotent.
@@ -226,6 +250,18 @@ class Engine {
   absl::Status EmptyChannel(std::string_view topic, std::string_view channel);
   absl::Status SetChannelPaused(std::string_view topic, std::string_view channel, bool paused);
 
+  // Beyond NSQ: a channel's QueuePolicy (the channel, and its topic, are created when
+  // missing), and a topic's default for its new channels (existing ones keep theirs).
+  // Persisted with the topology. INVALID_ARGUMENT for a bad policy (ValidatePolicy).
+  absl::Status SetChannelPolicy(std::string_view topic, std::string_view channel,
+                                const QueuePolicy& policy);
+  absl::Status SetTopicPolicy(std::string_view topic, const QueuePolicy& policy);
+  absl::StatusOr<QueuePolicy> GetTopicPolicy(std::string_view topic) const;
+  // Up to `max` messages of each state (in flight by delivery order, ready in queue
+  // order, deferred by due time), changing nothing.
+  absl::StatusOr<std::vector<PeekedMessage>> Peek(std::string_view topic, std::string_view channel,
+                                                  size_t max) const;
+
   bool TopicExists(std::string_view topic) const;
   // NotFound when the filter names a missing topic or channel.
   absl::StatusOr<std::vector<TopicStats>> GetStats(const StatsFilter& filter = {}) const;
@@ -258,6 +294,12 @@ class Engine {
   void NotifyChannelCreated(const std::string& topic, const std::string& channel);
   void NotifyChannelDeleted(const std::string& topic, const std::string& channel);
   void RecordStorageResult(const absl::Status& status);
+  // From a channel, under its lock: `queued` goes to `topic` as a dead-letter copy. Sent
+  // by ProcessTimers (no channel lock held); the channel's record is acked after it.
+  void QueueDeadLetter(std::shared_ptr<Channel> from, QueuedMessage queued, std::string topic,
+                       MessageOrigin::Reason reason);
+  // Sends what QueueDeadLetter queued; true if some could not be sent (retried).
+  bool SendDeadLetters();
 
   const EngineOptions options_;
   const Clock* const clock_;
@@ -275,6 +317,15 @@ class Engine {
   absl::Mutex metadata_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   std::atomic<bool> started_{false};
   std::atomic<bool> shut_down_{false};
+
+  struct DeadLetter {
+    std::shared_ptr<Channel> from;
+    QueuedMessage queued;
+    std::string topic;
+    MessageOrigin::Reason reason;
+  };
+  absl::Mutex dead_mu_;  // a leaf: taken under channel locks
+  std::vector<DeadLetter> dead_letters_ ABSL_GUARDED_BY(dead_mu_);
 
   std::atomic<bool> unhealthy_{false};  // fast path of RecordStorageResult
   mutable absl::Mutex health_mu_;

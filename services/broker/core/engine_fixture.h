@@ -120,6 +120,7 @@ class ControlledStorage : public Storage {
       return inner_->Prepend(m);
     }
     absl::Status Pop(size_t max, std::vector<QueuedMessage>* out) override { return inner_->Pop(max, out); }
+    absl::Status Peek(size_t max, std::vector<QueuedMessage>* out) override { return inner_->Peek(max, out); }
     void Ack(uint64_t backend_seq) override {
       ++owner_->acks;
       inner_->Ack(backend_seq);
@@ -156,6 +157,7 @@ class ControlledStorage : public Storage {
     absl::Status PopDue(int64_t now_ns, size_t max, std::vector<QueuedMessage>* out) override {
       return inner_->PopDue(now_ns, max, out);
     }
+    absl::Status Peek(size_t max, std::vector<QueuedMessage>* out) override { return inner_->Peek(max, out); }
     int64_t NextDue() const override { return inner_->NextDue(); }
     int64_t Depth() const override { return inner_->Depth(); }
     absl::Status Flush() override {

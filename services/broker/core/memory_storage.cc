@@ -35,6 +35,10 @@ class MemoryBackendQueue final : public BackendQueue {
     }
     return absl::OkStatus();
   }
+  absl::Status Peek(size_t max, std::vector<QueuedMessage>* out) override {
+    for (size_t i = 0; i < max && i < queue_.size(); ++i) out->push_back(queue_[i]);
+    return absl::OkStatus();
+  }
   void Ack(uint64_t backend_seq) override { held_.erase(backend_seq); }
   absl::Status Update(absl::Span<const QueuedMessage> messages) override {
     for (const QueuedMessage& m : messages) {
@@ -70,6 +74,10 @@ class MemoryDeferredQueue final : public DeferredQueue {
       out->push_back(std::move(queue_.begin()->second));
       queue_.erase(queue_.begin());
     }
+    return absl::OkStatus();
+  }
+  absl::Status Peek(size_t max, std::vector<QueuedMessage>* out) override {
+    for (auto it = queue_.begin(); it != queue_.end() && max-- > 0; ++it) out->push_back(it->second);
     return absl::OkStatus();
   }
   int64_t NextDue() const override { return queue_.empty() ? INT64_MAX : queue_.begin()->first.first; }

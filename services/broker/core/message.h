@@ -29,12 +29,23 @@ struct MessageId {
   }
 };
 
+// Where a dead-lettered message came from: carried by its copy in the dead-letter topic.
+struct MessageOrigin {
+  enum class Reason : uint8_t { kMaxAttempts = 1, kExpired = 2 };
+  std::string topic;
+  std::string channel;
+  MessageId id;           // its id there
+  uint16_t attempts = 0;  // deliveries there
+  Reason reason = Reason::kMaxAttempts;
+};
+
 // A published message. Immutable once built and shared (reference counted) by every
 // channel of its topic, so a topic with N channels holds the body once.
 struct Message {
   MessageId id;
   int64_t timestamp_ns = 0;  // publish time, Unix ns
   std::string body;
+  std::shared_ptr<const MessageOrigin> origin;  // set on dead-letter copies only
 };
 using MessagePtr = std::shared_ptr<const Message>;
 

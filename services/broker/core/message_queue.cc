@@ -101,6 +101,15 @@ bool MessageQueue::Pop(QueuedMessage* out, absl::Status* error) {
   return true;
 }
 
+absl::Status MessageQueue::Peek(size_t max, std::vector<QueuedMessage>* out) const {
+  const size_t start = out->size();
+  for (size_t i = 0; i < memory_.size() && out->size() - start < max; ++i) out->push_back(memory_[i]);
+  absl::Status st;
+  if (backend_ && out->size() - start < max) st = backend_->Peek(max - (out->size() - start), out);
+  for (size_t i = 0; i < held_.size() && out->size() - start < max; ++i) out->push_back(held_[i]);
+  return st;
+}
+
 int64_t MessageQueue::TrimToCapacity() {
   int64_t dropped = 0;
   if (backend_) return 0;

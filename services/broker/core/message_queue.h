@@ -42,6 +42,8 @@ class MessageQueue {
   // Takes the oldest message. False if empty. A backend read error is reported through
   // `error` (and the queue behaves as if the backend were empty until the next call).
   bool Pop(QueuedMessage* out, absl::Status* error);
+  // Copies up to `max` messages in delivery order without taking them.
+  absl::Status Peek(size_t max, std::vector<QueuedMessage>* out) const;
 
   int64_t Depth() const {
     return static_cast<int64_t>(memory_.size() + held_.size()) + backend_depth();

@@ -90,6 +90,7 @@ class RefusingBackend final : public BackendQueue {
     return inner_->Prepend(m);
   }
   absl::Status Pop(size_t max, std::vector<QueuedMessage>* out) override { return inner_->Pop(max, out); }
+  absl::Status Peek(size_t max, std::vector<QueuedMessage>* out) override { return inner_->Peek(max, out); }
   int64_t Depth() const override { return inner_->Depth(); }
   absl::Status Clear() override { return inner_->Clear(); }
   absl::Status Destroy() override { return inner_->Destroy(); }

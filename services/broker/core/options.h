@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "services/broker/core/policy.h"
 
 namespace nsq::broker {
 
@@ -24,6 +25,9 @@ struct EngineOptions {
   std::string topology_zone;
   std::string topology_region;
   bool topology_aware_consumption = false;
+  // Beyond NSQ: the policy of every topic's new channels unless the topic says otherwise
+  // (the --max-attempts, --dead-letter-topic, --message-ttl, --max-depth flags).
+  QueuePolicy default_policy;
 };
 
 }  // namespace nsq::broker

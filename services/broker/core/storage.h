@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "services/broker/core/message.h"
+#include "services/broker/core/policy.h"
 
 namespace nsq::broker {
 
@@ -41,6 +42,8 @@ class BackendQueue {
   // Removes up to `max` messages from the head, oldest first, appending them to `out`.
   // A durable queue keeps each one (backend_seq set) until Ack.
   virtual absl::Status Pop(size_t max, std::vector<QueuedMessage>* out) = 0;
+  // Copies up to `max` messages from the head, oldest first, without removing them.
+  virtual absl::Status Peek(size_t max, std::vector<QueuedMessage>* out) = 0;
   // Durable queues: the message popped as `backend_seq` is done (FIN) and may go.
   virtual void Ack(uint64_t backend_seq) {}
   // Durable queues: rewrites held messages' records (attempts, due time) in place, so a
@@ -68,6 +71,8 @@ class DeferredQueue {
   // call or Flush, after the caller has queued them elsewhere: a crash in between
   // delivers them twice, never loses them.
   virtual absl::Status PopDue(int64_t now_ns, size_t max, std::vector<QueuedMessage>* out) = 0;
+  // Copies up to `max` messages, earliest due first, without removing them.
+  virtual absl::Status Peek(size_t max, std::vector<QueuedMessage>* out) = 0;
   // The earliest due time; INT64_MAX when empty.
   virtual int64_t NextDue() const = 0;
   virtual int64_t Depth() const = 0;
@@ -83,10 +88,12 @@ struct Metadata {
   struct Channel {
     std::string name;
     bool paused = false;
+    QueuePolicy policy;
   };
   struct Topic {
     std::string name;
     bool paused = false;
+    QueuePolicy policy;  // the default of its new channels
     std::vector<Channel> channels;
   };
   std::vector<Topic> topics;

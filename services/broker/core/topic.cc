@@ -21,7 +21,18 @@ Topic::Topic(Engine* engine, std::string name, std::unique_ptr<BackendQueue> bac
       paused_(paused),
       ids_(engine->options().node_id),
       backlog_(engine->options().mem_queue_size, std::move(backend)),
-      starting_(starting) {}
+      starting_(starting),
+      default_policy_(engine->options().default_policy) {}
+
+void Topic::SetDefaultPolicy(const QueuePolicy& policy) {
+  absl::MutexLock lock(&mu_);
+  default_policy_ = policy;
+}
+
+QueuePolicy Topic::default_policy() const {
+  absl::MutexLock lock(&mu_);
+  return default_policy_;
+}
 
 void Topic::Start() {
   absl::MutexLock lock(&mu_);
@@ -31,7 +42,7 @@ void Topic::Start() {
 }
 
 absl::Status Topic::Publish(absl::Span<const std::string_view> bodies, absl::Duration defer,
-                            std::vector<MessageId>* ids) {
+                            std::vector<MessageId>* ids, std::shared_ptr<const MessageOrigin> origin) {
   const absl::Time now = engine_->clock()->Now();
   const int64_t now_ns = absl::ToUnixNanos(now);
   const int64_t deliver_at = defer > absl::ZeroDuration() ? absl::ToUnixNanos(now + defer) : 0;
@@ -43,6 +54,7 @@ absl::Status Topic::Publish(absl::Span<const std::string_view> bodies, absl::Dur
     auto m = std::make_shared<Message>();
     m->timestamp_ns = now_ns;
     m->body.assign(body.data(), body.size());
+    m->origin = origin;
     bytes += body.size();
     built.push_back(std::move(m));
   }
@@ -52,6 +64,16 @@ absl::Status Topic::Publish(absl::Span<const std::string_view> bodies, absl::Dur
   {
     absl::MutexLock lock(&mu_);
     if (deleted_) return Exiting();
+    // A full channel (max_depth, reject_new) fails the whole publish before any channel
+    // takes it (a racing publish can still be refused by one channel only).
+    if (rejecting_ && !(channels_.empty() || paused_ || starting_ || !backlog_.empty())) {
+      for (const auto& channel : *fanout_) {
+        if (channel->WouldReject(messages.size())) {
+          return absl::ResourceExhaustedError(absl::StrCat(
+              "channel ", name_, ":", channel->name(), " is full (max_depth)"));
+        }
+      }
+    }
     for (auto& m : built) {
       m->id = ids_.Next(now);
       if (ids != nullptr) ids->push_back(m->id);
@@ -71,6 +93,7 @@ absl::Status Topic::Publish(absl::Span<const std::string_view> bodies, absl::Dur
     }
     targets = fanout_;
   }
+
   // Each channel's write (memory, or its backend on disk) happens under that channel's
   // lock only: a slow disk never holds up this topic's other publishers, its channel
   // creation or its stats. A channel deleted meanwhile ignores the messages; one shut
@@ -86,8 +109,22 @@ absl::Status Topic::Publish(absl::Span<const std::string_view> bodies, absl::Dur
 void Topic::ChannelsChangedLocked() {
   auto list = std::make_shared<ChannelList>();
   list->reserve(channels_.size());
-  for (const auto& [name, channel] : channels_) list->push_back(channel);
+  rejecting_ = false;
+  for (const auto& [name, channel] : channels_) {
+    list->push_back(channel);
+    const QueuePolicy p = channel->policy();
+    rejecting_ |= p.max_depth > 0 && p.depth_policy == DepthPolicy::kRejectNew;
+  }
   fanout_ = std::move(list);
+}
+
+absl::Status Topic::SetChannelPolicy(std::string_view name, const QueuePolicy& policy, bool* created) {
+  absl::MutexLock lock(&mu_);
+  auto channel = GetOrCreateChannelLocked(name, false, created);
+  if (!channel.ok()) return channel.status();
+  (*channel)->SetPolicy(policy);
+  ChannelsChangedLocked();
+  return absl::OkStatus();
 }
 
 bool Topic::FlushBacklogLocked(size_t budget) {
@@ -165,6 +202,7 @@ absl::StatusOr<std::shared_ptr<Channel>> Topic::GetOrCreateChannelLocked(std::st
   }
   auto channel = std::make_shared<Channel>(engine_, name_, std::string(name), std::move(backend),
                                            std::move(deferred), paused);
+  if (default_policy_.active()) channel->SetPolicy(default_policy_);
   channels_.emplace(std::string(name), channel);
   ChannelsChangedLocked();
   if (created) *created = true;
@@ -203,6 +241,7 @@ absl::StatusOr<std::shared_ptr<Channel>> Topic::AdoptBacklogLocked(std::string_v
   backlog_.SetBackend(*std::move(fresh));
   auto channel = std::make_shared<Channel>(engine_, name_, std::string(name), std::move(moved),
                                            *std::move(deferred), paused);
+  if (default_policy_.active()) channel->SetPolicy(default_policy_);
   channel->AdoptBacklog(backlog_.ReleaseMemory(), count);
   channels_.emplace(std::string(name), channel);
   ChannelsChangedLocked();

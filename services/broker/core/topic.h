@@ -31,8 +31,16 @@ class Topic : public std::enable_shared_from_this<Topic> {
   bool ephemeral() const { return ephemeral_; }
 
   // FailedPrecondition("exiting") if the topic was deleted meanwhile.
+  // `origin` is set on dead-letter copies. RESOURCE_EXHAUSTED (nothing queued) when a
+  // channel with max_depth and reject_new is full.
   absl::Status Publish(absl::Span<const std::string_view> bodies, absl::Duration defer,
-                       std::vector<MessageId>* ids);
+                       std::vector<MessageId>* ids,
+                       std::shared_ptr<const MessageOrigin> origin = nullptr);
+  // Sets a channel's policy, creating the channel if missing.
+  absl::Status SetChannelPolicy(std::string_view name, const QueuePolicy& policy, bool* created);
+  // The policy its new channels get.
+  void SetDefaultPolicy(const QueuePolicy& policy);
+  QueuePolicy default_policy() const;
   // `created` tells whether it is new. FailedPrecondition("exiting") if the topic was
   // deleted meanwhile.
   absl::StatusOr<std::shared_ptr<Channel>> GetOrCreateChannel(std::string_view name, bool paused,
@@ -88,6 +96,9 @@ class Topic : public std::enable_shared_from_this<Topic> {
   MessageQueue backlog_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<Channel>, std::less<>> channels_ ABSL_GUARDED_BY(mu_);
   bool starting_ ABSL_GUARDED_BY(mu_);
+  QueuePolicy default_policy_ ABSL_GUARDED_BY(mu_);
+  // Some channel has max_depth with reject_new: publishes check them first.
+  bool rejecting_ ABSL_GUARDED_BY(mu_) = false;
   // The channels a publish fans out to, rebuilt when one comes or goes: a publish takes
   // it under mu_ and writes to the channels after letting go of mu_.
   using ChannelList = std::vector<std::shared_ptr<Channel>>;

@@ -889,5 +889,24 @@ TEST(BrokerGrpcSlowConsumerTest, AReadingConsumerIsNotCancelledWhenItsMessagesTi
   EXPECT_EQ(broker.ChannelStats("big", "fine").client_count(), 1);
 }
 
+TEST(BrokerGrpcSlowConsumerTest, CommandsStillGetEveryErrorInOrderWhenPendingErrorsPauseReading) {
+  BrokerHarnessOptions options = LargeMessages();
+  options.service.max_pending_errors = 2;  // reading pauses all the time
+  BrokerHarness broker(options);
+  auto consumer = broker.NewConsumer();
+  ASSERT_TRUE(consumer->Subscribe("t", "c"));
+  constexpr int kCommands = 300;
+  for (int i = 0; i < kCommands; ++i) {
+    ASSERT_TRUE(consumer->Finish({absl::StrCat("unknown-id-", 1000 + i, "-x")}));
+  }
+  ASSERT_TRUE(consumer->WaitForErrors(kCommands, absl::Seconds(30)));
+  auto errors = consumer->TakeErrors();
+  ASSERT_THAT(errors, SizeIs(kCommands));
+  for (int i = 0; i < kCommands; ++i) {
+    EXPECT_EQ(errors[i].id(), absl::StrCat("unknown-id-", 1000 + i, "-x"));
+  }
+  EXPECT_TRUE(consumer->Sync());
+}
+
 }  // namespace
 }  // namespace nsq::testing

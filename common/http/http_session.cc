@@ -4,7 +4,9 @@
 
 #include "common/http/http_session.h"
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <cstdint>
 #include <exception>
 #include <optional>
@@ -16,7 +18,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "boost/asio/dispatch.hpp"
+#include "boost/asio/post.hpp"
 #include "boost/asio/strand.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
@@ -41,6 +45,9 @@ constexpr auto kLingerTime = std::chrono::milliseconds(500);
 std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
   return absl::ToChronoNanoseconds(d);
 }
+
+// The session whose handler runs on this thread: its reply is sent inline.
+thread_local const void* t_in_handler = nullptr;
 
 using PlainStream = beast::tcp_stream;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
@@ -70,6 +77,8 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   }
 
   void Close() override {
+    // Released when Close returns: the caller may hold no other reference.
+    std::shared_ptr<HttpSession> keep = std::move(awaiting_reply_);
     beast::error_code ec;
     Tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
     Tcp().socket().close(ec);
@@ -189,13 +198,45 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
     const bool head = breq.method() == bhttp::verb::head;
     parser_.reset();
 
-    Response resp;
+    // Nothing is read until the handler replies (now or from another thread later):
+    // one request at a time, so answers go out in order and the unsent output of a
+    // connection is one response. The session keeps itself alive meanwhile (the reply
+    // holds a weak pointer only, so the last reference never goes on a foreign thread).
+    awaiting_reply_ = this->shared_from_this();
+    Reply reply = [weak = this->weak_from_this(), gate = server_->reply_gate(),
+                   replied = std::make_shared<std::atomic<bool>>(false),
+                   version = req.version, keep_alive, head](Response resp) {
+      if (replied->exchange(true)) return;
+      std::shared_ptr<HttpSession> self;
+      auto answer = [version, keep_alive, head](std::shared_ptr<HttpSession> self,
+                                                Response resp) {
+        self->awaiting_reply_.reset();
+        if (self->server_->stopping()) return self->Close();
+        self->Send(std::move(resp), version, keep_alive, head);
+      };
+      // During the handler, on the connection's strand: answer right here.
+      self = weak.lock();
+      if (self && t_in_handler == self.get()) {
+        return answer(std::move(self), std::move(resp));
+      }
+      self.reset();
+      absl::MutexLock lock(&gate->mu);
+      if (!gate->open) return;
+      self = weak.lock();
+      if (!self) return;
+      auto executor = self->stream_.get_executor();
+      // The reference moves into the io_context's queue.
+      net::post(executor, [self = std::move(self), resp = std::move(resp), answer]() mutable {
+        answer(std::move(self), std::move(resp));
+      });
+    };
+    t_in_handler = this;
     try {
-      resp = (*server_->Lookup(req.path))(req);
+      (*server_->Lookup(req.path))(req, reply);
     } catch (...) {
-      resp = TextResponse(500, "INTERNAL_ERROR");
+      reply(TextResponse(500, "INTERNAL_ERROR"));  // ignored if it had replied
     }
-    Send(std::move(resp), req.version, keep_alive, head);
+    t_in_handler = nullptr;
   }
 
   void SendErrorAndClose(int status, std::string body) {
@@ -215,7 +256,7 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
       res = BuildResponse(TextResponse(500, "INTERNAL_ERROR"), version, keep_alive, head);
     }
     res_ = std::move(res);
-    Tcp().expires_after(ToChrono(server_->options().io_timeout));
+    Tcp().expires_after(ToChrono(server_->options().write_timeout));
     bhttp::async_write(stream_, *res_,
                        beast::bind_front_handler(&HttpSession::OnWrite, this->shared_from_this(),
                                                  !keep_alive));
@@ -298,6 +339,7 @@ class HttpSession : public Session, public std::enable_shared_from_this<HttpSess
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::unique_ptr<bhttp::response<bhttp::string_body>> res_;
+  std::shared_ptr<HttpSession> awaiting_reply_;  // set while a handler has not replied
   static constexpr size_t kDrainChunk = 16 * 1024;
   std::unique_ptr<char[]> drain_buffer_;  // Allocated only when lingering.
   size_t drained_ = 0;

@@ -50,7 +50,7 @@ std::optional<std::string> Request::Header(std::string_view name) const {
 
 Server::Impl::Impl(Options options)
     : options_(std::move(options)),
-      not_found_(std::make_shared<const Handler>(NotFound)),
+      not_found_(Wrap(NotFound)),
       acceptor_(ioc_),
       accept_retry_timer_(ioc_) {}
 
@@ -170,6 +170,10 @@ void Server::Impl::Stop() {
     }
   }
   stopping_.store(true, std::memory_order_release);
+  {
+    absl::MutexLock lock(&reply_gate_->mu);
+    reply_gate_->open = false;  // later answers of async handlers are dropped
+  }
   ioc_.stop();
   for (std::thread& t : threads_) t.join();
   threads_.clear();
@@ -197,6 +201,9 @@ Server::Server(Options options) : impl_(std::make_unique<Impl>(std::move(options
 Server::~Server() = default;
 void Server::Handle(std::string path, Handler handler) {
   impl_->Handle(std::move(path), std::move(handler));
+}
+void Server::HandleAsync(std::string path, AsyncHandler handler) {
+  impl_->HandleAsync(std::move(path), std::move(handler));
 }
 void Server::HandlePrefix(std::string prefix, Handler handler) {
   impl_->HandlePrefix(std::move(prefix), std::move(handler));

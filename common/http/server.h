@@ -62,6 +62,16 @@ struct Response {
 // Must return normally; an exception is caught and answered with 500 INTERNAL_ERROR.
 using Handler = std::function<Response(const Request&)>;
 
+// Sends the answer of one request. Call it once, from any thread, during the handler or
+// later (further calls are ignored); until then the connection reads nothing more, so
+// a pipelining client's answers stay in order. An answer that comes after Stop() or
+// after the connection closed is dropped.
+using Reply = std::function<void(Response)>;
+// A handler that answers later, e.g. once a publish is durable, without holding an I/O
+// thread. `request` is valid only during the call. An exception thrown before it replied
+// is answered with 500 INTERNAL_ERROR.
+using AsyncHandler = std::function<void(const Request& request, Reply reply)>;
+
 // Thread-compatible lifecycle (Start/Stop from one owner thread, never from a handler);
 // Handle/HandlePrefix/SetNotFound are thread-safe and may be called at any time.
 class Server {
@@ -78,6 +88,11 @@ class Server {
     // Time allowed to receive one whole request, counted from when the connection starts
     // waiting for it (so it is also the keep-alive idle timeout), and to send a response.
     absl::Duration io_timeout = absl::Minutes(2);
+    // Time allowed to write one response. A connection serves one request at a time, so
+    // its unsent output is at most one response (nothing more is read meanwhile: TCP
+    // pushes back on a client that sends without reading); a client that does not
+    // read it within this time is closed.
+    absl::Duration write_timeout = absl::Seconds(10);
     // When set, every connection is TLS (HTTPS): the handshake must finish within
     // io_timeout, and a client that fails it (no certificate under a client-auth policy,
     // plaintext) is closed without an answer. Start() fails with InvalidArgument when
@@ -92,6 +107,8 @@ class Server {
 
   // Exact path match (on the decoded path), any method; the handler checks the method.
   void Handle(std::string path, Handler handler);
+  // The same for a handler that answers later (see AsyncHandler).
+  void HandleAsync(std::string path, AsyncHandler handler);
   // Paths starting with `prefix`, e.g. "/config/". Longest prefix wins; an exact match
   // beats every prefix.
   void HandlePrefix(std::string prefix, Handler handler);

@@ -44,6 +44,13 @@ inline Response TextResponse(int status, std::string body) {
   return r;
 }
 
+// Lets a thread outside the server (one answering an AsyncHandler's request later) post
+// to the io_context only while it runs: Stop() closes it first. Post under `mu`.
+struct ReplyGate {
+  absl::Mutex mu;
+  bool open ABSL_GUARDED_BY(mu) = true;
+};
+
 // What the listener needs from one connection: Start() once registered, and Close() from
 // Stop() once every I/O thread has been joined.
 class Session {
@@ -63,22 +70,34 @@ class Server::Impl {
 
   ~Impl() { Stop(); }
 
+  // Every route is kept as an AsyncHandler; a plain Handler replies at once.
+  static std::shared_ptr<const AsyncHandler> Wrap(Handler handler) {
+    return std::make_shared<const AsyncHandler>(
+        [handler = std::move(handler)](const Request& req, Reply reply) { reply(handler(req)); });
+  }
+
   void Handle(std::string path, Handler handler) {
+    HandleAsync(std::move(path), *Wrap(std::move(handler)));
+  }
+
+  void HandleAsync(std::string path, AsyncHandler handler) {
     absl::MutexLock lock(&routes_mu_);
-    exact_[std::move(path)] = std::make_shared<const Handler>(std::move(handler));
+    exact_[std::move(path)] = std::make_shared<const AsyncHandler>(std::move(handler));
   }
 
   void HandlePrefix(std::string prefix, Handler handler) {
+    auto wrapped = Wrap(std::move(handler));
     absl::MutexLock lock(&routes_mu_);
-    prefix_[std::move(prefix)] = std::make_shared<const Handler>(std::move(handler));
+    prefix_[std::move(prefix)] = std::move(wrapped);
   }
 
   void SetNotFound(Handler handler) {
+    auto wrapped = Wrap(std::move(handler));
     absl::MutexLock lock(&routes_mu_);
-    not_found_ = std::make_shared<const Handler>(std::move(handler));
+    not_found_ = std::move(wrapped);
   }
 
-  std::shared_ptr<const Handler> Lookup(const std::string& path) const {
+  std::shared_ptr<const AsyncHandler> Lookup(const std::string& path) const {
     absl::ReaderMutexLock lock(&routes_mu_);
     if (auto it = exact_.find(path); it != exact_.end()) return it->second;
     // std::map is sorted, so walking backwards from upper_bound meets longer matching
@@ -108,6 +127,7 @@ class Server::Impl {
   bool stopping() const { return stopping_.load(std::memory_order_acquire); }
   int port() const { return bound_port_; }
   const std::string& address() const { return bound_address_; }
+  const std::shared_ptr<ReplyGate>& reply_gate() const { return reply_gate_; }
   // Set by Start() when Options::tls is; then every connection is TLS.
   ssl::context* tls_context() const { return tls_context_.get(); }
 
@@ -118,9 +138,10 @@ class Server::Impl {
   const Options options_;
 
   mutable absl::Mutex routes_mu_;
-  std::map<std::string, std::shared_ptr<const Handler>> exact_ ABSL_GUARDED_BY(routes_mu_);
-  std::map<std::string, std::shared_ptr<const Handler>> prefix_ ABSL_GUARDED_BY(routes_mu_);
-  std::shared_ptr<const Handler> not_found_ ABSL_GUARDED_BY(routes_mu_);
+  std::map<std::string, std::shared_ptr<const AsyncHandler>> exact_ ABSL_GUARDED_BY(routes_mu_);
+  std::map<std::string, std::shared_ptr<const AsyncHandler>> prefix_ ABSL_GUARDED_BY(routes_mu_);
+  std::shared_ptr<const AsyncHandler> not_found_ ABSL_GUARDED_BY(routes_mu_);
+  std::shared_ptr<ReplyGate> reply_gate_ = std::make_shared<ReplyGate>();
 
   // Declared before ioc_: sessions still referenced by queued handlers are destroyed
   // with ioc_ and unregister themselves.

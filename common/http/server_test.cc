@@ -19,6 +19,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/http/client.h"
@@ -641,6 +642,144 @@ TEST(HttpClientTest, SilentServerTimesOut) {
                   absl::Milliseconds(200));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded) << r.status();
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  close(fd);
+}
+
+// ---- asynchronous handlers ----
+
+// Replies that a test sends later, from its own thread.
+class HeldReplies {
+ public:
+  AsyncHandler Handler() {
+    return [this](const Request& req, Reply reply) {
+      absl::MutexLock lock(&mu_);
+      replies_.push_back(std::move(reply));
+    };
+  }
+  bool AwaitHeld(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return replies_.size() >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), kIoTimeout);
+  }
+  Reply Take(size_t i) {
+    absl::MutexLock lock(&mu_);
+    return replies_.at(i);
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<Reply> replies_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST_F(ServerTest, AnAsyncHandlerAnswersLaterFromAnotherThreadWithoutHoldingTheIoThread) {
+  HeldReplies held;
+  StartServer();  // one I/O thread
+  server_->HandleAsync("/later", held.Handler());
+  RawConn waiting(server_->port());
+  // Pipelined: /ping must wait for /later's answer on this connection.
+  ASSERT_TRUE(waiting.Send("GET /later HTTP/1.1\r\nHost: x\r\n\r\nGET /ping HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(held.AwaitHeld(1));
+  // The only I/O thread serves another connection meanwhile.
+  auto other = Get("/ping");
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_EQ(other->body, "OK");
+  EXPECT_FALSE(waiting.ReadResponse(false, absl::Milliseconds(100)).has_value());
+  std::thread([reply = held.Take(0)] { reply(Text("later", 202)); }).join();
+  held.Take(0)(Text("ignored"));  // a second answer is ignored
+  auto first = waiting.ReadResponse();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(StatusOf(*first), 202);
+  EXPECT_EQ(BodyOf(*first), "later");
+  auto second = waiting.ReadResponse();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(BodyOf(*second), "OK");
+}
+
+TEST_F(ServerTest, AnAsyncAnswerAfterStopIsDropped) {
+  HeldReplies held;
+  StartServer();
+  server_->HandleAsync("/later", held.Handler());
+  RawConn waiting(server_->port());
+  ASSERT_TRUE(waiting.Send("GET /later HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(held.AwaitHeld(1));
+  server_->Stop();
+  held.Take(0)(Text("too late"));
+  server_.reset();
+  EXPECT_TRUE(waiting.WaitForClose());
+}
+
+// ---- a client that does not read ----
+
+// A loopback socket with a tiny receive buffer, so what the server writes piles up on
+// the server's side.
+int SmallWindowSocket(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int small = 4096;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  timeval tv{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool SendAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+TEST_F(ServerTest, AClientThatDoesNotReadItsResponseIsClosedAfterTheWriteTimeout) {
+  Server::Options options;
+  options.io_timeout = absl::Minutes(10);
+  options.write_timeout = absl::Milliseconds(200);
+  StartServer(options);
+  absl::Notification handled;
+  server_->Handle("/big", [&](const Request&) {
+    handled.Notify();
+    return Text(std::string(16 << 20, 'b'));
+  });
+  const int fd = SmallWindowSocket(server_->port());
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(SendAll(fd, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(handled.WaitForNotificationWithTimeout(kIoTimeout));
+  // Left unread in the server's socket while it writes, so that its close is a reset
+  // this client sees without reading the response.
+  ASSERT_TRUE(SendAll(fd, "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n"));
+  pollfd p{fd, 0, 0};  // POLLERR / POLLHUP only
+  EXPECT_EQ(poll(&p, 1, 10000), 1) << "the stuck connection is still open";
+  close(fd);
+}
+
+TEST_F(ServerTest, APipeliningClientThatDoesNotReadIsNotReadPastTheResponseBeingSent) {
+  StartServer();
+  std::atomic<int> calls{0};
+  server_->Handle("/big", [&](const Request&) {
+    ++calls;
+    return Text(std::string(1 << 20, 'b'));
+  });
+  const int fd = SmallWindowSocket(server_->port());
+  ASSERT_GE(fd, 0);
+  constexpr int kRequests = 64;  // 64 MiB of answers nobody reads
+  std::string wire;
+  for (int i = 0; i < kRequests; ++i) wire += "GET /big HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_TRUE(SendAll(fd, wire));  // small requests: the kernel takes them all
+  // Waits (bounded) until the count holds still for 300 ms.
+  int last = -1;
+  for (int i = 0; i < 50 && calls.load() != last; ++i) {
+    last = calls.load();
+    absl::SleepFor(absl::Milliseconds(300));
+  }
+  EXPECT_LT(calls.load(), 16) << "the server went on answering requests nobody read";
   close(fd);
 }
 

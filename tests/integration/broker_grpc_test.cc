@@ -11,6 +11,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/broker_harness.h"
@@ -800,6 +801,111 @@ TEST_F(BrokerGrpcTest, ReflectionListsTheBrokerService) {
   bool ignored_ok;
   while (cq.Next(&ignored_tag, &ignored_ok)) {
   }
+}
+
+// ---- a consumer that does not read ----
+
+// A Subscribe stream on its own channel that never reads, with a fixed HTTP/2 window
+// (no BDP growth), so that what the broker writes stalls once 64 KiB are unread.
+struct NonReadingConsumer {
+  NonReadingConsumer(int port, const std::string& topic, const std::string& channel, int64_t rdy) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    auto ch = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
+                                        grpc::InsecureChannelCredentials(), args);
+    stub = nsq::v1::Broker::NewStub(ch);
+    stream = stub->Subscribe(&context);
+    nsq::v1::SubscribeRequest sub;
+    sub.mutable_subscribe()->set_topic(topic);
+    sub.mutable_subscribe()->set_channel(channel);
+    ok = stream->Write(sub);
+    nsq::v1::SubscribeRequest ready;
+    ready.mutable_ready()->set_count(rdy);
+    ok = ok && stream->Write(ready);
+  }
+  ~NonReadingConsumer() { context.TryCancel(); }
+
+  grpc::ClientContext context;
+  std::unique_ptr<nsq::v1::Broker::Stub> stub;
+  std::unique_ptr<grpc::ClientReaderWriter<nsq::v1::SubscribeRequest, nsq::v1::SubscribeResponse>>
+      stream;
+  bool ok = false;
+};
+
+BrokerHarnessOptions LargeMessages() {
+  BrokerHarnessOptions options;
+  options.engine.msg_timeout = absl::Seconds(60);
+  options.engine.max_msg_size = 64 * 1024;
+  options.service.max_body_size = 1024 * 1024;
+  options.service.write_timeout = absl::Seconds(10);
+  return options;
+}
+
+// Waits (bounded) until `pred` holds for the channel's stats.
+template <typename Pred>
+bool WaitForChannel(BrokerHarness& broker, const std::string& topic, const std::string& channel,
+                    Pred pred) {
+  for (int i = 0; i < 500; ++i) {
+    if (pred(broker.ChannelStats(topic, channel))) return true;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return pred(broker.ChannelStats(topic, channel));
+}
+
+TEST(BrokerGrpcSlowConsumerTest, ANonReadingConsumerHoldsAtMostItsRdyAndIsCancelledPastTheWriteTimeout) {
+  BrokerHarness broker(LargeMessages());
+  NonReadingConsumer consumer(broker.port(), "big", "slow", /*rdy=*/20);
+  ASSERT_TRUE(consumer.ok);
+  ASSERT_TRUE(WaitForChannel(broker, "big", "slow",
+                             [](const nsq::v1::ChannelStats& c) { return c.client_count() == 1; }));
+  // 40 messages of 64 KiB: far more than the client's 64 KiB window takes unread.
+  const std::vector<std::string> bodies(10, std::string(64 * 1024, 'm'));
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(broker.Publish("big", bodies).ok());
+  // RDY is the bound of what the broker holds for it: 20 in flight, the rest queued.
+  ASSERT_TRUE(WaitForChannel(broker, "big", "slow", [](const nsq::v1::ChannelStats& c) {
+    return c.in_flight_count() == 20 && c.depth() == 20;
+  }));
+  // The window times out and comes back to the same stream, whose write has made no
+  // progress for longer than write_timeout: the stream is cancelled instead of
+  // buffering a second copy, and every message is back in the channel for others.
+  broker.Advance(absl::Seconds(61));
+  EXPECT_TRUE(WaitForChannel(broker, "big", "slow", [](const nsq::v1::ChannelStats& c) {
+    return c.client_count() == 0 && c.in_flight_count() == 0 && c.depth() == 40;
+  })) << broker.ChannelStats("big", "slow").DebugString();
+}
+
+TEST(BrokerGrpcSlowConsumerTest, AReadingConsumerIsNotCancelledWhenItsMessagesTimeOut) {
+  BrokerHarness broker(LargeMessages());
+  auto consumer = broker.NewConsumer();
+  ASSERT_TRUE(consumer->Subscribe("big", "fine"));
+  ASSERT_TRUE(consumer->Ready(5));
+  ASSERT_TRUE(consumer->Sync());
+  ASSERT_TRUE(broker.Publish("big", {"a", "b", "c"}).ok());
+  ASSERT_TRUE(consumer->WaitForMessages(3));
+  consumer->TakeMessages();
+  broker.Advance(absl::Seconds(61));  // it read them but never FINed them
+  ASSERT_TRUE(consumer->WaitForMessages(3));
+  EXPECT_TRUE(consumer->Sync());
+  EXPECT_EQ(broker.ChannelStats("big", "fine").client_count(), 1);
+}
+
+TEST(BrokerGrpcSlowConsumerTest, CommandsStillGetEveryErrorInOrderWhenPendingErrorsPauseReading) {
+  BrokerHarnessOptions options = LargeMessages();
+  options.service.max_pending_errors = 2;  // reading pauses all the time
+  BrokerHarness broker(options);
+  auto consumer = broker.NewConsumer();
+  ASSERT_TRUE(consumer->Subscribe("t", "c"));
+  constexpr int kCommands = 300;
+  for (int i = 0; i < kCommands; ++i) {
+    ASSERT_TRUE(consumer->Finish({absl::StrCat("unknown-id-", 1000 + i, "-x")}));
+  }
+  ASSERT_TRUE(consumer->WaitForErrors(kCommands, absl::Seconds(30)));
+  auto errors = consumer->TakeErrors();
+  ASSERT_THAT(errors, SizeIs(kCommands));
+  for (int i = 0; i < kCommands; ++i) {
+    EXPECT_EQ(errors[i].id(), absl::StrCat("unknown-id-", 1000 + i, "-x"));
+  }
+  EXPECT_TRUE(consumer->Sync());
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // like NSQ's bench/bench_writer and bench/bench_reader.
 //
 //   v2_bench --mode=pub           MPUB batches of --batch-size, waiting for each OK
+//                                 (--pub: single-message PUBs instead)
 //   v2_bench --mode=sub           SUB + RDY --rdy, FIN every message
 //   v2_bench --mode=pubsub        both at once
 //   v2_bench --mode=pub-then-sub  publish for --duration, then drain that backlog
@@ -41,6 +42,7 @@ struct Options {
   int64_t writers = 2;      // publisher connections (bench_writer: GOMAXPROCS)
   int64_t readers = 2;      // subscriber connections (bench_reader: GOMAXPROCS)
   int64_t batch_size = 200;  // messages per MPUB
+  bool pub = false;          // PUB one message per command instead of MPUB
   int64_t size = 200;        // bytes per message
   absl::Duration duration = absl::Seconds(10);
   int64_t rdy = 2500;
@@ -166,6 +168,12 @@ void Writer(const Options& o, Totals* totals, std::atomic<bool>* failed) {
   std::string cmd = absl::StrCat("MPUB ", o.topic, "\n");
   Be32(&cmd, static_cast<uint32_t>(body.size()));
   cmd += body;
+  const int64_t per_command = o.pub ? 1 : o.batch_size;
+  if (o.pub) {
+    cmd = absl::StrCat("PUB ", o.topic, "\n");
+    Be32(&cmd, static_cast<uint32_t>(msg.size()));
+    cmd += msg;
+  }
   while (!totals->stop.load(std::memory_order_relaxed)) {
     if (!WriteAll(fd, cmd)) break;
     int32_t type;
@@ -178,11 +186,11 @@ void Writer(const Options& o, Totals* totals, std::atomic<bool>* failed) {
       }
     } while (type == 0 && data == "_heartbeat_");
     if (type != 0) {
-      std::cerr << "MPUB failed: " << data << "\n";
+      std::cerr << (o.pub ? "PUB" : "MPUB") << " failed: " << data << "\n";
       *failed = true;
       break;
     }
-    totals->msgs.fetch_add(o.batch_size, std::memory_order_relaxed);
+    totals->msgs.fetch_add(per_command, std::memory_order_relaxed);
   }
   close(fd);
 }
@@ -276,6 +284,7 @@ int Main(int argc, char** argv) {
   fs.AddInt64("writers", &o.writers, "publisher connections");
   fs.AddInt64("readers", &o.readers, "subscriber connections");
   fs.AddInt64("batch-size", &o.batch_size, "messages per MPUB");
+  fs.AddBool("pub", &o.pub, "publish with PUB, one message per command (else MPUB batches)");
   fs.AddInt64("size", &o.size, "bytes per message");
   fs.AddDuration("duration", &o.duration, "how long each phase runs");
   fs.AddInt64("rdy", &o.rdy, "RDY per subscriber");

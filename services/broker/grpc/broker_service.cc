@@ -44,6 +44,8 @@ class BrokerServiceImpl final : public BrokerServiceBase {
       : engine_(engine), options_(std::move(options)) {
     subscribe_options_.max_response_bytes = options_.max_response_bytes;
     subscribe_options_.max_response_messages = options_.max_response_messages;
+    subscribe_options_.write_timeout = options_.write_timeout;
+    subscribe_options_.max_pending_errors = options_.max_pending_errors;
     SetMessageAllocatorFor_Publish(&publish_pool_);
   }
 

@@ -29,6 +29,12 @@ struct BrokerServiceOptions {
   int64_t max_response_bytes = 1024 * 1024;
   // ...and at most this many messages; a larger backlog is split over several writes.
   int64_t max_response_messages = 4096;
+  // A Subscribe stream whose write has not finished after this long (engine clock) when
+  // more is to be sent on it is cancelled: the bound of a consumer that does not read.
+  absl::Duration write_timeout = absl::Seconds(10);
+  // Command errors not yet written past which a Subscribe stream stops reading commands
+  // (until half are written).
+  size_t max_pending_errors = 4096;
   // Reported by GetStats.
   std::string version = "nsq-cpp 0.1.0";
   absl::Time start_time = absl::Now();

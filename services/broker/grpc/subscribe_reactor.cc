@@ -80,6 +80,7 @@ class SubscribeReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
   void Deliver(std::vector<Delivery>& batch) override {
     ++t_in_engine_callback;
     bool start = false;
+    bool cancel = false;
     {
       absl::MutexLock lock(&mu_);
       if (!finishing_) {
@@ -92,8 +93,11 @@ class SubscribeReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
                           std::make_move_iterator(batch.end()));
         }
         start = !writing_ && !building_ && !spare_ready_ && t_reading_reactor != this;
+        cancel = WriteStuckLocked();
       }
     }
+    // gRPC runs OnCancel on its executor, never inline: no engine call from here.
+    if (cancel) context_->TryCancel();
     if (start) Pump(/*build_while_writing=*/false);
     --t_in_engine_callback;
   }
@@ -117,7 +121,17 @@ class SubscribeReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
     t_reading_reactor = nullptr;
     // What the command queued (messages it let out, errors, the subscribed reply).
     Pump(/*build_while_writing=*/true);
-    if (more) StartRead(&read_buffer_);
+    if (!more) return;
+    {
+      // A client that sends commands answered with errors but does not read them is
+      // not read either (HTTP/2 flow control pushes back on it); OnWriteDone resumes.
+      absl::MutexLock lock(&mu_);
+      if (pending_errors_.size() >= options_.max_pending_errors) {
+        read_paused_ = true;
+        return;
+      }
+    }
+    StartRead(&read_buffer_);
   }
 
   void OnWriteDone(bool ok) override {
@@ -132,6 +146,16 @@ class SubscribeReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
       return;
     }
     Pump(/*build_while_writing=*/true);
+    bool resume = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (read_paused_ && !finishing_ &&
+          pending_errors_.size() <= options_.max_pending_errors / 2) {
+        read_paused_ = false;
+        resume = true;
+      }
+    }
+    if (resume) StartRead(&read_buffer_);
   }
 
   void OnCancel() override {
@@ -351,13 +375,26 @@ class SubscribeReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
 
   void AddError(PendingError error) {
     bool start = false;
+    bool cancel = false;
     {
       absl::MutexLock lock(&mu_);
       if (finishing_) return;
       pending_errors_.push_back(std::move(error));
       start = !writing_ && !building_ && !spare_ready_ && t_reading_reactor != this;
+      cancel = WriteStuckLocked();
     }
+    if (cancel) context_->TryCancel();
     if (start) Pump(/*build_while_writing=*/false);
+  }
+
+  // A write has been on the wire for longer than write_timeout: the client is not
+  // reading. Reported once; the caller cancels the stream (OnCancel ends it and closes
+  // the consumer, whose in-flight messages go back to the channel).
+  bool WriteStuckLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!writing_ || cancel_requested_ || finishing_) return false;
+    if (engine_->clock()->Now() - write_started_ <= options_.write_timeout) return false;
+    cancel_requested_ = true;
+    return true;
   }
 
   // Ends the stream with `status` (the first reason wins) once no write is in flight.
@@ -478,6 +515,7 @@ class SubscribeReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
         if (writing_) break;
         spare_ready_ = false;
         writing_ = true;
+        write_started_ = engine_->clock()->Now();
         wire_ = 1 - wire_;
         grpc::ByteBuffer* response = &responses_[wire_];
         mu_.Unlock();
@@ -531,6 +569,9 @@ class SubscribeReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
   std::vector<PendingError> pending_errors_ ABSL_GUARDED_BY(mu_);
   bool ack_pending_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time write_started_ ABSL_GUARDED_BY(mu_);  // engine clock, of the write in flight
+  bool cancel_requested_ ABSL_GUARDED_BY(mu_) = false;
+  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;  // past max_pending_errors
   bool building_ ABSL_GUARDED_BY(mu_) = false;
   bool spare_ready_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;

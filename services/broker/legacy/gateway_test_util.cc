@@ -215,12 +215,49 @@ bool V2Client::StartTls(const std::string& ca_file, const std::string& cert_file
 
 // ---------------------------------------------------------------------------------------
 
+void HeldDurabilityStorage::WhenDurable(absl::AnyInvocable<void(absl::Status) &&> done) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (hold_) {
+      held_.push_back(std::move(done));
+      return;
+    }
+  }
+  std::move(done)(absl::OkStatus());
+}
+
+void HeldDurabilityStorage::Hold(bool hold) {
+  absl::MutexLock lock(&mu_);
+  hold_ = hold;
+}
+
+size_t HeldDurabilityStorage::Waiting() {
+  absl::MutexLock lock(&mu_);
+  return held_.size();
+}
+
+bool HeldDurabilityStorage::AwaitWaiting(size_t n) {
+  absl::MutexLock lock(&mu_);
+  auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return held_.size() >= n; };
+  return mu_.AwaitWithTimeout(absl::Condition(&enough), kWait);
+}
+
+size_t HeldDurabilityStorage::Release(absl::Status status) {
+  std::vector<absl::AnyInvocable<void(absl::Status) &&>> held;
+  {
+    absl::MutexLock lock(&mu_);
+    held.swap(held_);
+  }
+  for (auto& done : held) std::move(done)(status);
+  return held.size();
+}
+
 Gateway::Gateway(GatewayConfig config) {
   engine_ = std::make_unique<broker::Engine>(config.engine, &clock_, &storage_);
   if (!engine_->Start().ok()) std::abort();
   V2ServerOptions v2 = config.v2;
   v2.address = "127.0.0.1:0";
-  v2.threads = 2;
+  v2.threads = config.v2_threads;
   v2.max_msg_size = config.engine.max_msg_size;
   v2.max_rdy_count = config.engine.max_rdy_count;
   v2.msg_timeout = config.engine.msg_timeout;
@@ -234,6 +271,10 @@ Gateway::Gateway(GatewayConfig config) {
   http::Server::Options http_options;
   http_options.address = "127.0.0.1:0";
   http_options.max_body_bytes = static_cast<size_t>(config.http.max_body_size) + 4096;
+  http_options.threads = config.http_threads;
+  if (config.http_write_timeout > absl::ZeroDuration()) {
+    http_options.write_timeout = config.http_write_timeout;
+  }
   http_ = std::make_unique<http::Server>(http_options);
   HttpApiOptions api = config.http;
   api.max_msg_size = config.engine.max_msg_size;
@@ -245,6 +286,9 @@ Gateway::Gateway(GatewayConfig config) {
 }
 
 Gateway::~Gateway() {
+  // A publisher still waiting for durability (a failed test) must not hang the stop.
+  storage_.Hold(false);
+  storage_.Release();
   http_->Stop();
   v2_->Stop();
   engine_->Shutdown();

@@ -9,8 +9,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/http/client.h"
 #include "common/http/server.h"
@@ -103,10 +107,50 @@ class V2Client {
   bool closed_ = false;
 };
 
+// A MemoryStorage whose durability answers (Storage::WhenDurable, i.e. what a publish
+// waits for under --sync-every=1) can be held back: while Hold(true), every answer
+// waits until Release(), which runs them on the caller's thread as the storage's commit
+// thread would. Otherwise answers are immediate.
+class HeldDurabilityStorage : public broker::Storage {
+ public:
+  absl::StatusOr<std::unique_ptr<broker::BackendQueue>> OpenQueue(std::string_view topic,
+                                                                  std::string_view channel,
+                                                                  bool durable) override {
+    return memory_.OpenQueue(topic, channel, durable);
+  }
+  absl::Status MoveQueue(broker::BackendQueue* queue, std::string_view topic,
+                         std::string_view channel, bool durable) override {
+    return memory_.MoveQueue(queue, topic, channel, durable);
+  }
+  absl::Status SaveMetadata(const broker::Metadata& metadata) override {
+    return memory_.SaveMetadata(metadata);
+  }
+  absl::StatusOr<broker::Metadata> LoadMetadata() override { return memory_.LoadMetadata(); }
+  void WhenDurable(absl::AnyInvocable<void(absl::Status) &&> done) override;
+
+  void Hold(bool hold);
+  // Durability answers held back now.
+  size_t Waiting();
+  // Waits (bounded by kWait) until at least `n` answers are held back.
+  bool AwaitWaiting(size_t n);
+  // Runs every held answer with `status`; returns how many.
+  size_t Release(absl::Status status = absl::OkStatus());
+
+ private:
+  broker::MemoryStorage memory_;
+  absl::Mutex mu_;
+  bool hold_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<absl::AnyInvocable<void(absl::Status) &&>> held_ ABSL_GUARDED_BY(mu_);
+};
+
 struct GatewayConfig {
   broker::EngineOptions engine;
   V2ServerOptions v2;
   HttpApiOptions http;
+  int v2_threads = 2;
+  int http_threads = 1;
+  // http::Server::Options::write_timeout; zero = its default.
+  absl::Duration http_write_timeout = absl::ZeroDuration();
 };
 
 // The engine runs on a fake clock: Advance() moves it and runs the engine's timers.
@@ -117,6 +161,7 @@ class Gateway {
   ~Gateway();
 
   broker::Engine& engine() { return *engine_; }
+  HeldDurabilityStorage& storage() { return storage_; }
   V2Server& v2() { return *v2_; }
   int tcp_port() const { return v2_->port(); }
   int http_port() const { return http_->port(); }
@@ -131,7 +176,7 @@ class Gateway {
 
  private:
   FakeClock clock_;
-  broker::MemoryStorage storage_;
+  HeldDurabilityStorage storage_;
   std::unique_ptr<broker::Engine> engine_;
   std::unique_ptr<V2Server> v2_;
   std::unique_ptr<http::Server> http_;

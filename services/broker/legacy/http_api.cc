@@ -56,16 +56,30 @@ class HttpApi {
         return fn(req);
       });
     };
+    // The same for an endpoint that answers later (publishes, once durable).
+    auto async_route = [server, self](const std::string& path, const char* method,
+                                      http::AsyncHandler fn) {
+      server->HandleAsync(path, [self, method, fn = std::move(fn)](const http::Request& req,
+                                                                   http::Reply reply) {
+        if (self->options_.tls_required) return reply(self->TlsRequired());
+        if (req.method != method) {
+          http::Response r = V1Error(405, "METHOD_NOT_ALLOWED");
+          r.headers.emplace_back("Allow", absl::StrCat(method, ", OPTIONS"));
+          return reply(std::move(r));
+        }
+        fn(req, std::move(reply));
+      });
+    };
     HttpApi* api = self.get();
     broker::Engine* engine = self->engine_;
     const HttpApiOptions* options = &self->options_;
     route("/ping", "GET", [api](const http::Request& req) { return api->Ping(req); });
     route("/info", "GET", [api](const http::Request& req) { return api->Info(req); });
-    route("/pub", "POST", [engine, options](const http::Request& req) {
-      return HandlePub(engine, *options, req);
+    async_route("/pub", "POST", [engine, options](const http::Request& req, http::Reply reply) {
+      HandlePub(engine, *options, req, std::move(reply));
     });
-    route("/mpub", "POST", [engine, options](const http::Request& req) {
-      return HandleMpub(engine, *options, req);
+    async_route("/mpub", "POST", [engine, options](const http::Request& req, http::Reply reply) {
+      HandleMpub(engine, *options, req, std::move(reply));
     });
     route("/stats", "GET", [api](const http::Request& req) {
       return HandleStats(api->engine_, api->v2_, api->options_.start_time, req);

@@ -59,10 +59,20 @@ std::optional<http::Response> CheckPublishAuth(const HttpApiOptions& options,
   return std::nullopt;
 }
 
-}  // namespace
+// Publishes and replies OK once durable; nsqd answers every publish failure (its
+// topic exiting) with 503 EXITING.
+void PublishAndReply(broker::Engine* engine, std::string_view topic,
+                     absl::Span<const std::string_view> bodies, absl::Duration defer,
+                     const http::Reply& reply) {
+  engine->PublishAsync(topic, bodies, defer, nullptr,
+                       [reply](absl::Status st) {
+                         reply(st.ok() ? V1Text("OK") : V1Error(503, "EXITING"));
+                       });
+}
 
-http::Response HandlePub(broker::Engine* engine, const HttpApiOptions& options,
-                         const http::Request& req) {
+// The answer to a bad request, or nullopt once the publish has taken `reply`.
+std::optional<http::Response> CheckedPub(broker::Engine* engine, const HttpApiOptions& options,
+                                         const http::Request& req, const http::Reply& reply) {
   const int64_t max_msg = options.max_msg_size;
   if (std::optional<std::string> cl = req.Header("Content-Length")) {
     int64_t n = 0;
@@ -83,13 +93,12 @@ http::Response HandlePub(broker::Engine* engine, const HttpApiOptions& options,
   }
   if (auto err = CheckPublishAuth(options, req, topic, engine->clock())) return *err;
   const std::string_view body = req.body;
-  absl::Status st = engine->Publish(topic, absl::MakeConstSpan(&body, 1), defer);
-  if (!st.ok()) return V1Error(503, "EXITING");
-  return V1Text("OK");
+  PublishAndReply(engine, topic, absl::MakeConstSpan(&body, 1), defer, reply);
+  return std::nullopt;
 }
 
-http::Response HandleMpub(broker::Engine* engine, const HttpApiOptions& options,
-                          const http::Request& req) {
+std::optional<http::Response> CheckedMpub(broker::Engine* engine, const HttpApiOptions& options,
+                                          const http::Request& req, const http::Reply& reply) {
   const int64_t max_body = options.max_body_size;
   if (std::optional<std::string> cl = req.Header("Content-Length")) {
     int64_t n = 0;
@@ -127,11 +136,25 @@ http::Response HandleMpub(broker::Engine* engine, const HttpApiOptions& options,
     }
   }
   if (auto err = CheckPublishAuth(options, req, topic, engine->clock())) return *err;
-  if (!bodies.empty()) {
-    absl::Status st = engine->Publish(topic, bodies);
-    if (!st.ok()) return V1Error(503, "EXITING");
+  if (bodies.empty()) return V1Text("OK");
+  PublishAndReply(engine, topic, bodies, absl::ZeroDuration(), reply);
+  return std::nullopt;
+}
+
+}  // namespace
+
+void HandlePub(broker::Engine* engine, const HttpApiOptions& options, const http::Request& req,
+               http::Reply reply) {
+  if (std::optional<http::Response> early = CheckedPub(engine, options, req, reply)) {
+    reply(*std::move(early));
   }
-  return V1Text("OK");
+}
+
+void HandleMpub(broker::Engine* engine, const HttpApiOptions& options, const http::Request& req,
+                http::Reply reply) {
+  if (std::optional<http::Response> early = CheckedMpub(engine, options, req, reply)) {
+    reply(*std::move(early));
+  }
 }
 
 }  // namespace nsq::legacy

@@ -9,9 +9,12 @@
 
 namespace nsq::legacy {
 
-http::Response HandlePub(broker::Engine* engine, const HttpApiOptions& options,
-                         const http::Request& req);
-http::Response HandleMpub(broker::Engine* engine, const HttpApiOptions& options,
-                          const http::Request& req);
+// Both answer through `reply`: at once on a bad request, else once the messages are
+// durable (--sync-every=1: from the storage's commit thread, without holding an HTTP
+// I/O thread for the fsync).
+void HandlePub(broker::Engine* engine, const HttpApiOptions& options, const http::Request& req,
+               http::Reply reply);
+void HandleMpub(broker::Engine* engine, const HttpApiOptions& options, const http::Request& req,
+                http::Reply reply);
 
 }  // namespace nsq::legacy

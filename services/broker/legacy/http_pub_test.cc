@@ -1,6 +1,7 @@
 // nsqd's /pub and /mpub over a real socket: codes, headers and bodies, errors included.
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -103,6 +104,39 @@ TEST(HttpPubTest, AFailedMpubLeavesItsTopicAsNsqdDoesAndAFailedPubDoesNot) {
   EXPECT_TRUE(gw.engine().TopicExists("m"));
   EXPECT_EQ(HttpCall(gw, "POST", "/pub?topic=p", "abcde"), absl::StrCat("413 ", kV1Json, "{\"message\":\"MSG_TOO_BIG\"}"));
   EXPECT_FALSE(gw.engine().TopicExists("p"));
+}
+
+// ---- --sync-every=1: answered once durable, without holding the HTTP thread ----
+
+TEST(HttpPubTest, APublishWaitingForDurabilityDoesNotStallTheOnlyHttpThread) {
+  GatewayConfig config;
+  config.http_threads = 1;
+  Gateway gw(config);
+  gw.storage().Hold(true);
+  std::string pub, mpub;
+  std::thread publisher([&] { pub = HttpCall(gw, "POST", "/pub?topic=t", "x"); });
+  EXPECT_TRUE(gw.storage().AwaitWaiting(1));
+  std::thread mpublisher([&] { mpub = HttpCall(gw, "POST", "/mpub?topic=t", "y\nz"); });
+  EXPECT_TRUE(gw.storage().AwaitWaiting(2)) << "the second publish was not even read";
+  EXPECT_EQ(HttpCall(gw, "GET", "/ping"), "200 [text/plain; charset=utf-8] [] OK");
+  EXPECT_EQ(pub, "") << "answered before durable";
+  gw.storage().Hold(false);
+  EXPECT_EQ(gw.storage().Release(), 2u);
+  publisher.join();
+  mpublisher.join();
+  EXPECT_EQ(pub, absl::StrCat("200 ", kV1Text, "OK"));
+  EXPECT_EQ(mpub, absl::StrCat("200 ", kV1Text, "OK"));
+}
+
+TEST(HttpPubTest, APublishWhoseDurabilityFailsIsAnswered503Exiting) {
+  Gateway gw;
+  gw.storage().Hold(true);
+  std::string pub;
+  std::thread publisher([&] { pub = HttpCall(gw, "POST", "/pub?topic=t", "x"); });
+  EXPECT_TRUE(gw.storage().AwaitWaiting(1));
+  gw.storage().Release(absl::UnavailableError("fsync failed"));
+  publisher.join();
+  EXPECT_EQ(pub, absl::StrCat("503 ", kV1Json, "{\"message\":\"EXITING\"}"));
 }
 
 }  // namespace

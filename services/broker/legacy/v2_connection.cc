@@ -372,25 +372,68 @@ void Connection::Sub(const DecodedCommand& c) {
   SendResponse("OK");
 }
 
+// PUB, MPUB, DPUB. The engine queues the messages at once; the OK waits until they are
+// durable (--sync-every=1) without blocking this I/O thread: the connection suspends its
+// input (no further command runs, nothing more is read) and the storage's commit thread
+// posts the answer back here. One PUB in flight per connection keeps every response in
+// command order; other connections on this thread go on meanwhile, and concurrent
+// publishers share one group commit.
 void Connection::Pub(const DecodedCommand& c) {
   const char* name = c.type == CommandType::kPub ? "PUB" : c.type == CommandType::kMpub ? "MPUB" : "DPUB";
   if (CheckAuth(name, c.topic, "", c) != AuthCheck::kOk) return;
-  absl::Status st;
-  uint64_t n = 1;
+  pub_.name = name;
+  pub_.topic = std::string(c.topic);
+  pub_.count = c.type == CommandType::kMpub ? c.bodies.size() : 1;
+  std::weak_ptr<Connection> weak = weak_from_this();
+  asio::io_context* io = &io_;
+  std::shared_ptr<PostGate> gate = server_->post_gate();
+  auto done = [weak, io, gate](absl::Status st) {
+    if (io->get_executor().running_in_this_thread()) {
+      std::shared_ptr<Connection> self = weak.lock();
+      if (self && self->pub_calling_) {  // inline: an error, or nothing to sync
+        self->pub_inline_ = std::move(st);
+        return;
+      }
+    }
+    absl::MutexLock lock(&gate->mu);
+    if (!gate->open) return;
+    std::shared_ptr<Connection> self = weak.lock();
+    if (!self) return;
+    // The reference moves into the io_context's queue: none is left on this thread.
+    asio::post(*io, [self = std::move(self), st = std::move(st)] {
+      self->pub_self_.reset();
+      if (self->closed_) return;
+      self->FinishPub(st);
+      self->Resume();
+    });
+  };
+  pub_calling_ = true;
+  pub_inline_.reset();
   if (c.type == CommandType::kMpub) {
-    n = c.bodies.size();
-    st = server_->engine()->Publish(c.topic, c.bodies);
+    server_->engine()->PublishAsync(c.topic, c.bodies, absl::ZeroDuration(), nullptr, std::move(done));
   } else {
     const std::string_view body = c.body;
-    st = server_->engine()->Publish(c.topic, absl::MakeConstSpan(&body, 1),
-                                    absl::Milliseconds(c.number));
+    server_->engine()->PublishAsync(c.topic, absl::MakeConstSpan(&body, 1),
+                                    absl::Milliseconds(c.number), nullptr, std::move(done));
   }
+  pub_calling_ = false;
+  if (pub_inline_.has_value()) {
+    const absl::Status st = *std::move(pub_inline_);
+    pub_inline_.reset();
+    return FinishPub(st);
+  }
+  suspended_ = true;
+  pub_self_ = shared_from_this();
+}
+
+void Connection::FinishPub(const absl::Status& st) {
   if (!st.ok()) {
-    return SendFatal(absl::StrCat("E_", name, "_FAILED ", name, " failed ", std::string(st.message())));
+    return SendFatal(absl::StrCat("E_", pub_.name, "_FAILED ", pub_.name, " failed ",
+                                  std::string(st.message())));
   }
   {
     absl::MutexLock lock(&info_mu_);
-    pub_counts_[std::string(c.topic)] += n;
+    pub_counts_[pub_.topic] += pub_.count;
   }
   SendResponse("OK");
 }
@@ -501,6 +544,9 @@ void Connection::Close() {
   if (closed_) return;
   closed_ = true;
   error_code ec;
+  // A durability answer still to come finds the connection gone; released when Close
+  // returns, as the caller may hold no other reference.
+  std::shared_ptr<Connection> keep = std::move(pub_self_);
   hb_timer_.cancel();
   deadline_timer_.cancel();
   flush_timer_.cancel();

@@ -81,6 +81,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void Resume();
   void Sub(const DecodedCommand& c);
   void Pub(const DecodedCommand& c);
+  void FinishPub(const absl::Status& st);
   void Rdy(const DecodedCommand& c);
   void FlushFins();
   void Req(const DecodedCommand& c);
@@ -174,6 +175,19 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   std::vector<broker::Delivery> draining_;
   std::optional<AuthState> auth_;
   std::string secret_;
+  // A PUB/MPUB/DPUB waiting for durability (--sync-every=1): input is suspended until
+  // the storage answers, so responses stay in command order. pub_self_ keeps the
+  // connection alive meanwhile (Close or the answer drops it); the storage's callback
+  // holds only a weak pointer, so the last reference never goes on the commit thread.
+  struct PendingPub {
+    const char* name = "";
+    std::string topic;
+    uint64_t count = 0;
+  };
+  PendingPub pub_;
+  std::shared_ptr<Connection> pub_self_;
+  bool pub_calling_ = false;  // inside Engine::PublishAsync
+  std::optional<absl::Status> pub_inline_;  // its answer, when it came inline
 
   absl::Mutex mu_;
   std::vector<broker::Delivery> pending_ ABSL_GUARDED_BY(mu_);

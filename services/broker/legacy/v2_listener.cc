@@ -107,6 +107,11 @@ void V2Server::Impl::Stop() {
   for (auto& g : guards_) g.reset();
   for (auto& t : threads_) t.join();
   threads_.clear();
+  {
+    // Late durability answers are dropped from now on: their connections are closed.
+    absl::MutexLock lock(&post_gate_->mu);
+    post_gate_->open = false;
+  }
   // The threads are gone: close here whatever never ran its close, so the engine keeps
   // no pointer to a dead sink.
   {

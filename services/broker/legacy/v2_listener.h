@@ -24,6 +24,14 @@ namespace nsq::legacy {
 
 class Connection;
 
+// Lets a thread that is not an I/O thread (the storage's commit thread answering a
+// PUB's durability) post to a connection's io_context only while the io_contexts exist:
+// Stop closes it before they go. Post under `mu` so Stop cannot slip in between.
+struct PostGate {
+  absl::Mutex mu;
+  bool open ABSL_GUARDED_BY(mu) = true;
+};
+
 // Start/Stop from the owner; Clients() and Unregister() from any thread; the accept
 // handler on the first io_context.
 class V2Server::Impl {
@@ -46,6 +54,7 @@ class V2Server::Impl {
   const V2ServerOptions& options() const { return options_; }
   boost::asio::ssl::context* tls_context() const { return tls_.get(); }
   boost::asio::thread_pool& auth_pool() { return auth_pool_; }
+  const std::shared_ptr<PostGate>& post_gate() const { return post_gate_; }
 
  private:
   void Accept();
@@ -58,6 +67,7 @@ class V2Server::Impl {
   std::vector<std::thread> threads_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
   boost::asio::thread_pool auth_pool_{1};
+  std::shared_ptr<PostGate> post_gate_ = std::make_shared<PostGate>();
   size_t next_io_ = 0;  // accept handler only
   int port_ = 0;
   bool started_ = false;

@@ -866,5 +866,66 @@ TEST(V2ServerTest, AWriteThatMakesNoProgressClosesTheConnectionWhateverTheHeartb
   close(fd);
 }
 
+// ---- PUB under --sync-every=1: answered once durable, without blocking the thread ----
+
+GatewayConfig OneIoThread() {
+  GatewayConfig config;
+  config.v2_threads = 1;
+  return config;
+}
+
+TEST(V2ServerTest, APubWaitingForDurabilityDoesNotStallAnotherConnectionOnTheSameThread) {
+  Gateway gw(OneIoThread());
+  gw.storage().Hold(true);
+  auto publisher = gw.Connect();
+  ASSERT_TRUE(publisher->Send(Command("PUB held", "x")));
+  ASSERT_TRUE(gw.storage().AwaitWaiting(1));
+  // The same (only) I/O thread must go on serving other connections.
+  auto other = gw.Connect();
+  ASSERT_TRUE(other->Send(Command("IDENTIFY", "{}")));
+  EXPECT_EQ(other->ReadText(), "0 OK");
+  ASSERT_TRUE(other->Send(Command("PUB other", "y")));
+  ASSERT_TRUE(gw.storage().AwaitWaiting(2));
+  EXPECT_EQ(publisher->ReadText(absl::Milliseconds(200)), "timeout") << "answered before durable";
+  EXPECT_EQ(gw.storage().Release(), 2u);
+  EXPECT_EQ(publisher->ReadText(), "0 OK");
+  EXPECT_EQ(other->ReadText(), "0 OK");
+}
+
+TEST(V2ServerTest, PipelinedPubsAreAnsweredInCommandOrderEachOnceDurable) {
+  Gateway gw(OneIoThread());
+  auto c = gw.Connect();
+  ASSERT_TRUE(c->Subscribe("elsewhere", "ch", 1));
+  gw.storage().Hold(true);
+  // A non-fatal error between the publishes shows where each answer belongs.
+  ASSERT_TRUE(c->Send(absl::StrCat(Command("PUB p", "a"), MpubCommand("p", {"b", "c"}),
+                                   Command("FIN 0123456789abcdef"), Command("DPUB p 10", "d"))));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(gw.storage().AwaitWaiting(1)) << "publish " << i;
+    EXPECT_EQ(gw.storage().Waiting(), 1u) << "one publish waits at a time";
+    EXPECT_EQ(c->ReadTextSkippingHeartbeats(absl::Milliseconds(100)), "timeout")
+        << "an answer overtook publish " << i;
+    EXPECT_EQ(gw.storage().Release(), 1u);
+    EXPECT_EQ(c->ReadTextSkippingHeartbeats(), "0 OK") << "publish " << i;
+    if (i == 1) {
+      EXPECT_THAT(c->ReadTextSkippingHeartbeats(), StartsWith("1 E_FIN_FAILED"));
+    }
+  }
+  auto stats = gw.engine().GetStats(broker::StatsFilter{"p"});
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ((*stats)[0].message_count, 4u);
+}
+
+TEST(V2ServerTest, APublishWhoseDurabilityFailsGetsItsFailedErrorAndIsClosed) {
+  Gateway gw;
+  gw.storage().Hold(true);
+  auto c = gw.Connect();
+  ASSERT_TRUE(c->Send(MpubCommand("t", {"a", "b"})));
+  ASSERT_TRUE(gw.storage().AwaitWaiting(1));
+  gw.storage().Release(absl::UnavailableError("fsync failed"));
+  EXPECT_EQ(c->ReadText(), "1 E_MPUB_FAILED MPUB failed fsync failed");
+  EXPECT_TRUE(c->WaitClosed());
+}
+
 }  // namespace
 }  // namespace nsq::legacy

@@ -122,6 +122,10 @@ class HeldDurabilityStorage : public broker::Storage {
                          std::string_view channel, bool durable) override {
     return memory_.MoveQueue(queue, topic, channel, durable);
   }
+  absl::StatusOr<std::unique_ptr<broker::DeferredQueue>> OpenDeferred(std::string_view topic,
+                                                                      std::string_view channel) override {
+    return memory_.OpenDeferred(topic, channel);
+  }
   absl::Status SaveMetadata(const broker::Metadata& metadata) override {
     return memory_.SaveMetadata(metadata);
   }

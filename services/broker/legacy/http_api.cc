@@ -62,11 +62,7 @@ class HttpApi {
       server->HandleAsync(path, [self, method, fn = std::move(fn)](const http::Request& req,
                                                                    http::Reply reply) {
         if (self->options_.tls_required) return reply(self->TlsRequired());
-        if (req.method != method) {
-          http::Response r = V1Error(405, "METHOD_NOT_ALLOWED");
-          r.headers.emplace_back("Allow", absl::StrCat(method, ", OPTIONS"));
-          return reply(std::move(r));
-        }
+        if (req.method != method) return reply(MethodNotAllowed(req, {method}));
         fn(req, std::move(reply));
       });
     };

@@ -240,10 +240,12 @@ QueuePolicy Channel::policy() const {
   return published_policy_;
 }
 
-bool Channel::WouldReject(size_t n) const {
+bool Channel::WouldReject(size_t n) {
   absl::MutexLock lock(&mu_);
-  return policy_.max_depth > 0 && policy_.depth_policy == DepthPolicy::kRejectNew &&
-         queue_.Depth() + static_cast<int64_t>(n) > policy_.max_depth;
+  const bool reject = policy_.max_depth > 0 && policy_.depth_policy == DepthPolicy::kRejectNew &&
+                      queue_.Depth() + static_cast<int64_t>(n) > policy_.max_depth;
+  if (reject) depth_rejected_count_ += n;
+  return reject;
 }
 
 void Channel::AckDeadLettered(uint64_t backend_seq) {

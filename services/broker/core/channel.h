@@ -51,8 +51,8 @@ class Channel : public std::enable_shared_from_this<Channel> {
   void SetPolicy(const QueuePolicy& policy);
   QueuePolicy policy() const;
   std::vector<PeekedMessage> Peek(size_t max) const;
-  // Publishes of `n` messages would be refused (max_depth with reject_new).
-  bool WouldReject(size_t n) const;
+  // Publishes of `n` messages would be refused (max_depth with reject_new); counts them.
+  bool WouldReject(size_t n);
   // A dead-letter copy of the message held as `backend_seq` was published: forget it.
   void AckDeadLettered(uint64_t backend_seq);
   bool paused() const;

@@ -1,6 +1,7 @@
 """Shared by the fault tests: the nsqd binary as a process on ephemeral loopback ports,
 a small NSQ V2 client (stdlib sockets), self-checking payloads, the seed, counts scaled
 for sanitizers, and the ledger every test prints."""
+import atexit
 import json
 import os
 import random
@@ -92,6 +93,16 @@ class Ledger:
 
 # --- the broker process
 
+_started = []
+
+
+@atexit.register
+def _kill_leftovers():
+    """A failed test must not leave its broker running."""
+    for b in _started:
+        if b.alive():
+            b.p.proc.kill()
+
 class Broker:
     """nsqd on 127.0.0.1 ephemeral ports; stderr is kept (and scanned for the ports)."""
 
@@ -107,6 +118,7 @@ class Broker:
         self.tcp = self.p.found["tcp"]
         self.http = self.p.found["http"]
         self.pid = self.p.proc.pid
+        _started.append(self)
 
     def alive(self):
         return self.p.proc.poll() is None

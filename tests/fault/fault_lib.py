@@ -287,7 +287,7 @@ class V2:
             self.s.settimeout(wait)
             try:
                 self._fill()
-            except socket.timeout:
+            except (socket.timeout, BlockingIOError):
                 return out
             finally:
                 self.s.settimeout(30)

@@ -38,14 +38,17 @@ std::optional<int> PrepareService(int argc, char** argv, const std::string& name
   return std::nullopt;
 }
 
-int Serve(const std::function<absl::Status()>& start, const std::function<void()>& stop) {
+int Serve(const std::function<absl::Status()>& start, const std::function<absl::Status()>& stop) {
   if (absl::Status st = start(); !st.ok()) {
     spdlog::critical("failed to start: {}", std::string(st.message()));
     return 1;
   }
   const int sig = WaitForShutdownSignal();
   spdlog::info("signal {} received, stopping", sig);
-  stop();
+  if (absl::Status st = stop(); !st.ok()) {
+    spdlog::critical("stopped with an error: {}", std::string(st.message()));
+    return 1;
+  }
   return 0;
 }
 

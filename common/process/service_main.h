@@ -24,14 +24,16 @@ std::optional<int> PrepareService(int argc, char** argv, const std::string& name
                                   const std::function<void(flags::FlagSet*)>& register_flags,
                                   const bool& show_version, const std::string& log_level,
                                   const std::string& log_prefix);
-// Start(), wait for a shutdown signal, Stop(). Returns the exit code.
-int Serve(const std::function<absl::Status()>& start, const std::function<void()>& stop);
+// Start(), wait for a shutdown signal, Stop(). Returns the exit code: 1 if either failed.
+int Serve(const std::function<absl::Status()>& start, const std::function<absl::Status()>& stop);
 
 }  // namespace internal
 
 // `Options` has RegisterFlags(flags::FlagSet*), show_version, log_level and log_prefix;
-// `Server` is built from the options and has Start() and Stop(). `adjust` may change the
-// options after parsing (defaults that depend on the environment).
+// `Server` is built from the options and has Start() and Stop(), and may have
+// stop_status(): a server that could not stop cleanly (the broker could not write its
+// queues out) then exits 1. `adjust` may change the options after parsing (defaults that
+// depend on the environment).
 template <typename Server, typename Options>
 int RunService(int argc, char** argv, const std::string& name, const std::string& version_line,
                Options options, const std::function<void(Options&)>& adjust = nullptr) {
@@ -43,7 +45,14 @@ int RunService(int argc, char** argv, const std::string& name, const std::string
   }
   if (adjust) adjust(options);
   Server server(options);
-  return internal::Serve([&] { return server.Start(); }, [&] { server.Stop(); });
+  return internal::Serve([&] { return server.Start(); }, [&]() -> absl::Status {
+    server.Stop();
+    if constexpr (requires { server.stop_status(); }) {
+      return server.stop_status();
+    } else {
+      return absl::OkStatus();
+    }
+  });
 }
 
 }  // namespace nsq::process

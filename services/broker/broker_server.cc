@@ -325,11 +325,25 @@ void BrokerServer::Stop() {
   if (v2_) v2_->Stop();  // closes its consumers (their messages are requeued)
   // Streams close their consumers as they end; the engine then requeues what they had.
   if (grpc_) grpc_->Stop(absl::Milliseconds(200));
-  if (engine_) engine_->Shutdown();  // writes queues, in-flight and deferred messages out
+  if (engine_) {
+    engine_->Shutdown();  // writes queues, in-flight and deferred messages out
+    if (absl::Status st = engine_->ShutdownStatus(); !st.ok()) {
+      // E.g. a full disk: what was only in memory is gone. Never silently.
+      spdlog::error("shutdown: {}; what of it was held only in memory is lost",
+                    std::string(st.message()));
+      absl::MutexLock lock(&mu_);
+      stop_status_ = st;
+    }
+  }
   if (rocks_) {
     if (absl::Status st = rocks_->Sync(); !st.ok()) spdlog::error("{}", std::string(st.message()));
   }
   if (started_) spdlog::info("broker stopped");
+}
+
+absl::Status BrokerServer::stop_status() {
+  absl::MutexLock lock(&mu_);
+  return stop_status_;
 }
 
 int BrokerServer::grpc_port() const { return grpc_ ? grpc_->port() : 0; }

@@ -52,6 +52,9 @@ class BrokerServer {
   // Stops accepting, closes consumers (their in-flight messages are requeued), stops the
   // timer thread. Idempotent.
   void Stop();
+  // After Stop: OK, or why some queued messages could not be written out (logged by Stop;
+  // nsqd then exits 1).
+  absl::Status stop_status();
 
   int grpc_port() const;
   int http_port() const;
@@ -82,6 +85,7 @@ class BrokerServer {
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status stop_status_ ABSL_GUARDED_BY(mu_);
   bool started_ = false;
   std::thread timer_thread_;
 };

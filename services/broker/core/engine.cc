@@ -109,10 +109,29 @@ void Engine::Shutdown() {
     for (const auto& [name, topic] : topics_) topics.push_back(topic);
   }
   const absl::Status why = absl::UnavailableError("broker is shutting down");
+  absl::Status first;
+  auto note = [&first](const absl::Status& st, const std::string& what) {
+    if (!st.ok() && first.ok()) {
+      first = absl::Status(st.code(), absl::StrCat("cannot write ", what, " out: ", st.message()));
+    }
+  };
   for (const auto& topic : topics) {
-    RecordStorageResult(topic->Persist());
-    for (const auto& channel : topic->Channels()) RecordStorageResult(channel->Persist(why));
+    absl::Status st = topic->Persist();
+    RecordStorageResult(st);
+    note(st, absl::StrCat("topic ", topic->name()));
+    for (const auto& channel : topic->Channels()) {
+      st = channel->Persist(why);
+      RecordStorageResult(st);
+      note(st, absl::StrCat("channel ", topic->name(), "/", channel->name()));
+    }
   }
+  absl::MutexLock lock(&health_mu_);
+  shutdown_status_ = first;
+}
+
+absl::Status Engine::ShutdownStatus() const {
+  absl::MutexLock lock(&health_mu_);
+  return shutdown_status_;
 }
 
 absl::StatusOr<std::shared_ptr<Topic>> Engine::GetOrCreateTopic(std::string_view name) {

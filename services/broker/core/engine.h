@@ -214,6 +214,9 @@ class Engine {
   // writes every queued, in-flight and deferred message out to storage so that a restart
   // delivers them. Idempotent; the engine takes no more work after it.
   void Shutdown();
+  // After Shutdown: OK, or the first queue that could not be written out (e.g. the disk
+  // is full). Its messages that were only in memory are lost; the caller must say so.
+  absl::Status ShutdownStatus() const;
 
   const EngineOptions& options() const { return options_; }
   // --mem-queue-size=0: every channel message is on disk from publish until FIN.
@@ -330,6 +333,7 @@ class Engine {
   std::atomic<bool> unhealthy_{false};  // fast path of RecordStorageResult
   mutable absl::Mutex health_mu_;
   absl::Status health_ ABSL_GUARDED_BY(health_mu_);
+  absl::Status shutdown_status_ ABSL_GUARDED_BY(health_mu_);
 };
 
 }  // namespace nsq::broker

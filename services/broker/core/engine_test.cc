@@ -239,6 +239,25 @@ TEST_F(EngineTest, ShutdownClosesConsumersAndRequeuesTheirMessages) {
   EXPECT_EQ(s.depth, 2);
 }
 
+TEST_F(EngineTest, ShutdownStatusIsOkWhenEverythingWasWrittenOut) {
+  RecordingSink sink;
+  auto c = Sub("t", "ch", &sink, 1);
+  PublishN("t", 3);
+  engine_->Shutdown();
+  EXPECT_TRUE(engine_->ShutdownStatus().ok()) << engine_->ShutdownStatus();
+}
+
+TEST_F(EngineTest, ShutdownStatusNamesTheQueueThatCouldNotBeWrittenOut) {
+  ASSERT_TRUE(engine_->CreateChannel("t", "ch").ok());
+  PublishN("t", 3);  // in the channel's memory only
+  storage_.fail_writes = true;  // e.g. the disk is full
+  engine_->Shutdown();
+  absl::Status st = engine_->ShutdownStatus();
+  EXPECT_EQ(st.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(st.message()), ::testing::HasSubstr("cannot write channel t/ch out"));
+  EXPECT_THAT(std::string(st.message()), ::testing::HasSubstr("disk full"));
+}
+
 class RecordingObserver : public EngineObserver {
  public:
   void TopicCreated(const std::string& t, TopicHold) override { events.push_back("+" + t); }

@@ -1,0 +1,117 @@
+"""Damaged storage: bytes changed on disk while the broker is stopped. A damaged record
+(its body changed through RocksDB itself, so only our record checksum, storage/record.h,
+can tell) is skipped and counted in nsq_storage_corrupt_records_total; a damaged SST file
+(bytes overwritten in a data block, RocksDB's block checksum fails) is never delivered
+and shows in /ping. Every payload carries its own checksum, so the test knows that each
+delivered one is a message it published, intact."""
+import glob
+import os
+import subprocess
+import unittest
+
+from fault_lib import Broker, Ledger, V2, body, drain, scaled, seeded_rng, tmpdir
+
+CORRUPT = os.environ["CORRUPT_BIN"]
+TOPIC, CHANNEL = "dmg", "c"
+PAD = 200
+RECORD = 41 + 21 + PAD      # record header + key and checksum + padding
+BLOCK = 64 << 10            # the messages column family's block size
+
+
+def publish(broker, ledger, total):
+    broker.create(TOPIC, CHANNEL)
+    pub = V2(broker.tcp)
+    for start in range(0, total, 1000):
+        keys = range(start, min(total, start + 1000))
+        ledger.published += len(keys)
+        assert pub.mpub(TOPIC, [body(k, PAD) for k in keys]) == b"OK"
+        ledger.acked.update(keys)
+    pub.close()
+
+
+def corrupt(db, *args):
+    r = subprocess.run([CORRUPT, db, *args], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+class CorruptionTest(unittest.TestCase):
+    def test_damaged_records_are_skipped_counted_and_never_delivered(self):
+        seed, rng = seeded_rng("damaged records")
+        total = scaled(20000, minimum=2000)
+        for flags in (["--mem-queue-size=0"], ["--mem-queue-size=100"]):
+            with self.subTest(flags=flags):
+                ledger = Ledger("damaged-record " + flags[0])
+                data = tmpdir()
+                broker = Broker(*flags, data_path=data)
+                publish(broker, ledger, total)
+                self.assertEqual(broker.stop(), 0)
+                db = os.path.join(data, "nsqd.rocksdb")
+                damaged = sorted(rng.sample(range(total), 3))
+                for i in damaged:
+                    print(corrupt(db, "record", str(i)).strip(), flush=True)
+
+                broker = Broker(*flags, data_path=data)
+                self.assertEqual(drain(broker, TOPIC, CHANNEL, ledger), total - len(damaged))
+                counted = broker.metric("nsq_storage_corrupt_records_total")
+                self.assertEqual(broker.stop(), 0)
+                ledger.print("seed=%d damaged=%d counted=%d" % (seed, len(damaged), counted))
+                self.assertEqual(ledger.corrupt, 0, "seed %d: a damaged payload was delivered" % seed)
+                # Records are keyed in publish order, so the nth record is message n.
+                self.assertEqual(sorted(ledger.lost()), damaged, "seed %d" % seed)
+                self.assertEqual(counted, len(damaged))
+                self.assertIn("failed its checksum", broker.log())
+
+    def damage_sst(self, rng, data):
+        db = os.path.join(data, "nsqd.rocksdb")
+        corrupt(db, "flush")
+        sst = max(glob.glob(os.path.join(db, "*.sst")), key=os.path.getsize)
+        size = os.path.getsize(sst)
+        # Somewhere in the data blocks (index, filter and footer are at the end).
+        offset = rng.randrange(BLOCK, size // 2)
+        with open(sst, "r+b") as f:
+            f.seek(offset)
+            f.write(b"\xde\xad\xbe\xef" * 4)
+        print("overwrote 16 bytes of %s (%d bytes) at offset %d" %
+              (os.path.basename(sst), size, offset), flush=True)
+
+    def run_damaged_sst(self):
+        seed, rng = seeded_rng("damaged SST file")
+        total = scaled(20000, minimum=4000)
+        flags = ["--mem-queue-size=0"]
+        ledger = Ledger("damaged-sst")
+        data = tmpdir()
+        broker = Broker(*flags, data_path=data)
+        publish(broker, ledger, total)
+        self.assertEqual(broker.stop(), 0)
+        self.damage_sst(rng, data)
+
+        broker = Broker(*flags, data_path=data)  # it starts: RocksDB reads blocks lazily
+        drained = drain(broker, TOPIC, CHANNEL, ledger, timeout=120, stall_after=5)
+        status, ping = broker.request("GET", "/ping")
+        ch = broker.channel(TOPIC, CHANNEL)
+        self.assertEqual(broker.stop(), 0)
+        ledger.print("seed=%d stalled=%s depth_left=%d ping=%r" %
+                     (seed, drained is None, ch["depth"], ping[:120]))
+        return seed, ledger, drained, status, ping
+
+    def test_damaged_sst_block_is_never_delivered_and_shows_in_health(self):
+        seed, ledger, drained, status, ping = self.run_damaged_sst()
+        self.assertEqual(ledger.corrupt, 0, "seed %d: a damaged payload was delivered" % seed)
+        if ledger.lost():
+            # Whatever is not delivered is not lost silently: health names the damage.
+            self.assertEqual(status, 500, "seed %d" % seed)
+            self.assertIn(b"Corruption", ping)
+
+    @unittest.skipUnless(os.environ.get("NSQ_FAULT_KNOWN_BUGS"),
+                         "known bug: a damaged SST block stalls its channel for good; intact "
+                         "messages behind it are never delivered (RELIABILITY.md, 'Known gaps')")
+    def test_intact_messages_behind_a_damaged_sst_block_are_still_delivered(self):
+        seed, ledger, drained, _, _ = self.run_damaged_sst()
+        self.assertIsNotNone(drained, "seed %d: the channel stalled at the damaged block" % seed)
+        # At most the damaged block's records (and one either side) are gone.
+        self.assertLessEqual(len(ledger.lost()), 3 * BLOCK // RECORD, "seed %d" % seed)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

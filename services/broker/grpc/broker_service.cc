@@ -36,7 +36,11 @@ using BrokerServiceBase = nsq::v1::Broker::WithCallbackMethod_Publish<
     nsq::v1::Broker::WithCallbackMethod_PauseChannel<
     nsq::v1::Broker::WithCallbackMethod_UnpauseChannel<
     nsq::v1::Broker::WithCallbackMethod_GetStats<
-    nsq::v1::Broker::Service>>>>>>>>>>>>>;
+    nsq::v1::Broker::WithCallbackMethod_SetChannelPolicy<
+    nsq::v1::Broker::WithCallbackMethod_SetTopicPolicy<
+    nsq::v1::Broker::WithCallbackMethod_GetTopicPolicy<
+    nsq::v1::Broker::WithCallbackMethod_Peek<
+    nsq::v1::Broker::Service>>>>>>>>>>>>>>>>>;
 
 class BrokerServiceImpl final : public BrokerServiceBase {
  public:
@@ -134,7 +138,40 @@ class BrokerServiceImpl final : public BrokerServiceBase {
     return Done(context, absl::OkStatus());
   }
 
+  grpc::ServerUnaryReactor* SetChannelPolicy(grpc::CallbackServerContext* context,
+                                             const nsq::v1::SetChannelPolicyRequest* request,
+                                             nsq::v1::ChannelResponse*) override {
+    return Done(context, engine_->SetChannelPolicy(request->topic(), request->channel(),
+                                                   PolicyFromProto(request->policy())));
+  }
+  grpc::ServerUnaryReactor* SetTopicPolicy(grpc::CallbackServerContext* context,
+                                           const nsq::v1::SetTopicPolicyRequest* request,
+                                           nsq::v1::TopicResponse*) override {
+    return Done(context, engine_->SetTopicPolicy(request->topic(), PolicyFromProto(request->policy())));
+  }
+  grpc::ServerUnaryReactor* GetTopicPolicy(grpc::CallbackServerContext* context,
+                                           const nsq::v1::TopicRequest* request,
+                                           nsq::v1::ChannelPolicy* response) override {
+    absl::StatusOr<QueuePolicy> policy = engine_->GetTopicPolicy(request->topic());
+    if (policy.ok()) PolicyToProto(*policy, response);
+    return Done(context, policy.status());
+  }
+  grpc::ServerUnaryReactor* Peek(grpc::CallbackServerContext* context,
+                                 const nsq::v1::PeekRequest* request,
+                                 nsq::v1::PeekResponse* response) override {
+    if (request->limit() < 0 || request->limit() > kMaxPeek) {
+      return Done(context, absl::InvalidArgumentError(
+                               absl::StrCat("E_INVALID limit must be within 0-", kMaxPeek)));
+    }
+    const size_t limit = request->limit() == 0 ? 10 : static_cast<size_t>(request->limit());
+    auto peeked = engine_->Peek(request->topic(), request->channel(), limit);
+    if (!peeked.ok()) return Done(context, peeked.status());
+    for (const PeekedMessage& p : *peeked) PeekedToProto(p, response->add_messages());
+    return Done(context, absl::OkStatus());
+  }
+
  private:
+  static constexpr int32_t kMaxPeek = 1000;
   static grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
                                         const absl::Status& status) {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();

@@ -32,6 +32,12 @@ void AddTopicStats(const std::vector<TopicStats>& stats, bool include_clients,
       channel->set_zone_local_msg_count(c.zone_local_msg_count);
       channel->set_region_local_msg_count(c.region_local_msg_count);
       channel->set_global_msg_count(c.global_msg_count);
+      if (c.policy.active()) PolicyToProto(c.policy, channel->mutable_policy());
+      channel->set_attempts_exceeded_count(c.attempts_exceeded_count);
+      channel->set_expired_count(c.expired_count);
+      channel->set_dead_letter_count(c.dead_letter_count);
+      channel->set_depth_dropped_count(c.depth_dropped_count);
+      channel->set_depth_rejected_count(c.depth_rejected_count);
       if (!include_clients) continue;
       for (const ConsumerStats& s : c.consumers) {
         nsq::v1::ClientStats* client = channel->add_clients();
@@ -52,6 +58,58 @@ void AddTopicStats(const std::vector<TopicStats>& stats, bool include_clients,
       }
     }
   }
+}
+
+QueuePolicy PolicyFromProto(const nsq::v1::ChannelPolicy& proto) {
+  QueuePolicy p;
+  p.max_attempts = proto.max_attempts();
+  p.dead_letter_topic = proto.dead_letter_topic();
+  p.message_ttl = absl::Milliseconds(proto.message_ttl_ms());
+  p.dead_letter_expired = proto.dead_letter_expired();
+  p.max_depth = proto.max_depth();
+  p.depth_policy = proto.depth_policy() == nsq::v1::ChannelPolicy::DROP_OLDEST ? DepthPolicy::kDropOldest
+                                                                              : DepthPolicy::kRejectNew;
+  return p;
+}
+
+void PolicyToProto(const QueuePolicy& p, nsq::v1::ChannelPolicy* proto) {
+  proto->set_max_attempts(p.max_attempts);
+  proto->set_dead_letter_topic(p.dead_letter_topic);
+  proto->set_message_ttl_ms(absl::ToInt64Milliseconds(p.message_ttl));
+  proto->set_dead_letter_expired(p.dead_letter_expired);
+  proto->set_max_depth(p.max_depth);
+  proto->set_depth_policy(p.depth_policy == DepthPolicy::kDropOldest ? nsq::v1::ChannelPolicy::DROP_OLDEST
+                                                                     : nsq::v1::ChannelPolicy::REJECT_NEW);
+}
+
+void PeekedToProto(const PeekedMessage& p, nsq::v1::PeekedMessage* proto) {
+  switch (p.state) {
+    case PeekedMessage::State::kInFlight:
+      proto->set_state(nsq::v1::PeekedMessage::IN_FLIGHT);
+      break;
+    case PeekedMessage::State::kReady:
+      proto->set_state(nsq::v1::PeekedMessage::READY);
+      break;
+    case PeekedMessage::State::kDeferred:
+      proto->set_state(nsq::v1::PeekedMessage::DEFERRED);
+      break;
+  }
+  nsq::v1::Message* m = proto->mutable_message();
+  m->set_id(std::string(p.message->id.view()));
+  m->set_timestamp_ns(p.message->timestamp_ns);
+  m->set_attempts(p.attempts);
+  m->set_body(p.message->body);
+  if (const MessageOrigin* o = p.message->origin.get()) {
+    nsq::v1::Origin* origin = m->mutable_origin();
+    origin->set_topic(o->topic);
+    origin->set_channel(o->channel);
+    origin->set_id(std::string(o->id.view()));
+    origin->set_attempts(o->attempts);
+    origin->set_reason(static_cast<nsq::v1::Origin::Reason>(o->reason));
+  }
+  proto->set_due_ns(p.due_ns);
+  proto->set_deadline_ns(p.deadline_ns);
+  proto->set_client_id(Printable(p.consumer));
 }
 
 }  // namespace nsq::broker

@@ -8,6 +8,8 @@
 
 namespace nsq::v1 {
 class GetStatsResponse;
+class ChannelPolicy;
+class PeekedMessage;
 }  // namespace nsq::v1
 
 namespace nsq::broker {
@@ -17,5 +19,10 @@ namespace nsq::broker {
 // (client_id, hostname, user_agent) goes through Printable.
 void AddTopicStats(const std::vector<TopicStats>& stats, bool include_clients,
                    nsq::v1::GetStatsResponse* response);
+
+// QueuePolicy <-> nsq.v1.ChannelPolicy (validation is the engine's).
+QueuePolicy PolicyFromProto(const nsq::v1::ChannelPolicy& proto);
+void PolicyToProto(const QueuePolicy& policy, nsq::v1::ChannelPolicy* proto);
+void PeekedToProto(const PeekedMessage& peeked, nsq::v1::PeekedMessage* proto);
 
 }  // namespace nsq::broker

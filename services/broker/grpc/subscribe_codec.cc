@@ -1,6 +1,7 @@
 #include "services/broker/grpc/subscribe_codec.h"
 
 #include <cstring>
+#include <string_view>
 
 namespace nsq::broker::subscribe_codec {
 namespace {
@@ -20,6 +21,13 @@ constexpr uint8_t kIdTag = Tag(1, kLen);
 constexpr uint8_t kTimestampTag = Tag(2, kVarint);
 constexpr uint8_t kAttemptsTag = Tag(3, kVarint);
 constexpr uint8_t kBodyTag = Tag(4, kLen);
+constexpr uint8_t kOriginTag = Tag(5, kLen);
+// nsq.v1.Origin fields.
+constexpr uint8_t kOriginTopicTag = Tag(1, kLen);
+constexpr uint8_t kOriginChannelTag = Tag(2, kLen);
+constexpr uint8_t kOriginIdTag = Tag(3, kLen);
+constexpr uint8_t kOriginAttemptsTag = Tag(4, kVarint);
+constexpr uint8_t kOriginReasonTag = Tag(5, kVarint);
 
 size_t VarintSize(uint64_t v) {
   size_t n = 1;
@@ -39,6 +47,38 @@ char* PutVarint(uint64_t v, char* out) {
   return out;
 }
 
+size_t LenFieldSize(size_t n) { return n == 0 ? 0 : 1 + VarintSize(n) + n; }
+
+// The size of an encoded nsq.v1.Origin (without its own tag and length).
+size_t OriginSize(const MessageOrigin& o) {
+  size_t n = LenFieldSize(o.topic.size()) + LenFieldSize(o.channel.size()) + 1 + 1 + MessageId::kSize;
+  if (o.attempts != 0) n += 1 + VarintSize(o.attempts);
+  n += 1 + VarintSize(static_cast<uint8_t>(o.reason));
+  return n;
+}
+
+char* PutLenField(uint8_t tag, std::string_view v, char* out) {
+  if (v.empty()) return out;
+  *out++ = static_cast<char>(tag);
+  out = PutVarint(v.size(), out);
+  std::memcpy(out, v.data(), v.size());
+  return out + v.size();
+}
+
+char* PutOrigin(const MessageOrigin& o, char* out) {
+  *out++ = static_cast<char>(kOriginTag);
+  out = PutVarint(OriginSize(o), out);
+  out = PutLenField(kOriginTopicTag, o.topic, out);
+  out = PutLenField(kOriginChannelTag, o.channel, out);
+  out = PutLenField(kOriginIdTag, o.id.view(), out);
+  if (o.attempts != 0) {
+    *out++ = static_cast<char>(kOriginAttemptsTag);
+    out = PutVarint(o.attempts, out);
+  }
+  *out++ = static_cast<char>(kOriginReasonTag);
+  return PutVarint(static_cast<uint8_t>(o.reason), out);
+}
+
 // The size of one encoded nsq.v1.Message (without its own tag and length).
 size_t MessageSize(const Delivery& d) {
   size_t n = 1 + 1 + MessageId::kSize;  // id is always 16 bytes
@@ -48,6 +88,10 @@ size_t MessageSize(const Delivery& d) {
   if (d.attempts != 0) n += 1 + VarintSize(d.attempts);
   const size_t body = d.message->body.size();
   if (body != 0) n += 1 + VarintSize(body) + body;
+  if (d.message->origin) {
+    const size_t o = OriginSize(*d.message->origin);
+    n += 1 + VarintSize(o) + o;
+  }
   return n;
 }
 
@@ -109,6 +153,7 @@ char* EncodeMessages(absl::Span<const Delivery> deliveries, char* out) {
       std::memcpy(out, m.body.data(), m.body.size());
       out += m.body.size();
     }
+    if (m.origin) out = PutOrigin(*m.origin, out);
   }
   return out;
 }

@@ -39,6 +39,13 @@ std::string Reference(const std::vector<Delivery>& deliveries) {
     m->set_timestamp_ns(d.message->timestamp_ns);
     m->set_attempts(d.attempts);
     m->set_body(d.message->body);
+    if (const MessageOrigin* o = d.message->origin.get()) {
+      m->mutable_origin()->set_topic(o->topic);
+      m->mutable_origin()->set_channel(o->channel);
+      m->mutable_origin()->set_id(o->id.ToString());
+      m->mutable_origin()->set_attempts(o->attempts);
+      m->mutable_origin()->set_reason(static_cast<nsq::v1::Origin::Reason>(o->reason));
+    }
   }
   return response.SerializeAsString();
 }
@@ -52,6 +59,20 @@ TEST(SubscribeCodecTest, EncodesMessagesExactlyAsProtobufDoes) {
       MakeDelivery(std::string("\xff\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e", 16),
                    127, 128, std::string(127, 'z')),
   };
+  EXPECT_EQ(Encode(deliveries), Reference(deliveries));
+}
+
+TEST(SubscribeCodecTest, EncodesADeadLetterCopysOriginExactlyAsProtobufDoes) {
+  Delivery plain = MakeDelivery("0123456789abcdef", 5, 1, "body");
+  auto m = std::make_shared<Message>(*plain.message);
+  auto origin = std::make_shared<MessageOrigin>();
+  origin->topic = "orders";
+  origin->channel = std::string(200, 'c');
+  ASSERT_TRUE(MessageId::FromBytes("fedcba9876543210", &origin->id));
+  origin->attempts = 300;
+  origin->reason = MessageOrigin::Reason::kExpired;
+  m->origin = origin;
+  std::vector<Delivery> deliveries = {Delivery{m, 2}, plain};
   EXPECT_EQ(Encode(deliveries), Reference(deliveries));
 }
 

@@ -271,7 +271,9 @@ class SubscribeReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
         if (!MessageId::FromBytes(requeue.id(), &id)) {
           AddError(InvalidIdError("REQ", requeue.id()));
         } else {
-          absl::Status status = consumer->Requeue(id, absl::Milliseconds(requeue.delay_ms()));
+          const absl::Duration delay = absl::Milliseconds(requeue.delay_ms());
+          absl::Status status = requeue.without_attempt() ? consumer->RequeueWithoutAttempt(id, delay)
+                                                          : consumer->Requeue(id, delay);
           if (!status.ok()) AddError(CommandError("E_REQ_FAILED", status, requeue.id()));
         }
         return true;

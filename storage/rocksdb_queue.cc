@@ -153,7 +153,19 @@ absl::Status RocksQueue::Pop(size_t max, std::vector<QueuedMessage>* out) {
     out->push_back(std::move(m));
     ++taken;
   }
-  if (!it->status().ok()) return FromRocks(it->status(), "read");
+  if (!it->status().ok()) {
+    if (!it->status().IsCorruption()) return FromRocks(it->status(), "read");
+    // A damaged block: skip the records in it (counted, never delivered) so that the
+    // intact ones behind it are.
+    const uint64_t from = next_read_;
+    next_read_ = FirstReadableSeq(next_read_);
+    const uint64_t skipped = next_read_ - from;
+    for (uint64_t i = 0; i < skipped; ++i) s_->CountCorrupt();
+    spdlog::error("storage: queue {} records {}..{} are in a damaged block ({}); skipped",
+                  id_, from, next_read_ - 1, it->status().ToString());
+    if (holes_ahead_ > 0) holes_ahead_ -= std::min(holes_ahead_, skipped);
+    return absl::OkStatus();
+  }
   if (!it->Valid()) next_read_ = tail_;  // nothing left below the tail (holes after a restart)
   if (holes_ahead_ > 0) {
     const uint64_t passed = next_read_ - read_from;
@@ -162,6 +174,35 @@ absl::Status RocksQueue::Pop(size_t max, std::vector<QueuedMessage>* out) {
   }
   if (!durable_ && next_read_ - delete_from_ >= kDeleteRangeEvery) return DeleteConsumed();
   return absl::OkStatus();
+}
+
+bool RocksQueue::ReadableAt(uint64_t seq) {
+  const std::string lower = QueueKey(id_, seq);
+  const std::string upper = QueueKey(id_, tail_);
+  rocksdb::Slice lo(lower), up(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lo;
+  ro.iterate_upper_bound = &up;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(s_->db()->NewIterator(ro, s_->messages_cf()));
+  it->Seek(lo);
+  return it->status().ok();
+}
+
+uint64_t RocksQueue::FirstReadableSeq(uint64_t bad) {
+  // Gallop forward from the damaged seq, then bisect: the damaged block is one run of
+  // keys, and a seek past it reads the next block.
+  uint64_t lo = bad, hi = bad;
+  for (uint64_t step = 1;; step *= 2) {
+    hi = std::min(tail_, bad + step);
+    if (hi == tail_ || ReadableAt(hi)) break;
+    lo = hi;
+  }
+  while (hi - lo > 1) {
+    const uint64_t mid = lo + (hi - lo) / 2;
+    (ReadableAt(mid) ? hi : lo) = mid;
+  }
+  return hi;
 }
 
 absl::Status RocksQueue::Peek(size_t max, std::vector<QueuedMessage>* out) {

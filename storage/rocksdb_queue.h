@@ -85,6 +85,10 @@ class RocksQueue final : public broker::BackendQueue {
 
  private:
   absl::Status DeleteConsumed();
+  // Corruption: whether a read from `seq` gets past damaged blocks, and the first seq
+  // after `bad` that does (tail_ if none).
+  bool ReadableAt(uint64_t seq);
+  uint64_t FirstReadableSeq(uint64_t bad);
   absl::Status DeleteAcked();
 
   QueueDatabase* const s_;

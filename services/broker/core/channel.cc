@@ -67,6 +67,7 @@ absl::Status Channel::PutMessages(absl::Span<const MessagePtr> messages, int64_t
   // Deferred ones wait in memory up to --mem-queue-size, the rest on disk by due time.
   absl::Status status = deliver_at_ns > 0 ? deferred_.AddPublished(batch) : queue_.PutBatch(batch);
   engine_->RecordStorageResult(status);
+  if (!status.ok()) message_count_ -= messages.size();  // refused: not counted
   if (policy_.max_depth > 0) TrimToMaxDepthLocked();
   DispatchLocked();
   return status;

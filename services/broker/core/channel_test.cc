@@ -491,6 +491,8 @@ TEST_F(ChannelStorageFailureTest, APublishTheStorageRefusesFailsAndQueuesNothing
   std::vector<std::string_view> bodies = {"x", "y"};
   EXPECT_EQ(engine_->Publish("t", bodies).code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(ChannelStatsOf("t", "ch").depth, 2);  // m1, m2: nothing of the failed publish
+  EXPECT_EQ(ChannelStatsOf("t", "ch").message_count, 3u);  // nor counted
+  EXPECT_EQ(TopicStatsOf("t").message_count, 3u);
 }
 
 TEST_F(ChannelTest, BackendCursorAndAcksAreWrittenOutAtLeastOnceASecond) {

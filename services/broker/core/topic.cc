@@ -87,6 +87,10 @@ absl::Status Topic::Publish(absl::Span<const std::string_view> bodies, absl::Dur
       for (MessagePtr& m : messages) queued.push_back(QueuedMessage{std::move(m), deliver_at, 0});
       absl::Status st = backlog_.PutBatch(queued);
       engine_->RecordStorageResult(st);
+      if (!st.ok()) {  // refused: not counted
+        message_count_ -= queued.size();
+        message_bytes_ -= bytes;
+      }
       FlushBacklogLocked(2 * queued.size());
       backlog_.TrimToCapacity();  // an ephemeral topic drops past --mem-queue-size
       return st;
@@ -102,6 +106,11 @@ absl::Status Topic::Publish(absl::Span<const std::string_view> bodies, absl::Dur
   for (const auto& channel : *targets) {
     absl::Status st = channel->PutMessages(messages, deliver_at);
     if (!st.ok()) result = st;
+  }
+  if (!result.ok()) {  // the publisher is told it failed: not counted
+    absl::MutexLock lock(&mu_);
+    message_count_ -= messages.size();
+    message_bytes_ -= bytes;
   }
   return result;
 }

@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 #include "storage/record.h"
@@ -182,15 +183,36 @@ class RocksStorageImpl final : public RocksStorage, public QueueDatabase {
 
   absl::Mutex registry_mu_;  // queue id assignment
 
-  // The first failed write, which ends all writes until a restart.
+  // The failed write that ends all writes until RocksDB recovers from it (TryResume).
   absl::Status Failure() {
     if (!failed_.load(std::memory_order_acquire)) return absl::OkStatus();
+    TryResume();
     absl::MutexLock lock(&failure_mu_);
     return failure_;
+  }
+  // After a failure, at most once a second: asks RocksDB to resume (it switches to a new
+  // log once the cause, e.g. a full disk, is gone). Writes work again if it does.
+  void TryResume() {
+    {
+      absl::MutexLock lock(&failure_mu_);
+      const absl::Time now = absl::Now();
+      if (failure_.ok() || now < next_resume_) return;
+      next_resume_ = now + absl::Seconds(1);
+    }
+    rocksdb::Status st = db_->Resume();
+    if (!st.ok()) {
+      spdlog::debug("storage: resume: {}", st.ToString());
+      return;
+    }
+    absl::MutexLock lock(&failure_mu_);
+    spdlog::warn("storage: recovered from \"{}\"; writes are accepted again", std::string(failure_.message()));
+    failure_ = absl::OkStatus();
+    failed_.store(false, std::memory_order_release);
   }
   std::atomic<bool> failed_{false};
   absl::Mutex failure_mu_;
   absl::Status failure_ ABSL_GUARDED_BY(failure_mu_);
+  absl::Time next_resume_ ABSL_GUARDED_BY(failure_mu_) = absl::InfinitePast();
 
   struct Waiter {
     uint64_t ticket;
@@ -314,6 +336,12 @@ void RocksStorageImpl::SyncLoop() {
     mu_.AwaitWithTimeout(absl::Condition(wake, this), options_.sync_timeout);
     if (stopping_) return;
     sync_wanted_ = false;
+    if (failed_.load(std::memory_order_acquire)) {
+      mu_.Unlock();
+      TryResume();  // with no writes coming, recovery still happens
+      mu_.Lock();
+      continue;
+    }
     if (unsynced_.load() > 0) {
       mu_.Unlock();
       absl::Status st = Sync();

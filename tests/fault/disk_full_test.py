@@ -5,6 +5,7 @@ delivered: half while the disk is full, the rest after a SIGTERM (which logs wha
 not write out and exits 1), more room and a restart. Needs root to mount a tmpfs; skipped otherwise."""
 import os
 import subprocess
+import time
 import unittest
 
 from fault_lib import Broker, Ledger, V2, V2Error, body, drain, tmpdir
@@ -24,7 +25,7 @@ class DiskFullTest(unittest.TestCase):
     def tearDown(self):
         subprocess.run(["umount", "-l", self.mnt], capture_output=True)
 
-    def run_mode(self, name, mem_queue_size, drain_while_full=True):
+    def run_mode(self, name, mem_queue_size, drain_while_full=True, room_before_stop=False):
         flags = ["--mem-queue-size=%d" % mem_queue_size]
         ledger = Ledger("disk-full " + name)
         data = os.path.join(self.mnt, name)
@@ -76,11 +77,32 @@ class DiskFullTest(unittest.TestCase):
             c.fin([m.id for m in msgs])
         c.close()
         during = ledger.deliveries
-        # The shutdown cannot write the channel's state out either, and says so.
-        self.assertEqual(broker.stop(), 1)
-        self.assertIn("shutdown: cannot write channel %s/%s out" % (TOPIC, CHANNEL), broker.log())
+        if room_before_stop:
+            # The operator makes room: the storage resumes by itself (RocksDB wants more
+            # free space than one memtable, 64 MiB here), and the shutdown then writes
+            # out what was held in memory.
+            subprocess.run(["mount", "-o", "remount,size=160m", self.mnt], check=True)
+            resumed = False
+            for _ in range(300):
+                if "writes are accepted again" in broker.log():
+                    resumed = True
+                    break
+                time.sleep(0.1)
+            self.assertTrue(resumed, "the storage did not resume with room again")
+            # The next write succeeds, and health says so again.
+            status, _ = broker.request("POST", "/pub?topic=" + TOPIC, body(10**9 + 2, PAD))
+            self.assertEqual(status, 200)
+            ledger.published += 1
+            ledger.acked.add(10**9 + 2)
+            self.assertEqual(broker.request("GET", "/ping"), (200, b"OK"))
+            self.assertIn("writes are accepted again", broker.log())
+            self.assertEqual(broker.stop(), 0)
+        else:
+            # The shutdown cannot write the channel's state out either, and says so.
+            self.assertEqual(broker.stop(), 1)
+            self.assertIn("shutdown: cannot write channel %s/%s out" % (TOPIC, CHANNEL), broker.log())
 
-        subprocess.run(["mount", "-o", "remount,size=64m", self.mnt], check=True)
+        subprocess.run(["mount", "-o", "remount,size=160m", self.mnt], check=True)
         broker = Broker(*flags, data_path=data)
         self.assertEqual(broker.request("GET", "/ping"), (200, b"OK"))
         drain(broker, TOPIC, CHANNEL, ledger)
@@ -95,6 +117,9 @@ class DiskFullTest(unittest.TestCase):
 
     def test_default_mode(self):
         self.run_mode("default", 1000)
+
+    def test_default_mode_room_again_before_sigterm_keeps_what_is_held_in_memory(self):
+        self.run_mode("default-resumed", 1000, drain_while_full=False, room_before_stop=True)
 
     @unittest.skipUnless(os.environ.get("NSQ_FAULT_KNOWN_BUGS"),
                          "known bug: default mode, SIGTERM while the disk is full loses the "

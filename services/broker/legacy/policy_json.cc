@@ -128,12 +128,19 @@ std::string OriginJson(const broker::MessageOrigin& origin) {
   return w.Release();
 }
 
-std::string PeekJson(const std::vector<broker::PeekedMessage>& messages) {
+std::string PeekJson(const std::vector<broker::PeekedMessage>& messages, size_t max_body_bytes) {
   json::GoJsonWriter w;
   w.BeginObject();
   w.Key("messages").BeginArray();
+  size_t body_bytes = 0;
+  bool truncated = false;
   for (const broker::PeekedMessage& p : messages) {
     const broker::Message& m = *p.message;
+    if (body_bytes > 0 && body_bytes + m.body.size() > max_body_bytes) {
+      truncated = true;
+      break;
+    }
+    body_bytes += m.body.size();
     w.BeginObject();
     w.Key("state").String(Sv(StateName(p.state)));
     w.Key("id").String(Sv(m.id.view()));
@@ -157,6 +164,7 @@ std::string PeekJson(const std::vector<broker::PeekedMessage>& messages) {
     w.EndObject();
   }
   w.EndArray();
+  if (truncated) w.Key("truncated").Bool(true);
   w.EndObject();
   return w.Release();
 }

@@ -14,6 +14,8 @@
 
 namespace nsq::legacy {
 
+inline constexpr size_t kMaxPeekBodyBytes = 8 << 20;
+
 // {"max_attempts":N,"dead_letter_topic":"x","message_ttl_ms":N,"dead_letter_expired":b,
 //  "max_depth":N,"depth_policy":"reject_new"|"drop_oldest"}
 void WritePolicy(json::GoJsonWriter& w, const broker::QueuePolicy& policy);
@@ -32,8 +34,11 @@ std::string OriginJson(const broker::MessageOrigin& origin);
 // {"messages":[{"state":"in_flight"|"ready"|"deferred","id":..,"attempts":N,
 //   "timestamp":ns,"body":"<utf-8 text>" (or base64 with "encoding":"base64"),
 //   "due_ns" (deferred), "deadline_ns" and "client_id" (in flight), "origin" (dead-letter
-//   copies)}]}
-std::string PeekJson(const std::vector<broker::PeekedMessage>& messages);
+//   copies)}]}. Bodies past `max_body_bytes` in total (the first one always goes in) are
+// left out, and then the answer ends with "truncated":true, so a peek at big messages
+// stays bounded.
+std::string PeekJson(const std::vector<broker::PeekedMessage>& messages,
+                     size_t max_body_bytes = kMaxPeekBodyBytes);
 
 bool IsValidUtf8(std::string_view s);
 

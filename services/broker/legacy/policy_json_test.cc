@@ -1,7 +1,10 @@
 #include "services/broker/legacy/policy_json.h"
 
+#include <memory>
 #include <string>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
 namespace nsq::legacy {
@@ -54,6 +57,26 @@ TEST(PolicyJsonTest, Utf8Validation) {
   EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong
   EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // surrogate
   EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // past U+10FFFF
+}
+
+TEST(PolicyJsonTest, PeekStopsAtItsBodyBudgetAndSaysSo) {
+  std::vector<broker::PeekedMessage> peeked;
+  for (int i = 0; i < 3; ++i) {
+    auto m = std::make_shared<broker::Message>();
+    m->body = std::string(10, 'a' + i);
+    broker::PeekedMessage p;
+    p.message = m;
+    peeked.push_back(p);
+  }
+  const std::string all = PeekJson(peeked, 30);
+  EXPECT_EQ(all.find("truncated"), std::string::npos);
+  EXPECT_NE(all.find("cccccccccc"), std::string::npos);
+  const std::string cut = PeekJson(peeked, 25);
+  EXPECT_NE(cut.find("bbbbbbbbbb"), std::string::npos);
+  EXPECT_EQ(cut.find("cccccccccc"), std::string::npos);
+  EXPECT_TRUE(absl::EndsWith(cut, "],\"truncated\":true}")) << cut;
+  // The first one always goes in, however big.
+  EXPECT_NE(PeekJson(peeked, 1).find("aaaaaaaaaa"), std::string::npos);
 }
 
 }  // namespace

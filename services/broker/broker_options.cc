@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/flags/flags.h"
+#include "common/names/names.h"
 
 namespace nsq::broker {
 
@@ -74,6 +75,13 @@ void BrokerOptions::RegisterFlags(flags::FlagSet* f) {
   f->AddString("topology-region", &topology_region, "A region represents a larger domain, made up of one or more zones for preferring closer consumer");
   f->AddString("topology-zone", &topology_zone, "A zone represents a logical failure domain for preferring closer consumer");
   f->AddStringList("enable-experiment", &enable_experiment, "enable experimental feature (may be given multiple times) (valid options: \"topology-aware-consumption\")");
+  // Beyond NSQ (not stock nsqd flags): the default policy of every new channel.
+  f->AddInt64("max-attempts", &max_attempts, "[beyond NSQ] deliveries without FIN after which a message goes to --dead-letter-topic (or is dropped) (default 0, i.e., unlimited)");
+  f->AddString("dead-letter-topic", &dead_letter_topic, "[beyond NSQ] topic that receives messages past --max-attempts (and expired ones under --dead-letter-expired); empty = drop them");
+  f->AddDuration("message-ttl", &message_ttl, "[beyond NSQ] messages older than this (from their publish time) are not delivered (default 0, i.e., never)");
+  f->AddBool("dead-letter-expired", &dead_letter_expired, "[beyond NSQ] send messages older than --message-ttl to --dead-letter-topic instead of dropping them");
+  f->AddInt64("max-depth", &max_depth, "[beyond NSQ] most ready messages per channel (default 0, i.e., unbounded)");
+  f->AddString("depth-policy", &depth_policy, "[beyond NSQ] what a channel at --max-depth does with a publish: reject_new (it fails) or drop_oldest");
 }
 
 absl::Status BrokerOptions::Validate() const {
@@ -118,7 +126,40 @@ absl::Status BrokerOptions::Validate() const {
   if (!statsd_address.empty() && statsd_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--statsd-interval must be > 0");
   }
+  return ValidatePolicyFlags();
+}
+
+absl::Status BrokerOptions::ValidatePolicyFlags() const {
+  if (max_attempts < 0 || max_attempts > 65535) {
+    return absl::InvalidArgumentError("--max-attempts must be [0,65535]");
+  }
+  if (message_ttl < absl::ZeroDuration()) return absl::InvalidArgumentError("--message-ttl must be >= 0");
+  if (max_depth < 0) return absl::InvalidArgumentError("--max-depth must be >= 0");
+  if (depth_policy != "reject_new" && depth_policy != "drop_oldest") {
+    return absl::InvalidArgumentError("--depth-policy must be reject_new or drop_oldest");
+  }
+  if (!dead_letter_topic.empty() && !names::IsValidName(dead_letter_topic)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--dead-letter-topic \"", dead_letter_topic, "\" is not a valid topic name"));
+  }
+  if (dead_letter_expired && dead_letter_topic.empty()) {
+    return absl::InvalidArgumentError("--dead-letter-expired needs --dead-letter-topic");
+  }
+  if (dead_letter_expired && message_ttl == absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--dead-letter-expired needs --message-ttl");
+  }
   return absl::OkStatus();
+}
+
+QueuePolicy BrokerOptions::DefaultPolicy() const {
+  QueuePolicy p;
+  p.max_attempts = static_cast<int32_t>(max_attempts);
+  p.dead_letter_topic = dead_letter_topic;
+  p.message_ttl = message_ttl;
+  p.dead_letter_expired = dead_letter_expired;
+  p.max_depth = max_depth;
+  p.depth_policy = depth_policy == "drop_oldest" ? DepthPolicy::kDropOldest : DepthPolicy::kRejectNew;
+  return p;
 }
 
 absl::StatusOr<std::vector<double>> BrokerOptions::E2EPercentiles() const {
@@ -204,6 +245,7 @@ EngineOptions BrokerOptions::ToEngineOptions() const {
   e.topology_aware_consumption =
       std::find(enable_experiment.begin(), enable_experiment.end(), "topology-aware-consumption") !=
       enable_experiment.end();
+  e.default_policy = DefaultPolicy();
   return e;
 }
 

@@ -102,6 +102,15 @@ struct BrokerOptions {
   std::string topology_zone;                 // --topology-zone
   std::vector<std::string> enable_experiment;  // experiment names (repeatable)
 
+  // Beyond NSQ: the broker-wide default QueuePolicy of every topic's new channels (a
+  // topic's or channel's own policy, set over gRPC or HTTP, wins). All off by default.
+  int64_t max_attempts = 0;              // deliveries without FIN before dead-lettering; 0 = unlimited
+  std::string dead_letter_topic;         // where such messages go; "" = dropped (counted)
+  absl::Duration message_ttl = absl::ZeroDuration();  // from publish time; 0 = never expire
+  bool dead_letter_expired = false;      // expired messages go to --dead-letter-topic
+  int64_t max_depth = 0;                 // most ready messages per channel; 0 = unbounded
+  std::string depth_policy = "reject_new";  // reject_new or drop_oldest
+
   // Registers every field above as a flag (and config key) on `flags`.
   void RegisterFlags(flags::FlagSet* flags);
   // nsqd's startup checks, with its messages.
@@ -109,8 +118,12 @@ struct BrokerOptions {
   // Fills node_id from the hostname when it was not given.
   void ResolveDefaults();
   EngineOptions ToEngineOptions() const;
+  // The broker-wide default policy from the flags above (depth_policy must be valid).
+  QueuePolicy DefaultPolicy() const;
   // The e2e percentiles as numbers, with nsqd's error for one outside (0,1].
   absl::StatusOr<std::vector<double>> E2EPercentiles() const;
+  // The checks of the policy flags (Validate runs them).
+  absl::Status ValidatePolicyFlags() const;
   // One startup line per given option that has no effect here, saying so.
   std::vector<std::string> NoOpNotices() const;
 };

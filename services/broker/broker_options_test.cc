@@ -308,3 +308,81 @@ TEST(BrokerOptionsTest, StatsdIntervalMustBePositiveWhenPushing) {
 
 }  // namespace
 }  // namespace nsq::broker
+
+namespace nsq::broker {
+namespace {
+
+TEST(BrokerOptionsTest, PolicyFlagsAreOffByDefault) {
+  BrokerOptions o;
+  ASSERT_TRUE(ParseArgs(&o, {}).ok());
+  EXPECT_EQ(o.ToEngineOptions().default_policy, QueuePolicy{});
+  EXPECT_FALSE(o.ToEngineOptions().default_policy.active());
+}
+
+TEST(BrokerOptionsTest, PolicyFlagsBecomeTheEngineDefaultPolicy) {
+  BrokerOptions o;
+  ASSERT_TRUE(ParseArgs(&o, {"--max-attempts=5", "--dead-letter-topic=dlq", "--message-ttl=1m30s",
+                             "--dead-letter-expired", "--max-depth", "1000",
+                             "--depth-policy=drop_oldest"})
+                  .ok());
+  o.node_id = 1;
+  ASSERT_TRUE(o.Validate().ok()) << o.Validate();
+  const QueuePolicy p = o.ToEngineOptions().default_policy;
+  EXPECT_EQ(p.max_attempts, 5);
+  EXPECT_EQ(p.dead_letter_topic, "dlq");
+  EXPECT_EQ(p.message_ttl, absl::Seconds(90));
+  EXPECT_TRUE(p.dead_letter_expired);
+  EXPECT_EQ(p.max_depth, 1000);
+  EXPECT_EQ(p.depth_policy, DepthPolicy::kDropOldest);
+}
+
+TEST(BrokerOptionsTest, PolicyFlagsAreReadFromTheConfigFile) {
+  std::string path = std::string(getenv("TEST_TMPDIR")) + "/policy.cfg";
+  std::ofstream(path) << "max_attempts = 3\ndead_letter_topic = \"dead\"\nmessage_ttl = \"10s\"\n"
+                         "max_depth = 7\ndepth_policy = \"reject_new\"\n";
+  BrokerOptions o;
+  ASSERT_TRUE(ParseArgs(&o, {"--config=" + path}).ok());
+  const QueuePolicy p = o.DefaultPolicy();
+  EXPECT_EQ(p.max_attempts, 3);
+  EXPECT_EQ(p.dead_letter_topic, "dead");
+  EXPECT_EQ(p.message_ttl, absl::Seconds(10));
+  EXPECT_EQ(p.max_depth, 7);
+  EXPECT_EQ(p.depth_policy, DepthPolicy::kRejectNew);
+}
+
+TEST(BrokerOptionsTest, BadPolicyFlagsGetAClearError) {
+  auto error_of = [](std::vector<std::string> args) {
+    BrokerOptions o;
+    absl::Status parsed = ParseArgs(&o, std::move(args));
+    if (!parsed.ok()) return std::string(parsed.message());
+    o.node_id = 1;
+    return std::string(o.Validate().message());
+  };
+  EXPECT_EQ(error_of({"--max-attempts=-1"}), "--max-attempts must be [0,65535]");
+  EXPECT_EQ(error_of({"--max-attempts=70000"}), "--max-attempts must be [0,65535]");
+  EXPECT_EQ(error_of({"--message-ttl=-5s"}), "--message-ttl must be >= 0");
+  EXPECT_EQ(error_of({"--max-depth=-1"}), "--max-depth must be >= 0");
+  EXPECT_EQ(error_of({"--depth-policy=drop_newest"}), "--depth-policy must be reject_new or drop_oldest");
+  EXPECT_EQ(error_of({"--dead-letter-topic=bad topic"}),
+            "--dead-letter-topic \"bad topic\" is not a valid topic name");
+  EXPECT_EQ(error_of({"--dead-letter-expired", "--message-ttl=1s"}),
+            "--dead-letter-expired needs --dead-letter-topic");
+  EXPECT_EQ(error_of({"--dead-letter-expired", "--dead-letter-topic=d"}),
+            "--dead-letter-expired needs --message-ttl");
+  // Not a Go duration: the flag parser's own error, naming the flag.
+  EXPECT_NE(error_of({"--message-ttl=soon"}).find("message-ttl"), std::string::npos);
+}
+
+TEST(BrokerOptionsTest, PolicyFlagsAreInTheHelp) {
+  flags::FlagSet f("nsqd");
+  BrokerOptions o;
+  o.RegisterFlags(&f);
+  const std::string help = f.Usage();
+  for (const char* name : {"-max-attempts", "-dead-letter-topic", "-message-ttl", "-dead-letter-expired",
+                           "-max-depth", "-depth-policy"}) {
+    EXPECT_NE(help.find(name), std::string::npos) << name;
+  }
+}
+
+}  // namespace
+}  // namespace nsq::broker

@@ -212,6 +212,18 @@ TEST_F(PolicyTest, BrokerWideDefaultsApplyToNewChannels) {
   EXPECT_EQ(ChannelStatsOf("t", "c").policy.message_ttl, absl::Minutes(5));
 }
 
+TEST_F(PolicyTest, TheBrokerWideDeadLetterTopicDoesNotTakeTheBrokerWideDefault) {
+  EngineOptions opts;
+  opts.default_policy.max_attempts = 2;
+  opts.default_policy.dead_letter_topic = "dlq";
+  Reset(opts);
+  ASSERT_TRUE(engine_->CreateChannel("t", "c").ok());
+  ASSERT_TRUE(engine_->CreateChannel("dlq", "c").ok());
+  EXPECT_EQ(ChannelStatsOf("t", "c").policy.dead_letter_topic, "dlq");
+  EXPECT_EQ(ChannelStatsOf("dlq", "c").policy, QueuePolicy{});
+  EXPECT_EQ(*engine_->GetTopicPolicy("dlq"), QueuePolicy{});
+}
+
 TEST_F(PolicyTest, PoliciesArePersistedWithTheTopology) {
   QueuePolicy p = MaxAttempts(5, "dead");
   p.max_depth = 100;

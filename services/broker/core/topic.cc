@@ -11,6 +11,16 @@ constexpr size_t kFlushBatch = 1024;
 // several timer ticks instead of inside one publish or subscribe.
 constexpr size_t kFlushBudget = 64 * 1024;
 absl::Status Exiting() { return absl::FailedPreconditionError("exiting"); }
+
+// The broker-wide default, except for the topic it names as dead-letter topic: that one
+// keeps NSQ's behaviour (its channels would otherwise dead-letter into themselves and
+// could expire or drop what was dead-lettered); give it a policy of its own instead.
+QueuePolicy BrokerDefaultFor(const std::string& topic, const QueuePolicy& broker_default) {
+  if (!broker_default.dead_letter_topic.empty() && broker_default.dead_letter_topic == topic) {
+    return QueuePolicy{};
+  }
+  return broker_default;
+}
 }  // namespace
 
 Topic::Topic(Engine* engine, std::string name, std::unique_ptr<BackendQueue> backend, bool paused,
@@ -22,7 +32,7 @@ Topic::Topic(Engine* engine, std::string name, std::unique_ptr<BackendQueue> bac
       ids_(engine->options().node_id),
       backlog_(engine->options().mem_queue_size, std::move(backend)),
       starting_(starting),
-      default_policy_(engine->options().default_policy) {}
+      default_policy_(BrokerDefaultFor(name_, engine->options().default_policy)) {}
 
 void Topic::SetDefaultPolicy(const QueuePolicy& policy) {
   absl::MutexLock lock(&mu_);

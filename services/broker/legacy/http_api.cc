@@ -12,6 +12,7 @@
 #include "common/http/server.h"
 #include "common/json/go_json.h"
 #include "services/broker/legacy/http_config.h"
+#include "services/broker/legacy/http_policy.h"
 #include "services/broker/legacy/http_pub.h"
 #include "services/broker/legacy/http_stats.h"
 #include "services/broker/legacy/http_topic_channel.h"
@@ -93,6 +94,17 @@ class HttpApi {
     route("/channel/empty", "POST", on_engine(&HandleChannelEmpty));
     route("/channel/pause", "POST", on_engine(&HandleChannelPause));
     route("/channel/unpause", "POST", on_engine(&HandleChannelPause));
+    // Beyond NSQ (http_policy): GET and POST on one path.
+    auto get_post_route = [server, self](const std::string& path, Handler fn) {
+      server->Handle(path, [self, fn = std::move(fn)](const http::Request& req) {
+        if (self->options_.tls_required) return self->TlsRequired();
+        if (req.method != "GET" && req.method != "POST") return MethodNotAllowed(req, {"GET", "POST"});
+        return fn(req);
+      });
+    };
+    get_post_route("/channel/policy", on_engine(&HandleChannelPolicy));
+    get_post_route("/topic/policy", on_engine(&HandleTopicPolicy));
+    route("/channel/peek", "GET", on_engine(&HandleChannelPeek));
     server->HandlePrefix("/config/", [self](const http::Request& req) {
       if (self->options_.tls_required) return self->TlsRequired();
       if (req.method != "GET" && req.method != "PUT") return MethodNotAllowed(req, {"GET", "PUT"});

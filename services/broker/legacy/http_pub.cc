@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "services/broker/legacy/auth.h"
@@ -60,13 +61,19 @@ std::optional<http::Response> CheckPublishAuth(const HttpApiOptions& options,
 }
 
 // Publishes and replies OK once durable; nsqd answers every publish failure (its
-// topic exiting) with 503 EXITING.
+// topic exiting) with 503 EXITING. A publish refused by a channel's max_depth is 503 too,
+// with the reason ("E_PUB_FAILED channel t:c is full (max_depth N)").
 void PublishAndReply(broker::Engine* engine, std::string_view topic,
                      absl::Span<const std::string_view> bodies, absl::Duration defer,
                      const http::Reply& reply) {
   engine->PublishAsync(topic, bodies, defer, nullptr,
                        [reply](absl::Status st) {
-                         reply(st.ok() ? V1Text("OK") : V1Error(503, "EXITING"));
+                         if (st.ok()) return reply(V1Text("OK"));
+                         // Beyond NSQ: a channel at max_depth under reject_new.
+                         if (absl::IsResourceExhausted(st)) {
+                           return reply(V1Error(503, absl::StrCat("E_PUB_FAILED ", st.message())));
+                         }
+                         reply(V1Error(503, "EXITING"));
                        });
 }
 

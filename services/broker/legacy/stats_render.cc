@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "common/flags/flags.h"
 #include "common/json/go_json.h"
+#include "services/broker/legacy/policy_json.h"
 #include "services/broker/legacy/v2_protocol.h"
 
 namespace nsq::legacy {
@@ -94,6 +95,20 @@ void WriteClient(GoJsonWriter& w, const V2ClientInfo* v2, const broker::Consumer
   w.EndObject();
 }
 
+// Beyond NSQ: the QueuePolicy counters when non-zero and the policy when one is set, so
+// that a channel without a policy shows nsqd's keys only.
+void WritePolicyStats(GoJsonWriter& w, const broker::ChannelStats& c) {
+  if (c.attempts_exceeded_count > 0) w.Key("attempts_exceeded_count").Uint(c.attempts_exceeded_count);
+  if (c.expired_count > 0) w.Key("expired_count").Uint(c.expired_count);
+  if (c.dead_letter_count > 0) w.Key("dead_letter_count").Uint(c.dead_letter_count);
+  if (c.depth_dropped_count > 0) w.Key("depth_dropped_count").Uint(c.depth_dropped_count);
+  if (c.depth_rejected_count > 0) w.Key("depth_rejected_count").Uint(c.depth_rejected_count);
+  if (c.policy.active()) {
+    w.Key("policy");
+    WritePolicy(w, c.policy);
+  }
+}
+
 void WriteChannel(GoJsonWriter& w, const StatsPage& page, const broker::ChannelStats& c) {
   w.BeginObject();
   w.Key("channel_name").String(c.name);
@@ -111,6 +126,7 @@ void WriteChannel(GoJsonWriter& w, const StatsPage& page, const broker::ChannelS
   if (c.global_msg_count > 0) w.Key("global_msg_count").Uint(c.global_msg_count);
   w.Key("requeue_count").Uint(c.requeue_count);
   w.Key("timeout_count").Uint(c.timeout_count);
+  WritePolicyStats(w, c);
   w.Key("client_count").Int(c.consumer_count);
   w.Key("clients");
   if (page.include_clients) {

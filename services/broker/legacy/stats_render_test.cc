@@ -201,5 +201,28 @@ TEST(StatsRenderTest, TextWithNothingSaysNoneAndListsMemoryKeys) {
   EXPECT_THAT(text, EndsWith("   gc_total_runs            \t0\n\nTopics: None\n\nProducers: None\n"));
 }
 
+TEST(StatsRenderTest, JsonShowsPolicyCountersAndThePolicyOnlyWhenSet) {
+  StatsPage page = OneGrpcConsumer();
+  const std::string stock = StatsJson(page);
+  for (const char* key : {"attempts_exceeded_count", "expired_count", "dead_letter_count",
+                          "depth_dropped_count", "depth_rejected_count", "policy"}) {
+    EXPECT_EQ(stock.find(key), std::string::npos) << key;
+  }
+  broker::ChannelStats& c = page.topics[0].channels[0];
+  c.attempts_exceeded_count = 1;
+  c.expired_count = 2;
+  c.dead_letter_count = 3;
+  c.depth_dropped_count = 4;
+  c.depth_rejected_count = 5;
+  c.policy.max_attempts = 3;
+  c.policy.dead_letter_topic = "dlq";
+  EXPECT_THAT(StatsJson(page),
+              HasSubstr(R"("timeout_count":0,"attempts_exceeded_count":1,"expired_count":2,)"
+                        R"("dead_letter_count":3,"depth_dropped_count":4,"depth_rejected_count":5,)"
+                        R"("policy":{"max_attempts":3,"dead_letter_topic":"dlq","message_ttl_ms":0,)"
+                        R"("dead_letter_expired":false,"max_depth":0,"depth_policy":"reject_new"},)"
+                        R"("client_count":1,)"));
+}
+
 }  // namespace
 }  // namespace nsq::legacy

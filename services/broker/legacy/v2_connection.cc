@@ -314,6 +314,7 @@ void Connection::Identify(const DecodedCommand& c) {
   reply.output_buffer_timeout_ms = settings_.output_buffer_timeout_ms;
   reply.topology_zone = opts_.topology_zone;
   reply.topology_region = opts_.topology_region;
+  reply.dead_letter_origin = settings_.dead_letter_origin;
   SendResponse(IdentifyReplyJson(reply));
 
   pending_codec_ = snappy ? 1 : deflate ? 2 : 0;

@@ -3,7 +3,9 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "services/broker/legacy/policy_json.h"
 #include "services/broker/legacy/v2_connection.h"
 #include "spdlog/spdlog.h"
 
@@ -13,6 +15,9 @@ namespace asio = boost::asio;
 namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
+// The line that precedes a dead-letter copy's body for a client that IDENTIFYed with
+// "dead_letter_origin": true.
+constexpr char kOriginHeader[] = "NSQ-Origin: ";
 }  // namespace
 
 void Connection::SendResponse(std::string_view data) {
@@ -48,6 +53,13 @@ void Connection::DrainDeliveries() {
     draining_.swap(pending_);
   }
   for (const broker::Delivery& d : draining_) {
+    if (settings_.dead_letter_origin && d.message->origin) {
+      // Beyond NSQ, asked for in IDENTIFY: a dead-letter copy says where it came from.
+      const std::string body = absl::StrCat(kOriginHeader, OriginJson(*d.message->origin), "\n",
+                                            d.message->body);
+      AppendMessageFrame(&out_, d.message->timestamp_ns, d.attempts, d.message->id.view(), body);
+      continue;
+    }
     AppendMessageFrame(&out_, d.message->timestamp_ns, d.attempts, d.message->id.view(),
                        d.message->body);
   }

@@ -462,6 +462,7 @@ absl::StatusOr<IdentifyRequest> ParseIdentify(std::string_view body) {
     } else if (key == "msg_timeout") ok &= get_int(v, &r.msg_timeout, kI64Min, kI64Max);
     else if (key == "topology_region") ok &= get_string(v, &r.topology_region);
     else if (key == "topology_zone") ok &= get_string(v, &r.topology_zone);
+    else if (key == "dead_letter_origin") ok &= get_bool(v, &r.dead_letter_origin);
   }
   if (!ok) return bad;
   return r;
@@ -510,6 +511,7 @@ absl::Status ApplyIdentify(const IdentifyRequest& r, const IdentifyLimits& limit
   } else {
     return absl::InvalidArgumentError(absl::StrCat("msg timeout (", r.msg_timeout, ") is invalid"));
   }
+  s->dead_letter_origin = r.dead_letter_origin;
   return absl::OkStatus();
 }
 
@@ -531,6 +533,7 @@ std::string IdentifyReplyJson(const IdentifyReply& r) {
   w.Key("output_buffer_timeout").Int(r.output_buffer_timeout_ms);
   w.Key("topology_region").String(r.topology_region);
   w.Key("topology_zone").String(r.topology_zone);
+  if (r.dead_letter_origin) w.Key("dead_letter_origin").Bool(true);
   w.EndObject();
   return w.Release();
 }

@@ -100,6 +100,9 @@ struct IdentifyRequest {
   int64_t msg_timeout = 0;  // ms
   std::string topology_region;
   std::string topology_zone;
+  // Beyond NSQ (nsqd ignores the key): deliver a dead-letter copy's body prefixed by one
+  // "NSQ-Origin: {json}\n" line.
+  bool dead_letter_origin = false;
 };
 // InvalidArgument when the body is not JSON of that shape (nsqd: "failed to decode
 // JSON body").
@@ -121,6 +124,7 @@ struct ClientSettings {
   int64_t output_buffer_timeout_ms = 250;  // 0 = no timed flushes
   int32_t sample_rate = 0;
   int64_t msg_timeout_ms = 60000;
+  bool dead_letter_origin = false;  // IDENTIFY's dead_letter_origin (beyond NSQ)
 };
 
 // nsqd's clientV2.Identify: validates and applies `request` in nsqd's order. The error
@@ -146,6 +150,9 @@ struct IdentifyReply {
   int64_t output_buffer_timeout_ms = 250;
   std::string topology_region;
   std::string topology_zone;
+  // Beyond NSQ: appended as a 16th field only when the client asked for it, so stock
+  // clients see nsqd's 15.
+  bool dead_letter_origin = false;
 };
 std::string IdentifyReplyJson(const IdentifyReply& reply);
 

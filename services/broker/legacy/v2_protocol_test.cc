@@ -161,5 +161,21 @@ TEST(AuthReplyTest, CarriesIdentityUrlAndPermissionCountAsGoJson) {
             "\"permission_count\":3}");
 }
 
+TEST(IdentifyTest, DeadLetterOriginIsAnOptInKeyEchoedOnlyWhenAskedFor) {
+  auto r = ParseIdentify("{\"dead_letter_origin\":true}");
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->dead_letter_origin);
+  EXPECT_FALSE(ParseIdentify("{}")->dead_letter_origin);
+  EXPECT_FALSE(ParseIdentify("{\"dead_letter_origin\":1}").ok());
+  ClientSettings s;
+  ASSERT_TRUE(ApplyIdentify(*r, IdentifyLimits{}, &s).ok());
+  EXPECT_TRUE(s.dead_letter_origin);
+  IdentifyReply reply;
+  EXPECT_EQ(IdentifyReplyJson(reply).find("dead_letter_origin"), std::string::npos);
+  reply.dead_letter_origin = true;
+  const std::string json = IdentifyReplyJson(reply);
+  EXPECT_EQ(json.substr(json.size() - 27), ",\"dead_letter_origin\":true}");
+}
+
 }  // namespace
 }  // namespace nsq::legacy

@@ -92,12 +92,17 @@ absl::Status Channel::PutQueued(absl::Span<const QueuedMessage> messages) {
 }
 
 absl::Status Channel::PutReadyLocked(QueuedMessage message) {
+  // A message out of attempts (or expired) goes now, not when a consumer is next ready.
+  if (policy_active_ && DiscardLocked(message, absl::ToUnixNanos(engine_->clock()->Now()))) {
+    return absl::OkStatus();
+  }
   absl::Status st = queue_.PutOrHold(std::move(message));
   engine_->RecordStorageResult(st);
   return st;
 }
 
 void Channel::DeferLocked(QueuedMessage message, int64_t due_ns) {
+  if (policy_active_ && DiscardLocked(message, absl::ToUnixNanos(engine_->clock()->Now()))) return;
   message.deliver_at_ns = due_ns;
   engine_->RecordStorageResult(deferred_.Add(std::move(message)));
 }

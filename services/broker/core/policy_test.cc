@@ -60,6 +60,21 @@ TEST_F(PolicyTest, AMessageAtMaxAttemptsGoesToTheDeadLetterTopicWithItsOrigin) {
   EXPECT_EQ(st.in_flight_count, 0);
 }
 
+TEST_F(PolicyTest, AMessageOutOfAttemptsIsDeadLetteredAtOnceEvenWithNoConsumerLeft) {
+  ASSERT_TRUE(engine_->SetChannelPolicy("t", "c", MaxAttempts(1, "dead")).ok());
+  RecordingSink sink;
+  auto c = Sub("t", "c", &sink, 10);
+  Publish("t", {"m"});
+  ASSERT_TRUE(c->Requeue(sink.Take()[0].message->id, absl::Seconds(30)).ok());
+  c->Close();  // nobody left to dispatch to
+  ChannelStats st = ChannelStatsOf("t", "c");
+  EXPECT_EQ(st.dead_letter_count, 1u);
+  EXPECT_EQ(st.deferred_count, 0);
+  EXPECT_EQ(st.depth, 0);
+  engine_->ProcessTimers();
+  EXPECT_EQ(TopicStatsOf("dead").depth, 1);
+}
+
 TEST_F(PolicyTest, BelowMaxAttemptsAMessageIsDeliveredAsUsual) {
   ASSERT_TRUE(engine_->SetChannelPolicy("t", "c", MaxAttempts(2)).ok());
   RecordingSink sink;

@@ -883,6 +883,12 @@ TEST(BrokerGrpcSlowConsumerTest, AReadingConsumerIsNotCancelledWhenItsMessagesTi
   ASSERT_TRUE(broker.Publish("big", {"a", "b", "c"}).ok());
   ASSERT_TRUE(consumer->WaitForMessages(3));
   consumer->TakeMessages();
+  // The broker must see its last write done before the engine clock jumps 61 s, or that
+  // write looks stuck for 61 s. gRPC reports a write done on its own thread a moment
+  // after the client has the data, and nothing a client sees tells when: the sync
+  // makes the last write a tiny one, and a short real pause lets its completion land.
+  ASSERT_TRUE(consumer->Sync());
+  absl::SleepFor(absl::Milliseconds(300));
   broker.Advance(absl::Seconds(61));  // it read them but never FINed them
   ASSERT_TRUE(consumer->WaitForMessages(3));
   EXPECT_TRUE(consumer->Sync());

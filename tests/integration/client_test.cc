@@ -207,7 +207,8 @@ TEST_P(ClientTest, AMessagePastMaxAttemptsGoesToTheHookAndIsFinished) {
 TEST_P(ClientTest, StopRequeuesUnansweredMessagesForTheNextConsumer) {
   auto* a = StartBroker();
   client::Producer producer(ProducerTo({a}));
-  ASSERT_TRUE(producer.Publish("held", std::vector<std::string>{"h0", "h1", "h2"}).ok());
+  auto published = producer.Publish("held", std::vector<std::string>{"h0", "h1", "h2"});
+  ASSERT_TRUE(published.ok()) << published.status();
   std::vector<client::Message> held;
   absl::Mutex mu;
   auto o = ConsumerOf("held", "c");

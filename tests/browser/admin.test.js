@@ -117,6 +117,25 @@ test('topic page shows per-node rows and channel rows matching each broker', asy
   await p.close()
 })
 
+test('channel page peeks at the messages of its gRPC brokers without taking them', async () => {
+  await createChannel(brokers[0], 'peeks', 'look')
+  await publish(brokers[0], 'peeks', 2)
+  const p = await page(admin.url + '/topics/peeks/look')
+  await cellIs(p, 'channel-nodes', 'data-node', brokers[0].http, 'depth', 2)
+  await p.getByTestId('peek-limit').fill('5')
+  await p.getByTestId('peek').click()
+  await c.eventually(async () => (await p.locator('[data-testid="peek-messages"] tbody tr').count()) === 2, 'two peeked rows')
+  const row = p.locator('[data-testid="peek-messages"] tbody tr').first()
+  assert.equal(await row.locator('td[data-col="state"]').textContent(), 'ready')
+  assert.equal(await row.locator('td[data-col="body"]').textContent(), 'm')
+  assert.equal((await c.brokerTopic(brokers[0], 'peeks')).channels[0].depth, 2)
+  // Without a policy or e2e percentiles, the page is nsqadmin's: no policy, no E2E columns.
+  assert.equal(await p.getByTestId('channel-policy').count(), 0)
+  assert.equal(await p.locator('[data-testid="channel-nodes"] th', {hasText: 'E2E'}).count(), 0)
+  await shot(p, 'channel-peek')
+  await p.close()
+})
+
 test('channel page lists the clients of every node', async () => {
   await createChannel(brokers[1], 'clicks', 'web')
   const sock = c.consume(brokers[1], 'clicks', 'web', 5)

@@ -82,6 +82,8 @@ struct Options {
 struct RunResult {
   double pub_rate = 0;
   double sub_rate = 0;
+  double pub_cpu_us = 0;  // process CPU per message
+  double sub_cpu_us = 0;
 };
 
 std::shared_ptr<grpc::Channel> NewConnection(const std::string& address) {
@@ -102,7 +104,7 @@ absl::Duration ProcessCpuTime() {
 }
 
 double Report(const char* phase, uint64_t messages, uint64_t bytes, absl::Duration elapsed,
-              absl::Duration cpu) {
+              absl::Duration cpu, double* cpu_per_message = nullptr) {
   const double seconds = absl::ToDoubleSeconds(elapsed);
   const double rate = seconds > 0 ? messages / seconds : 0;
   const double mib = seconds > 0 ? bytes / seconds / (1024.0 * 1024.0) : 0;
@@ -110,6 +112,7 @@ double Report(const char* phase, uint64_t messages, uint64_t bytes, absl::Durati
   std::printf("%s: %llu msgs in %.1fs = %.0f msgs/s, %.1f MiB/s (process cpu %.2f core-us/msg)\n",
               phase, static_cast<unsigned long long>(messages), seconds, rate, mib, cpu_us);
   std::fflush(stdout);
+  if (cpu_per_message != nullptr) *cpu_per_message = cpu_us;
   return rate;
 }
 
@@ -548,7 +551,7 @@ int Run(Options options, RunResult* result = nullptr) {
     absl::SleepFor(options.duration);
     PubResult published = pubs.Stop();
     result->pub_rate = Report("pub", published.messages, published.messages * options.size,
-                              published.elapsed, ProcessCpuTime() - cpu_start);
+                              published.elapsed, ProcessCpuTime() - cpu_start, &result->pub_cpu_us);
     expected = published.messages;
   }
   if (sub) {
@@ -562,7 +565,8 @@ int Run(Options options, RunResult* result = nullptr) {
     uint64_t messages = 0, bytes = 0;
     absl::Duration elapsed;
     subs.Stop(&messages, &bytes, &elapsed);
-    result->sub_rate = Report("sub", messages, bytes, elapsed, ProcessCpuTime() - cpu_start);
+    result->sub_rate = Report("sub", messages, bytes, elapsed, ProcessCpuTime() - cpu_start,
+                              &result->sub_cpu_us);
   }
   return 0;
 }
@@ -578,7 +582,7 @@ int CompareFeatures(Options base) {
   struct Config {
     const char* name;
     Options options;
-    std::vector<double> pub, sub;
+    std::vector<double> pub, sub, pub_cpu, sub_cpu;
   };
   base.inprocess = true;
   base.mode = "pub-then-sub";
@@ -596,9 +600,9 @@ int CompareFeatures(Options base) {
   all.max_attempts = 5;
   all.message_ttl = absl::Hours(1);
   all.max_depth = int64_t{1} << 40;  // never reached
-  std::vector<Config> configs = {{"none", none, {}, {}},
-                                 {"defaults (e2e histogram)", defaults, {}, {}},
-                                 {"all (policy + e2e percentiles)", all, {}, {}}};
+  std::vector<Config> configs = {{"none", none, {}, {}, {}, {}},
+                                 {"defaults (e2e histogram)", defaults, {}, {}, {}, {}},
+                                 {"all (policy + e2e percentiles)", all, {}, {}, {}, {}}};
   for (int round = 1; round <= base.rounds; ++round) {
     for (Config& c : configs) {
       Options o = c.options;
@@ -609,14 +613,20 @@ int CompareFeatures(Options base) {
       if (int rc = Run(o, &r); rc != 0) return rc;
       c.pub.push_back(r.pub_rate);
       c.sub.push_back(r.sub_rate);
+      c.pub_cpu.push_back(r.pub_cpu_us);
+      c.sub_cpu.push_back(r.sub_cpu_us);
     }
   }
-  std::printf("\n%-32s %14s %14s %10s %10s\n", "median of rounds", "pub msgs/s", "sub msgs/s", "pub vs none", "sub vs none");
-  const double pub0 = Median(configs[0].pub), sub0 = Median(configs[0].sub);
+  // Rates move with whatever else shares the machine; CPU per message moves much less.
+  auto change = [](double v, double base) { return base > 0 ? (v / base - 1) * 100 : 0; };
+  std::printf("\n%-32s %11s %11s %8s %8s %12s %12s %8s %8s\n", "median of rounds", "pub msg/s",
+              "sub msg/s", "vs none", "vs none", "pub cpu-us", "sub cpu-us", "vs none", "vs none");
+  const Config& n = configs[0];
   for (const Config& c : configs) {
-    const double pub = Median(c.pub), sub = Median(c.sub);
-    std::printf("%-32s %14.0f %14.0f %+9.1f%% %+9.1f%%\n", c.name, pub, sub,
-                pub0 > 0 ? (pub / pub0 - 1) * 100 : 0, sub0 > 0 ? (sub / sub0 - 1) * 100 : 0);
+    std::printf("%-32s %11.0f %11.0f %+7.1f%% %+7.1f%% %12.3f %12.3f %+7.1f%% %+7.1f%%\n", c.name,
+                Median(c.pub), Median(c.sub), change(Median(c.pub), Median(n.pub)),
+                change(Median(c.sub), Median(n.sub)), Median(c.pub_cpu), Median(c.sub_cpu),
+                change(Median(c.pub_cpu), Median(n.pub_cpu)), change(Median(c.sub_cpu), Median(n.sub_cpu)));
   }
   return 0;
 }

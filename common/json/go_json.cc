@@ -1,5 +1,8 @@
 #include "common/json/go_json.h"
 
+#include <charconv>
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 
 namespace nsq::json {
@@ -146,6 +149,23 @@ GoJsonWriter& GoJsonWriter::Int(int64_t value) {
 GoJsonWriter& GoJsonWriter::Uint(uint64_t value) {
   Separate();
   absl::StrAppend(&out_, value);
+  return *this;
+}
+
+GoJsonWriter& GoJsonWriter::Float(double value) {
+  Separate();
+  char buf[64];
+  const double a = std::fabs(value);
+  const bool exp = a != 0 && (a < 1e-6 || a >= 1e21);
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value,
+                                 exp ? std::chars_format::scientific : std::chars_format::fixed);
+  std::string text(buf, end);
+  if (exp) {
+    // Go writes e-07 as e-7 (and e+21 as is).
+    const size_t n = text.size();
+    if (n >= 4 && text[n - 4] == 'e' && text[n - 3] == '-' && text[n - 2] == '0') text.erase(n - 2, 1);
+  }
+  out_.append(text);
   return *this;
 }
 

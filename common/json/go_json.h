@@ -27,6 +27,9 @@ class GoJsonWriter {
   GoJsonWriter& String(absl::string_view value);
   GoJsonWriter& Int(int64_t value);
   GoJsonWriter& Uint(uint64_t value);
+  // Go's float64 encoding: the shortest form that reads back the same, `1` not `1.0`,
+  // exponent form outside [1e-6, 1e21) (`1e+21`, `1e-7`).
+  GoJsonWriter& Float(double value);
   GoJsonWriter& Null();  // Go's nil slice, map or pointer
   GoJsonWriter& Bool(bool value);
   GoJsonWriter& StringArray(const std::vector<std::string>& values);

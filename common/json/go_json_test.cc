@@ -44,6 +44,13 @@ TEST(GoJsonTest, WritesUnsignedAndNullValues) {
             R"({"big":18446744073709551615,"min":-9223372036854775808,"nil":null,"list":[null,0]})");
 }
 
+TEST(GoJsonTest, WritesFloatsAsGoDoes) {
+  GoJsonWriter w;
+  w.BeginArray().Float(1.0).Float(0.99).Float(1234567).Float(0).Float(-2.5).Float(1e21).Float(1e-7)
+      .Float(0.000001).EndArray();
+  EXPECT_EQ(w.str(), "[1,0.99,1234567,0,-2.5,1e+21,1e-7,0.000001]");
+}
+
 TEST(GoJsonTest, ScalarAtTopLevelIsAWholeValue) {
   EXPECT_EQ(GoJsonWriter().String("a<b").Release(), "\"a\\u003cb\"");
   EXPECT_EQ(GoJsonWriter().Int(42).Release(), "42");

@@ -1,6 +1,8 @@
 #include "services/admin/aggregate.h"
 
 #include <algorithm>
+#include <cmath>
+#include <iterator>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -18,6 +20,123 @@ OrderedJson E2e(const std::string& topic, const std::string& channel, const std:
   e["channel"] = channel;
   e["host"] = host;
   return e;
+}
+
+// A float64 as Go prints it: integral values without ".0".
+OrderedJson GoNumber(double v) {
+  if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 9e15) return static_cast<int64_t>(v);
+  return v;
+}
+
+// One node's e2e_processing_latency as nsqadmin reads it (E2eProcessingLatencyAggregate's
+// UnmarshalJSON): each percentile gets min = max = average = value and count = the
+// node's count; Go sorts the map keys.
+OrderedJson NodeE2e(const E2eInfo& e2e) {
+  OrderedJson e = E2e("", "", "");
+  if (e2e.percentiles.empty()) {
+    e["count"] = e2e.count;
+    return e;
+  }
+  e["count"] = e2e.count;
+  e["percentiles"] = OrderedJson::array();
+  for (const auto& p : e2e.percentiles) {
+    OrderedJson q;
+    q["average"] = GoNumber(p.value);
+    q["count"] = e2e.count;
+    q["max"] = GoNumber(p.value);
+    q["min"] = GoNumber(p.value);
+    q["quantile"] = GoNumber(p.quantile);
+    q["value"] = GoNumber(p.value);
+    e["percentiles"].push_back(std::move(q));
+  }
+  return e;
+}
+
+// nsqadmin's E2eProcessingLatencyAggregate.Add over node rows: counts summed; per quantile
+// the max of the maxima, the count-weighted average, and (as nsqadmin computes it) min
+// = the last node's max.
+OrderedJson SumE2e(const std::string& topic, const std::string& channel,
+                   const std::vector<OrderedJson>& rows) {
+  OrderedJson e = E2e(topic, channel, "*");
+  int64_t count = 0;
+  struct Acc {
+    double quantile, max = 0, min = 0, count = 0, average = 0;
+  };
+  std::vector<Acc> acc;
+  for (const auto& r : rows) {
+    const OrderedJson& n = r["e2e_processing_latency"];
+    count += n.value("count", int64_t{0});
+    if (!n["percentiles"].is_array()) continue;
+    for (const auto& v : n["percentiles"]) {
+      const double q = v.value("quantile", 0.0);
+      auto it = std::find_if(acc.begin(), acc.end(), [&](const Acc& a) { return a.quantile == q; });
+      if (it == acc.end()) {
+        acc.push_back(Acc{q});
+        it = acc.end() - 1;
+      }
+      const double vmax = v.value("max", 0.0);
+      it->max = std::max(vmax, it->max);
+      it->min = std::min(vmax, it->max);
+      it->count += v.value("count", 0.0);
+      if (it->count == 0) {
+        it->average = 0;
+        continue;
+      }
+      it->average += (v.value("average", 0.0) - it->average) * v.value("count", 0.0) / it->count;
+    }
+  }
+  e["count"] = count;
+  if (!acc.empty()) {
+    e["percentiles"] = OrderedJson::array();
+    for (const Acc& a : acc) {
+      OrderedJson q;
+      q["average"] = GoNumber(a.average);
+      q["count"] = GoNumber(a.count);
+      q["max"] = GoNumber(a.max);
+      q["min"] = GoNumber(a.min);
+      q["quantile"] = GoNumber(a.quantile);
+      e["percentiles"].push_back(std::move(q));
+    }
+  }
+  return e;
+}
+
+// Beyond nsqadmin: a channel's policy and its counters, only when it has a policy or a
+// counter moved (nsq.v1.ChannelStats; brokers read over NSQ HTTP show none).
+constexpr const char* kPolicyCounters[] = {"attempts_exceeded_count", "expired_count", "dead_letter_count",
+                                           "depth_dropped_count", "depth_rejected_count"};
+
+void AddPolicy(OrderedJson& j, const ChannelInfo& c) {
+  const int64_t counters[] = {c.attempts_exceeded_count, c.expired_count, c.dead_letter_count,
+                              c.depth_dropped_count, c.depth_rejected_count};
+  bool any = c.has_policy;
+  for (int64_t v : counters) any = any || v != 0;
+  if (!any) return;
+  if (c.has_policy) {
+    OrderedJson p;
+    p["max_attempts"] = c.policy.max_attempts;
+    p["dead_letter_topic"] = c.policy.dead_letter_topic;
+    p["message_ttl_ms"] = c.policy.message_ttl_ms;
+    p["dead_letter_expired"] = c.policy.dead_letter_expired;
+    p["max_depth"] = c.policy.max_depth;
+    p["depth_policy"] = c.policy.depth_policy;
+    j["policy"] = std::move(p);
+  }
+  for (size_t i = 0; i < std::size(kPolicyCounters); ++i) j[kPolicyCounters[i]] = counters[i];
+}
+
+void SumPolicy(OrderedJson& j, const std::vector<OrderedJson>& rows) {
+  bool any = false;
+  for (const auto& r : rows) {
+    if (r.contains("policy") && !j.contains("policy")) j["policy"] = r["policy"];
+    any = any || r.contains(kPolicyCounters[0]);
+  }
+  if (!any) return;
+  for (const char* k : kPolicyCounters) {
+    int64_t total = 0;
+    for (const auto& r : rows) total += r.value(k, int64_t{0});
+    j[k] = total;
+  }
 }
 
 OrderedJson RateJson(const History* history, const std::string& key) {
@@ -100,7 +219,8 @@ OrderedJson NodeChannelJson(const NodeSnapshot& n, const std::string& topic, con
     j["clients"] = nullptr;
   }
   j["paused"] = c.paused;
-  j["e2e_processing_latency"] = E2e("", "", "");
+  j["e2e_processing_latency"] = NodeE2e(c.e2e);
+  AddPolicy(j, c);
   return j;
 }
 
@@ -120,7 +240,7 @@ OrderedJson NodeTopicJson(const NodeSnapshot& n, const TopicInfo& t, bool with_c
   j["channels"] = OrderedJson::array();
   for (const auto& c : t.channels) j["channels"].push_back(NodeChannelJson(n, t.name, c, with_clients, now));
   j["paused"] = t.paused;
-  j["e2e_processing_latency"] = E2e("", "", "");
+  j["e2e_processing_latency"] = NodeE2e(t.e2e);
   return j;
 }
 
@@ -179,7 +299,8 @@ OrderedJson SumChannels(const std::string& topic, const std::string& channel,
   bool paused = false;
   for (const auto& r : rows) paused = paused || r["paused"].get<bool>();
   j["paused"] = paused;
-  j["e2e_processing_latency"] = E2e(topic, channel, "*");
+  j["e2e_processing_latency"] = SumE2e(topic, channel, rows);
+  SumPolicy(j, rows);
   return j;
 }
 
@@ -257,7 +378,7 @@ std::optional<OrderedJson> TopicView(const Snapshot& snap, const std::string& to
     j["channels"].push_back(std::move(c));
   }
   j["paused"] = paused;
-  j["e2e_processing_latency"] = E2e(topic, "", "*");
+  j["e2e_processing_latency"] = SumE2e(topic, "", node_rows);
   j["rate"] = RateJson(history, History::TopicKey(topic));
   return j;
 }

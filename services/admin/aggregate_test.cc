@@ -221,3 +221,65 @@ TEST(AggregateTest, CompareVersions) {
 
 }  // namespace
 }  // namespace nsq::admin
+
+namespace nsq::admin {
+namespace {
+
+TEST(AggregateTest, ChannelE2eIsNsqadminsAggregateOfTheNodesPercentiles) {
+  Snapshot s = TwoNodes();
+  ChannelInfo& a = s.nodes[0].stats.topics[0].channels[0];  // t/c1 on a
+  ChannelInfo& b = s.nodes[1].stats.topics[0].channels[0];  // t/c1 on b
+  a.e2e.count = 3;
+  a.e2e.percentiles = {{1.0, 3000000}, {0.99, 2000000}};
+  b.e2e.count = 1;
+  b.e2e.percentiles = {{1.0, 7000000}, {0.99, 6000000}};
+  s.nodes[0].stats.topics[0].e2e = a.e2e;
+  auto v = ChannelView(s, "t", "c1", nullptr, absl::Now());
+  ASSERT_TRUE(v.has_value());
+  const OrderedJson& e = (*v)["e2e_processing_latency"];
+  EXPECT_EQ(e.dump(),
+            R"({"count":4,"percentiles":[{"average":4000000,"count":4,"max":7000000,"min":7000000,"quantile":1},)"
+            R"({"average":3000000,"count":4,"max":6000000,"min":6000000,"quantile":0.99}],)"
+            R"("topic":"t","channel":"c1","host":"*"})");
+  // Each node's row as nsqadmin reads nsqd's quantile.Result.
+  const OrderedJson& row = (*v)["nodes"][0]["e2e_processing_latency"];
+  EXPECT_EQ(row.dump(),
+            R"({"count":3,"percentiles":[{"average":3000000,"count":3,"max":3000000,"min":3000000,"quantile":1,"value":3000000},)"
+            R"({"average":2000000,"count":3,"max":2000000,"min":2000000,"quantile":0.99,"value":2000000}],)"
+            R"("topic":"","channel":"","host":""})");
+  auto t = TopicView(s, "t", nullptr, absl::Now());
+  EXPECT_EQ((*t)["e2e_processing_latency"]["count"], 3);
+  EXPECT_EQ((*t)["e2e_processing_latency"]["percentiles"][0]["max"], 3000000);
+}
+
+TEST(AggregateTest, E2eStaysNsqadminsEmptyValueWithoutPercentiles) {
+  auto v = ChannelView(TwoNodes(), "t", "c1", nullptr, absl::Now());
+  EXPECT_EQ((*v)["e2e_processing_latency"].dump(),
+            R"({"count":0,"percentiles":null,"topic":"t","channel":"c1","host":"*"})");
+  EXPECT_FALSE(v->contains("policy"));
+  EXPECT_FALSE(v->contains("dead_letter_count"));
+}
+
+TEST(AggregateTest, ChannelShowsItsPolicyAndSumsItsCounters) {
+  Snapshot s = TwoNodes();
+  for (int n : {0, 1}) {
+    ChannelInfo& c = s.nodes[n].stats.topics[0].channels[0];
+    c.has_policy = true;
+    c.policy.max_attempts = 5;
+    c.policy.dead_letter_topic = "t_dead";
+    c.policy.depth_policy = "reject_new";
+    c.dead_letter_count = n + 1;
+    c.expired_count = 2;
+  }
+  auto v = ChannelView(s, "t", "c1", nullptr, absl::Now());
+  ASSERT_TRUE(v->contains("policy")) << v->dump();
+  EXPECT_EQ((*v)["policy"]["max_attempts"], 5);
+  EXPECT_EQ((*v)["policy"]["dead_letter_topic"], "t_dead");
+  EXPECT_EQ((*v)["dead_letter_count"], 3);
+  EXPECT_EQ((*v)["expired_count"], 4);
+  EXPECT_EQ((*v)["depth_rejected_count"], 0);
+  EXPECT_EQ((*v)["nodes"][0]["dead_letter_count"], 1);
+}
+
+}  // namespace
+}  // namespace nsq::admin

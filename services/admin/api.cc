@@ -1,11 +1,14 @@
 #include "services/admin/api.h"
 
+#include <algorithm>
 #include <future>
 #include <set>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -48,6 +51,9 @@ bool IsValidName(const std::string& name) {
   }
   return true;
 }
+
+// How much of a peeked body the JSON shows as text (body_base64 has all of it).
+constexpr size_t kPeekBodyShown = 4096;
 
 // The WARNING text for partial failures, "" for none.
 std::string Warning(const std::vector<std::string>& errors) {
@@ -304,6 +310,78 @@ struct AdminApi::Impl {
     return Finish(req, name, topic, "", "", errors, attempted);
   }
 
+  // Beyond nsqadmin: GET /api/topics/:topic/:channel/peek?limit=N (per state per broker,
+  // default 10, at most 100) asks every broker that has the channel for its messages
+  // (nsq.v1.Broker/Peek), unchanged by being looked at. Brokers read over NSQ HTTP cannot
+  // peek: they are named in the warning.
+  http::Response Peek(const http::Request& req, const std::string& topic, const std::string& channel) {
+    if (req.method != "GET") return Message(405, "METHOD_NOT_ALLOWED");
+    int limit = 10;
+    if (auto l = req.QueryValue("limit")) {
+      if (!absl::SimpleAtoi(*l, &limit) || limit < 1) return Message(400, "INVALID_LIMIT");
+      limit = std::min(limit, 100);
+    }
+    auto snap = deps.cluster->Latest();
+    struct Target {
+      std::string id;
+      std::string hostname;
+      std::shared_ptr<BrokerClient> client;
+    };
+    std::vector<Target> targets;
+    for (const auto& n : snap->nodes) {
+      if (!n.ok) continue;
+      for (const auto& t : n.stats.topics) {
+        if (t.name != topic) continue;
+        for (const auto& c : t.channels) {
+          if (c.name == channel) targets.push_back({n.id(), n.producer.hostname, deps.cluster->Broker(n)});
+        }
+      }
+    }
+    if (targets.empty()) return NotFound(*snap, "CHANNEL_NOT_FOUND");
+    std::vector<std::future<absl::StatusOr<std::vector<PeekedMessageInfo>>>> futures;
+    for (const Target& t : targets) {
+      futures.push_back(std::async(std::launch::async, [client = t.client, topic, channel, limit] {
+        return client->Peek(topic, channel, limit);
+      }));
+    }
+    OrderedJson messages = OrderedJson::array();
+    std::vector<std::string> errors;
+    for (size_t i = 0; i < targets.size(); ++i) {
+      absl::StatusOr<std::vector<PeekedMessageInfo>> got = futures[i].get();
+      if (!got.ok()) {
+        errors.push_back(absl::StrCat("broker ", targets[i].id, ": ", got.status().message()));
+        continue;
+      }
+      for (const PeekedMessageInfo& m : *got) {
+        OrderedJson j;
+        j["node"] = targets[i].id;
+        j["hostname"] = targets[i].hostname;
+        j["state"] = m.state;
+        j["id"] = m.id;
+        j["timestamp"] = m.timestamp_ns;
+        j["attempts"] = m.attempts;
+        j["body_size"] = m.body.size();
+        j["body"] = m.body.substr(0, kPeekBodyShown);  // text; invalid UTF-8 shown as U+FFFD
+        j["body_base64"] = absl::Base64Escape(m.body);
+        if (m.state == "deferred") j["due"] = m.due_ns;
+        if (m.state == "in_flight") {
+          j["deadline"] = m.deadline_ns;
+          j["client_id"] = m.client_id;
+        }
+        messages.push_back(std::move(j));
+      }
+    }
+    if (errors.size() == targets.size()) {
+      return Message(502, absl::StrCat("UPSTREAM_ERROR: ", absl::StrJoin(errors, "\n")));
+    }
+    OrderedJson view;
+    view["topic_name"] = topic;
+    view["channel_name"] = channel;
+    view["messages"] = std::move(messages);
+    view["message"] = Warning(errors);
+    return JsonResponse(200, view);
+  }
+
   http::Response Channel(const http::Request& req, const std::string& topic, const std::string& channel) {
     auto snap = deps.cluster->Latest();
     if (req.method == "GET") {
@@ -513,6 +591,7 @@ struct AdminApi::Impl {
       if (parts.size() == 2 && parts[1] == "topics") return Topics(req);
       if (parts.size() == 3 && parts[1] == "topics") return Topic(req, parts[2]);
       if (parts.size() == 4 && parts[1] == "topics") return Channel(req, parts[2], parts[3]);
+      if (parts.size() == 5 && parts[1] == "topics" && parts[4] == "peek") return Peek(req, parts[2], parts[3]);
       if (parts.size() == 2 && parts[1] == "nodes") return Nodes(req);
       if (parts.size() == 3 && parts[1] == "nodes") return Node(req, parts[2]);
       if (parts.size() == 2 && parts[1] == "counter") return Counter(req);

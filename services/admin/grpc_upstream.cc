@@ -26,6 +26,13 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
 }
 
+E2eInfo E2eFromProto(const nsq::v1::E2eLatency& e) {
+  E2eInfo out;
+  out.count = static_cast<int64_t>(e.count());
+  for (const auto& p : e.percentiles()) out.percentiles.push_back({p.quantile(), p.value_ns()});
+  return out;
+}
+
 class GrpcBroker : public BrokerClient {
  public:
   GrpcBroker(std::string address, absl::Duration timeout)
@@ -54,6 +61,7 @@ class GrpcBroker : public BrokerClient {
       ti.message_count = static_cast<int64_t>(t.message_count());
       ti.message_bytes = static_cast<int64_t>(t.message_bytes());
       ti.paused = t.paused();
+      if (t.has_e2e_processing_latency()) ti.e2e = E2eFromProto(t.e2e_processing_latency());
       ti.channels.reserve(t.channels_size());
       for (const auto& c : t.channels()) {
         ChannelInfo ci;
@@ -70,6 +78,22 @@ class GrpcBroker : public BrokerClient {
         ci.timeout_count = static_cast<int64_t>(c.timeout_count());
         ci.client_count = c.client_count();
         ci.paused = c.paused();
+        if (c.has_e2e_processing_latency()) ci.e2e = E2eFromProto(c.e2e_processing_latency());
+        if (c.has_policy()) {
+          ci.has_policy = true;
+          ci.policy.max_attempts = c.policy().max_attempts();
+          ci.policy.dead_letter_topic = c.policy().dead_letter_topic();
+          ci.policy.message_ttl_ms = c.policy().message_ttl_ms();
+          ci.policy.dead_letter_expired = c.policy().dead_letter_expired();
+          ci.policy.max_depth = c.policy().max_depth();
+          ci.policy.depth_policy =
+              c.policy().depth_policy() == nsq::v1::ChannelPolicy::DROP_OLDEST ? "drop_oldest" : "reject_new";
+        }
+        ci.attempts_exceeded_count = static_cast<int64_t>(c.attempts_exceeded_count());
+        ci.expired_count = static_cast<int64_t>(c.expired_count());
+        ci.dead_letter_count = static_cast<int64_t>(c.dead_letter_count());
+        ci.depth_dropped_count = static_cast<int64_t>(c.depth_dropped_count());
+        ci.depth_rejected_count = static_cast<int64_t>(c.depth_rejected_count());
         for (const auto& cl : c.clients()) {
           ClientInfo k;
           k.client_id = cl.client_id();
@@ -123,6 +147,38 @@ class GrpcBroker : public BrokerClient {
       }
     }
     return FromGrpc(s, address_);
+  }
+
+  absl::StatusOr<std::vector<PeekedMessageInfo>> Peek(const std::string& topic,
+                                                      const std::string& channel, int limit) override {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    nsq::v1::PeekRequest req;
+    req.set_topic(topic);
+    req.set_channel(channel);
+    req.set_limit(limit);
+    nsq::v1::PeekResponse resp;
+    grpc::Status s = stub_->Peek(&ctx, req, &resp);
+    if (!s.ok()) return FromGrpc(s, address_);
+    std::vector<PeekedMessageInfo> out;
+    out.reserve(resp.messages_size());
+    for (const auto& m : resp.messages()) {
+      PeekedMessageInfo p;
+      switch (m.state()) {
+        case nsq::v1::PeekedMessage::IN_FLIGHT: p.state = "in_flight"; break;
+        case nsq::v1::PeekedMessage::DEFERRED: p.state = "deferred"; break;
+        default: p.state = "ready"; break;
+      }
+      p.id = m.message().id();
+      p.timestamp_ns = m.message().timestamp_ns();
+      p.attempts = m.message().attempts();
+      p.body = m.message().body();
+      p.due_ns = m.due_ns();
+      p.deadline_ns = m.deadline_ns();
+      p.client_id = m.client_id();
+      out.push_back(std::move(p));
+    }
+    return out;
   }
 
  private:

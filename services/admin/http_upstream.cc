@@ -195,6 +195,21 @@ class LookupdHttp : public DiscoveryClient {
   HttpUpstream up_;
 };
 
+// nsqd's e2e_processing_latency: {"count":N,"percentiles":null | [{"quantile","value"}]}.
+E2eInfo ParseE2e(const Json& owner) {
+  E2eInfo e;
+  auto it = owner.find("e2e_processing_latency");
+  if (it == owner.end() || !it->is_object()) return e;
+  e.count = Get<int64_t>(*it, "count", 0);
+  auto ps = it->find("percentiles");
+  if (ps == it->end() || !ps->is_array()) return e;
+  for (const auto& p : *ps) {
+    if (!p.is_object()) continue;
+    e.percentiles.push_back({Get<double>(p, "quantile", 0), Get<double>(p, "value", 0)});
+  }
+  return e;
+}
+
 ClientInfo ParseClient(const Json& c) {
   ClientInfo k;
   k.client_id = Get<std::string>(c, "client_id", "");
@@ -244,6 +259,7 @@ absl::StatusOr<NodeStats> ParseNsqdStats(const std::string& body) {
       ti.message_count = Get<int64_t>(t, "message_count", 0);
       ti.message_bytes = Get<int64_t>(t, "message_bytes", 0);
       ti.paused = Get<bool>(t, "paused", false);
+      ti.e2e = ParseE2e(t);
       auto channels = t.find("channels");
       if (channels != t.end() && channels->is_array()) {
         for (const auto& c : *channels) {
@@ -262,6 +278,7 @@ absl::StatusOr<NodeStats> ParseNsqdStats(const std::string& body) {
           ci.timeout_count = Get<int64_t>(c, "timeout_count", 0);
           ci.client_count = Get<int64_t>(c, "client_count", 0);
           ci.paused = Get<bool>(c, "paused", false);
+          ci.e2e = ParseE2e(c);
           auto clients = c.find("clients");
           if (clients != c.end() && clients->is_array()) {
             for (const auto& cl : *clients) {

@@ -86,3 +86,25 @@ TEST(HttpUpstreamTest, ParsesLookupdNodesWithParallelTombstones) {
 
 }  // namespace
 }  // namespace nsq::admin
+
+namespace nsq::admin {
+namespace {
+
+TEST(HttpUpstreamTest, ParsesNsqdsE2ePercentiles) {
+  auto s = ParseNsqdStats(R"({"version":"1.3.0","topics":[{"topic_name":"t","channels":[
+    {"channel_name":"c","e2e_processing_latency":{"count":12,"percentiles":[
+      {"quantile":1,"value":2500000},{"quantile":0.99,"value":1250000}]}}],
+    "e2e_processing_latency":{"count":12,"percentiles":[{"quantile":1,"value":2500000}]}},
+    {"topic_name":"u","channels":[],"e2e_processing_latency":{"count":0,"percentiles":null}}]})");
+  ASSERT_TRUE(s.ok()) << s.status();
+  const E2eInfo& c = s->topics[0].channels[0].e2e;
+  EXPECT_EQ(c.count, 12);
+  ASSERT_EQ(c.percentiles.size(), 2u);
+  EXPECT_EQ(c.percentiles[1].quantile, 0.99);
+  EXPECT_EQ(c.percentiles[1].value, 1250000);
+  EXPECT_EQ(s->topics[0].e2e.percentiles.size(), 1u);
+  EXPECT_TRUE(s->topics[1].e2e.percentiles.empty());
+}
+
+}  // namespace
+}  // namespace nsq::admin

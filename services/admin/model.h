@@ -34,6 +34,40 @@ struct ClientInfo {
   std::string topology_region;
 };
 
+// nsqd's e2e_processing_latency (quantile.Result): present only when the broker runs
+// with --e2e-processing-latency-percentile.
+struct E2eInfo {
+  struct Percentile {
+    double quantile = 0;
+    double value = 0;  // ns
+  };
+  int64_t count = 0;
+  std::vector<Percentile> percentiles;
+};
+
+// Beyond NSQ: a channel's policy (nsq.v1.ChannelPolicy) and its counters; read from gRPC
+// brokers only.
+struct ChannelPolicyInfo {
+  int64_t max_attempts = 0;
+  std::string dead_letter_topic;
+  int64_t message_ttl_ms = 0;
+  bool dead_letter_expired = false;
+  int64_t max_depth = 0;
+  std::string depth_policy;  // "reject_new" or "drop_oldest"
+};
+
+// One message as the broker's Peek shows it.
+struct PeekedMessageInfo {
+  std::string state;  // "in_flight", "ready", "deferred"
+  std::string id;     // 16 characters, as NSQ prints ids
+  int64_t timestamp_ns = 0;
+  int64_t attempts = 0;
+  std::string body;
+  int64_t due_ns = 0;       // deferred
+  int64_t deadline_ns = 0;  // in flight
+  std::string client_id;    // in flight
+};
+
 struct ChannelInfo {
   std::string name;
   int64_t depth = 0;
@@ -50,6 +84,14 @@ struct ChannelInfo {
   int64_t client_count = 0;
   bool paused = false;
   std::vector<ClientInfo> clients;
+  E2eInfo e2e;
+  bool has_policy = false;
+  ChannelPolicyInfo policy;
+  int64_t attempts_exceeded_count = 0;
+  int64_t expired_count = 0;
+  int64_t dead_letter_count = 0;
+  int64_t depth_dropped_count = 0;
+  int64_t depth_rejected_count = 0;
 };
 
 struct TopicInfo {
@@ -59,6 +101,7 @@ struct TopicInfo {
   int64_t message_count = 0;
   int64_t message_bytes = 0;
   bool paused = false;
+  E2eInfo e2e;
   std::vector<ChannelInfo> channels;  // sorted by name
 };
 

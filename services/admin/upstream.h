@@ -25,6 +25,12 @@ class BrokerClient {
   virtual absl::StatusOr<NodeStats> GetStats(bool include_clients) = 0;
   // `channel` empty: the topic action; else the channel action.
   virtual absl::Status Act(Action action, const std::string& topic, const std::string& channel) = 0;
+  // Up to `limit` messages per state (in flight, ready, deferred) of a channel, unchanged
+  // (nsq.v1.Broker/Peek). UNIMPLEMENTED for brokers read over NSQ HTTP (nsqd has no peek).
+  virtual absl::StatusOr<std::vector<PeekedMessageInfo>> Peek(const std::string& topic,
+                                                              const std::string& channel, int limit) {
+    return absl::UnimplementedError("peek needs the broker's gRPC port");
+  }
 };
 
 class DiscoveryClient {

@@ -1,5 +1,6 @@
 #include "services/broker/broker_metrics.h"
 
+#include <limits>
 #include <string>
 
 #include "prometheus/client_metric.h"
@@ -57,6 +58,25 @@ std::vector<MetricFamily> PolicyFamilies(const std::vector<TopicStats>& stats) {
   return {exceeded, expired, dead, dropped, rejected};
 }
 
+// Publish-to-FIN latency as a Prometheus histogram (cumulative buckets, +Inf last).
+void AddE2e(MetricFamily* f, std::vector<ClientMetric::Label> labels, const E2eLatencyStats& e2e) {
+  if (e2e.buckets.empty()) return;  // not recorded (EngineOptions::record_e2e_latency off)
+  ClientMetric m;
+  m.label = std::move(labels);
+  m.histogram.sample_count = e2e.count;
+  m.histogram.sample_sum = e2e.sum_seconds;
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < e2e.buckets.size(); ++i) {
+    cumulative += e2e.buckets[i];
+    ClientMetric::Bucket b;
+    b.cumulative_count = cumulative;
+    b.upper_bound = i < kE2eBucketBoundsSeconds.size() ? kE2eBucketBoundsSeconds[i]
+                                                       : std::numeric_limits<double>::infinity();
+    m.histogram.bucket.push_back(b);
+  }
+  f->metric.push_back(std::move(m));
+}
+
 }  // namespace
 
 BrokerMetrics::BrokerMetrics(const Engine* engine, absl::Time start_time,
@@ -86,6 +106,8 @@ std::vector<MetricFamily> BrokerMetrics::Collect() const {
   MetricFamily c_timedout = Family("nsq_channel_timed_out_total", "Messages whose in-flight timeout passed", C);
   MetricFamily c_clients = Family("nsq_channel_clients", "Consumers subscribed to the channel", G);
   MetricFamily c_paused = Family("nsq_channel_paused", "1 if the channel is paused", G);
+  MetricFamily c_e2e = Family("nsq_channel_e2e_latency_seconds",
+                              "Time from publish to FIN of the channel's finished messages", MetricType::Histogram);
 
   Add(&healthy, {}, engine_->Health().ok() ? 1 : 0);
   Add(&start, {}, absl::ToDoubleSeconds(start_time_ - absl::UnixEpoch()));
@@ -114,6 +136,7 @@ std::vector<MetricFamily> BrokerMetrics::Collect() const {
         Add(&c_timedout, cl, static_cast<double>(c.timeout_count));
         Add(&c_clients, cl, static_cast<double>(c.consumer_count));
         Add(&c_paused, cl, c.paused ? 1 : 0);
+        AddE2e(&c_e2e, cl, c.e2e);
       }
     }
   }
@@ -135,6 +158,7 @@ std::vector<MetricFamily> BrokerMetrics::Collect() const {
   std::vector<MetricFamily> out = {healthy, start,     topics,     t_msgs,   t_bytes,    t_depth,    t_bdepth,
           t_paused, t_channels, c_msgs,   c_depth,  c_bdepth,   c_held,   c_inflight, c_deferred,
           c_requeued, c_timedout, c_clients, c_paused};
+  out.push_back(std::move(c_e2e));
   out.insert(out.end(), storage_families.begin(), storage_families.end());
   if (stats.ok()) {
     for (MetricFamily& f : PolicyFamilies(*stats)) out.push_back(std::move(f));

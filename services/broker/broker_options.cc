@@ -187,12 +187,6 @@ std::vector<std::string> BrokerOptions::NoOpNotices() const {
   const BrokerOptions d;
   if (verbose) out.push_back("--verbose is deprecated and has no effect, use --log-level");
   if (worker_id) out.push_back("--worker-id is deprecated and has no effect, use --node-id");
-  if (!e2e_processing_latency_percentiles.empty() ||
-      e2e_processing_latency_window_time != d.e2e_processing_latency_window_time) {
-    out.push_back(
-        "--e2e-processing-latency-percentile/--e2e-processing-latency-window-time accepted "
-        "but not measured: end-to-end latency is not tracked yet, no e2e stats are sent");
-  }
   if (queue_scan_selection_count != d.queue_scan_selection_count ||
       queue_scan_worker_pool_max != d.queue_scan_worker_pool_max) {
     out.push_back(
@@ -246,6 +240,9 @@ EngineOptions BrokerOptions::ToEngineOptions() const {
       std::find(enable_experiment.begin(), enable_experiment.end(), "topology-aware-consumption") !=
       enable_experiment.end();
   e.default_policy = DefaultPolicy();
+  // Checked by Validate with nsqd's error; a bad list here means no percentiles.
+  if (absl::StatusOr<std::vector<double>> p = E2EPercentiles(); p.ok()) e.e2e_percentiles = *p;
+  e.e2e_window = e2e_processing_latency_window_time;
   return e;
 }
 

@@ -47,6 +47,19 @@ TEST(BrokerOptionsTest, FlagsUseNsqdNames) {
   EXPECT_EQ(e.node_id, 3);
 }
 
+TEST(BrokerOptionsTest, E2ePercentilesAndWindowReachTheEngine) {
+  BrokerOptions o;
+  EXPECT_TRUE(o.ToEngineOptions().e2e_percentiles.empty());
+  EXPECT_TRUE(o.ToEngineOptions().record_e2e_latency);
+  ASSERT_TRUE(ParseArgs(&o, {"--e2e-processing-latency-percentile=1.0,0.99",
+                             "--e2e-processing-latency-window-time=60s"})
+                  .ok());
+  EngineOptions e = o.ToEngineOptions();
+  EXPECT_EQ(e.e2e_percentiles, (std::vector<double>{1.0, 0.99}));
+  EXPECT_EQ(e.e2e_window, absl::Seconds(60));
+  EXPECT_TRUE(o.NoOpNotices().empty());
+}
+
 TEST(BrokerOptionsTest, ConfigFileUsesNsqdKeysAndFlagsWin) {
   std::string path = std::string(getenv("TEST_TMPDIR")) + "/nsqd.cfg";
   std::ofstream(path) << "mem_queue_size = 77\nmsg_timeout = \"5s\"\nid = 9\nmax_rdy_count = 11\n";

@@ -117,6 +117,65 @@ test('topic page shows per-node rows and channel rows matching each broker', asy
   await p.close()
 })
 
+test('channel page peeks at the messages of its gRPC brokers without taking them', async () => {
+  await createChannel(brokers[0], 'peeks', 'look')
+  await publish(brokers[0], 'peeks', 2)
+  const p = await page(admin.url + '/topics/peeks/look')
+  await cellIs(p, 'channel-nodes', 'data-node', brokers[0].http, 'depth', 2)
+  await p.getByTestId('peek-limit').fill('5')
+  await p.getByTestId('peek').click()
+  await c.eventually(async () => (await p.locator('[data-testid="peek-messages"] tbody tr').count()) === 2, 'two peeked rows')
+  const row = p.locator('[data-testid="peek-messages"] tbody tr').first()
+  assert.equal(await row.locator('td[data-col="state"]').textContent(), 'ready')
+  assert.equal(await row.locator('td[data-col="body"]').textContent(), 'm')
+  assert.equal((await c.brokerTopic(brokers[0], 'peeks')).channels[0].depth, 2)
+  // Without a policy or e2e percentiles, the page is nsqadmin's: no policy, no E2E columns.
+  assert.equal(await p.getByTestId('channel-policy').count(), 0)
+  assert.equal(await p.locator('[data-testid="channel-nodes"] th', {hasText: 'E2E'}).count(), 0)
+  await shot(p, 'channel-peek')
+  await p.close()
+})
+
+// A V2 consumer that FINs every message it gets (frames: size, type, then for messages
+// timestamp(8) attempts(2) id(16) body).
+function consumeAndFinish(broker, topic, channel, rdy) {
+  const sock = c.consume(broker, topic, channel, rdy)
+  let buf = Buffer.alloc(0)
+  sock.on('data', (chunk) => {
+    buf = Buffer.concat([buf, chunk])
+    while (buf.length >= 8 && buf.length >= 4 + buf.readUInt32BE(0)) {
+      const size = buf.readUInt32BE(0)
+      if (buf.readUInt32BE(4) === 2) sock.write(`FIN ${buf.subarray(8 + 10, 8 + 26).toString()}\n`)
+      buf = buf.subarray(4 + size)
+    }
+  })
+  return sock
+}
+
+test('channel page shows E2E percentile columns of a broker run with percentiles', async () => {
+  // Its own broker and admin (a static broker list: read over NSQ HTTP /stats).
+  const b = await c.startBroker(['--e2e-processing-latency-percentile=1.0,0.99'])
+  const a = await c.startAdmin([`--nsqd-http-address=${b.http}`, '--stats-interval=250ms'])
+  await createChannel(b, 'timed', 'work')
+  const sock = consumeAndFinish(b, 'timed', 'work', 10)
+  await publish(b, 'timed', 3)
+  await c.eventually(async () => {
+    const t = await c.brokerTopic(b, 'timed')
+    return t && t.channels[0].e2e_processing_latency.count === 3
+  }, 'three latencies on the broker')
+  const p = await page(a.url + '/topics/timed/work')
+  await p.locator('[data-testid="channel-nodes"] th', {hasText: 'E2E 99th'}).waitFor()
+  assert.equal(await p.locator('[data-testid="channel-nodes"] th', {hasText: 'E2E 100th'}).count(), 1)
+  const total = p.locator('[data-testid="channel-nodes"] tr.total td[data-col="e2e-0.99"]')
+  await c.eventually(async () => /^[0-9.]+(ns|us|ms|s)$/.test(await total.textContent()), 'a latency in the total row')
+  assert.match(await total.getAttribute('title'), /^99th: min = .*, max = /)
+  await shot(p, 'channel-e2e')
+  sock.destroy()
+  await p.close()
+  await a.stop()
+  await b.stop()
+})
+
 test('channel page lists the clients of every node', async () => {
   await createChannel(brokers[1], 'clicks', 'web')
   const sock = c.consume(brokers[1], 'clicks', 'web', 5)

@@ -515,3 +515,106 @@ TEST_F(AdminApiTest, PagesMetricsAndConfigAreServed) {
 
 }  // namespace
 }  // namespace nsq::admin
+
+namespace nsq::admin {
+namespace {
+
+// Keeps what a consumer was handed, for the test thread to FIN (Deliver runs under the
+// channel's lock, so nothing is finished from inside it).
+class IdSink : public broker::DeliverySink {
+ public:
+  void Deliver(std::vector<broker::Delivery>& batch) override {
+    absl::MutexLock lock(&mu_);
+    for (const auto& d : batch) ids_.push_back(d.message->id);
+  }
+  void Closed(const absl::Status&) override {}
+  std::vector<broker::MessageId> Take() {
+    absl::MutexLock lock(&mu_);
+    return std::move(ids_);
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<broker::MessageId> ids_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST_F(AdminApiTest, PeekListsEveryGrpcBrokersMessagesWithoutTakingThem) {
+  CreateChannel(0, "peeked", "c");
+  CreateChannel(2, "peeked", "c");
+  Publish(0, "peeked", 3);
+  Publish(2, "peeked", 1);
+  ASSERT_EQ(WaitForTopic("peeked", 4).status, 200);
+  Answer p = Api("GET", "/api/topics/peeked/c/peek?limit=2");
+  ASSERT_EQ(p.status, 200) << p.body;
+  EXPECT_EQ(p.json["topic_name"], "peeked");
+  EXPECT_EQ(p.json["channel_name"], "c");
+  ASSERT_EQ(p.json["messages"].size(), 2u) << p.body;  // the limit, per state per broker
+  for (const auto& m : p.json["messages"]) {
+    EXPECT_EQ(m["node"], NodeId(0));
+    EXPECT_EQ(m["state"], "ready");
+    EXPECT_EQ(m["body"], "m");
+    EXPECT_EQ(m["body_base64"], "bQ==");
+    EXPECT_EQ(m["body_size"], 1);
+    EXPECT_EQ(m["id"].get<std::string>().size(), 16u);
+    EXPECT_GT(m["timestamp"].get<int64_t>(), 0);
+  }
+  // The broker read over NSQ HTTP cannot peek: named in the warning, the rest answered.
+  EXPECT_THAT(p.json["message"].get<std::string>(), HasSubstr(NodeId(2)));
+  EXPECT_THAT(p.json["message"].get<std::string>(), HasSubstr("gRPC"));
+  // Looking took nothing.
+  EXPECT_EQ(BrokerTopic(0, "peeked")["channels"][0]["depth"], 3);
+  Answer all = Api("GET", "/api/topics/peeked/c/peek");
+  EXPECT_EQ(all.json["messages"].size(), 3u);
+
+  EXPECT_EQ(Api("GET", "/api/topics/peeked/nope/peek").status, 404);
+  EXPECT_EQ(Api("GET", "/api/topics/peeked/c/peek?limit=zero").status, 400);
+  EXPECT_EQ(Api("POST", "/api/topics/peeked/c/peek").status, 405);
+}
+
+TEST_F(AdminApiTest, ChannelShowsE2ePercentilesAndPolicyOfABrokerThatHasThem) {
+  auto o = BrokerOpts("e2e");
+  o.discovery_addresses = {absl::StrCat("127.0.0.1:", discovery_->grpc_port())};
+  o.e2e_processing_latency_percentiles = {"1.0,0.5"};
+  brokers_.push_back(std::make_unique<broker::BrokerServer>(o));
+  ASSERT_TRUE(brokers_.back()->Start().ok());
+  broker::Engine* engine = brokers_.back()->engine();
+  broker::QueuePolicy policy;
+  policy.max_attempts = 5;
+  policy.dead_letter_topic = "lat_dead";
+  ASSERT_TRUE(engine->SetChannelPolicy("lat", "c", policy).ok());
+  IdSink sink;
+  broker::ConsumerInfo info;
+  info.client_id = "test";
+  auto consumer = engine->Subscribe("lat", "c", info, &sink);
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  ASSERT_TRUE((*consumer)->SetReady(10).ok());
+  Publish(3, "lat", 2);
+  std::vector<broker::MessageId> ids = sink.Take();
+  ASSERT_EQ(ids.size(), 2u);
+  for (bool ok : {(*consumer)->Finish(ids[0]).ok(), (*consumer)->Finish(ids[1]).ok()}) EXPECT_TRUE(ok);
+
+  Answer c;
+  ASSERT_TRUE(WaitFor([&] {
+    c = Api("GET", "/api/topics/lat/c");
+    return c.status == 200 && c.json["e2e_processing_latency"]["count"] == 2;
+  })) << c.body;
+  const Json& e2e = c.json["e2e_processing_latency"];
+  EXPECT_EQ(e2e["host"], "*");
+  ASSERT_EQ(e2e["percentiles"].size(), 2u) << e2e.dump();
+  EXPECT_EQ(e2e["percentiles"][0]["quantile"], 1);
+  EXPECT_EQ(e2e["percentiles"][1]["quantile"], 0.5);
+  EXPECT_GE(e2e["percentiles"][0]["max"].get<double>(), e2e["percentiles"][1]["max"].get<double>());
+  EXPECT_EQ(c.json["nodes"][0]["e2e_processing_latency"]["percentiles"][0]["count"], 2);
+  EXPECT_EQ(c.json["policy"]["max_attempts"], 5);
+  EXPECT_EQ(c.json["policy"]["dead_letter_topic"], "lat_dead");
+  EXPECT_EQ(c.json["dead_letter_count"], 0);
+  // The broker's own /stats says the same, in nsqd's shape.
+  Json bt = BrokerTopic(3, "lat");
+  EXPECT_EQ(bt["channels"][0]["e2e_processing_latency"]["count"], 2);
+  EXPECT_EQ(bt["channels"][0]["e2e_processing_latency"]["percentiles"][0]["quantile"], 1);
+  EXPECT_EQ(bt["e2e_processing_latency"]["count"], 2);
+  (*consumer)->Close();
+}
+
+}  // namespace
+}  // namespace nsq::admin

@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -26,8 +27,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/flags/flags.h"
@@ -59,6 +62,28 @@ struct Options {
   int64_t rdy = 2500;                      // RDY per subscriber stream
   bool inprocess = false;
   int64_t response_messages = 0;           // --inprocess: messages per Subscribe response
+  // Beyond NSQ: a channel policy set with SetChannelPolicy before the run (all 0 / "":
+  // none).
+  int max_attempts = 0;
+  std::string dead_letter_topic;
+  absl::Duration message_ttl = absl::ZeroDuration();
+  int64_t max_depth = 0;
+  // --inprocess: e2e latency recording (the Prometheus histogram) and nsqd's windowed
+  // percentiles (--e2e-processing-latency-percentile).
+  bool e2e_histogram = true;
+  std::vector<std::string> e2e_percentiles;
+  // --compare-features: the same pub-then-sub run, --rounds times, with no feature, with
+  // the broker's defaults, and with every feature configured; in-process.
+  bool compare_features = false;
+  int rounds = 3;
+};
+
+// What a run measured (msgs/s), for --compare-features.
+struct RunResult {
+  double pub_rate = 0;
+  double sub_rate = 0;
+  double pub_cpu_us = 0;  // process CPU per message
+  double sub_cpu_us = 0;
 };
 
 std::shared_ptr<grpc::Channel> NewConnection(const std::string& address) {
@@ -78,8 +103,8 @@ absl::Duration ProcessCpuTime() {
   return absl::DurationFromTimeval(usage.ru_utime) + absl::DurationFromTimeval(usage.ru_stime);
 }
 
-void Report(const char* phase, uint64_t messages, uint64_t bytes, absl::Duration elapsed,
-            absl::Duration cpu) {
+double Report(const char* phase, uint64_t messages, uint64_t bytes, absl::Duration elapsed,
+              absl::Duration cpu, double* cpu_per_message = nullptr) {
   const double seconds = absl::ToDoubleSeconds(elapsed);
   const double rate = seconds > 0 ? messages / seconds : 0;
   const double mib = seconds > 0 ? bytes / seconds / (1024.0 * 1024.0) : 0;
@@ -87,6 +112,8 @@ void Report(const char* phase, uint64_t messages, uint64_t bytes, absl::Duration
   std::printf("%s: %llu msgs in %.1fs = %.0f msgs/s, %.1f MiB/s (process cpu %.2f core-us/msg)\n",
               phase, static_cast<unsigned long long>(messages), seconds, rate, mib, cpu_us);
   std::fflush(stdout);
+  if (cpu_per_message != nullptr) *cpu_per_message = cpu_us;
+  return rate;
 }
 
 // Keeps `pipeline` Publish calls in flight on one connection until told to stop.
@@ -377,12 +404,51 @@ bool CreateChannel(const Options& options) {
   return true;
 }
 
+bool HasPolicy(const Options& o) {
+  return o.max_attempts > 0 || !o.dead_letter_topic.empty() || o.message_ttl > absl::ZeroDuration() ||
+         o.max_depth > 0;
+}
+
+// The channel's policy, before anything is published (SetChannelPolicy).
+bool SetPolicy(const Options& options) {
+  auto stub = Broker::NewStub(NewConnection(options.address));
+  nsq::v1::SetChannelPolicyRequest request;
+  request.set_topic(options.topic);
+  request.set_channel(options.channel);
+  nsq::v1::ChannelPolicy* p = request.mutable_policy();
+  p->set_max_attempts(options.max_attempts);
+  p->set_dead_letter_topic(options.dead_letter_topic);
+  p->set_message_ttl_ms(absl::ToInt64Milliseconds(options.message_ttl));
+  p->set_max_depth(options.max_depth);
+  nsq::v1::ChannelResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Status status = stub->SetChannelPolicy(&context, request, &response);
+  if (!status.ok()) {
+    std::fprintf(stderr, "SetChannelPolicy: %s\n", status.error_message().c_str());
+    return false;
+  }
+  return true;
+}
+
+broker::EngineOptions InProcessEngineOptions(const Options& options) {
+  broker::EngineOptions e;
+  e.record_e2e_latency = options.e2e_histogram;
+  for (const std::string& list : options.e2e_percentiles) {
+    for (absl::string_view part : absl::StrSplit(list, ',', absl::SkipEmpty())) {
+      double q = 0;
+      if (absl::SimpleAtod(part, &q) && q > 0 && q <= 1) e.e2e_percentiles.push_back(q);
+    }
+  }
+  return e;
+}
+
 // A broker inside this process: engine over in-memory storage, the gRPC service, and the
 // timer thread the real broker runs.
 class InProcessBroker {
  public:
   explicit InProcessBroker(const Options& options)
-      : engine_(broker::EngineOptions{}, RealClock::Get(), &storage_),
+      : engine_(InProcessEngineOptions(options), RealClock::Get(), &storage_),
         server_(&engine_, ServiceOptions(options)) {}
   ~InProcessBroker() {
     stopping_ = true;
@@ -421,7 +487,7 @@ class InProcessBroker {
   std::thread timer_;
 };
 
-int Run(Options options) {
+int Run(Options options, RunResult* result = nullptr) {
   std::unique_ptr<InProcessBroker> broker;
   if (options.inprocess) {
     broker = std::make_unique<InProcessBroker>(options);
@@ -448,6 +514,15 @@ int Run(Options options) {
   }
   // The channel exists before publishing so that it queues every message.
   if (sub && !CreateChannel(options)) return 1;
+  if (HasPolicy(options)) {
+    if (!CreateChannel(options) || !SetPolicy(options)) return 1;
+    std::printf("policy: max_attempts=%d dead_letter_topic=%s message_ttl=%s max_depth=%lld\n",
+                options.max_attempts, options.dead_letter_topic.c_str(),
+                absl::FormatDuration(options.message_ttl).c_str(),
+                static_cast<long long>(options.max_depth));
+  }
+  RunResult ignored;
+  if (result == nullptr) result = &ignored;
 
   if (options.mode == "pubsub") {
     PubPhase pubs(options);
@@ -463,8 +538,8 @@ int Run(Options options) {
     subs.Stop(&messages, &bytes, &elapsed);
     const absl::Duration cpu = ProcessCpuTime() - cpu_start;
     // Both ran at once: the cpu figure is per message published and consumed.
-    Report("pub", published.messages, published.messages * options.size, published.elapsed, cpu);
-    Report("sub", messages, bytes, elapsed, cpu);
+    result->pub_rate = Report("pub", published.messages, published.messages * options.size, published.elapsed, cpu);
+    result->sub_rate = Report("sub", messages, bytes, elapsed, cpu);
     return 0;
   }
 
@@ -475,8 +550,8 @@ int Run(Options options) {
     pubs.Start();
     absl::SleepFor(options.duration);
     PubResult published = pubs.Stop();
-    Report("pub", published.messages, published.messages * options.size, published.elapsed,
-           ProcessCpuTime() - cpu_start);
+    result->pub_rate = Report("pub", published.messages, published.messages * options.size,
+                              published.elapsed, ProcessCpuTime() - cpu_start, &result->pub_cpu_us);
     expected = published.messages;
   }
   if (sub) {
@@ -490,7 +565,68 @@ int Run(Options options) {
     uint64_t messages = 0, bytes = 0;
     absl::Duration elapsed;
     subs.Stop(&messages, &bytes, &elapsed);
-    Report("sub", messages, bytes, elapsed, ProcessCpuTime() - cpu_start);
+    result->sub_rate = Report("sub", messages, bytes, elapsed, ProcessCpuTime() - cpu_start,
+                              &result->sub_cpu_us);
+  }
+  return 0;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// Channel features against none, in one process, interleaved round by round so that
+// drift on a shared machine hits every configuration alike.
+int CompareFeatures(Options base) {
+  struct Config {
+    const char* name;
+    Options options;
+    std::vector<double> pub, sub, pub_cpu, sub_cpu;
+  };
+  base.inprocess = true;
+  base.mode = "pub-then-sub";
+  Options none = base;
+  none.e2e_histogram = false;
+  none.e2e_percentiles.clear();
+  none.max_attempts = 0;
+  none.dead_letter_topic.clear();
+  none.message_ttl = absl::ZeroDuration();
+  none.max_depth = 0;
+  Options defaults = none;
+  defaults.e2e_histogram = true;  // the broker's default: the Prometheus histogram only
+  Options all = defaults;
+  all.e2e_percentiles = {"1.0,0.99,0.95"};
+  all.max_attempts = 5;
+  all.message_ttl = absl::Hours(1);
+  all.max_depth = int64_t{1} << 40;  // never reached
+  std::vector<Config> configs = {{"none", none, {}, {}, {}, {}},
+                                 {"defaults (e2e histogram)", defaults, {}, {}, {}, {}},
+                                 {"all (policy + e2e percentiles)", all, {}, {}, {}, {}}};
+  for (int round = 1; round <= base.rounds; ++round) {
+    for (Config& c : configs) {
+      Options o = c.options;
+      o.topic = absl::StrCat("cmp", round, "_", &c - configs.data(), "_", absl::ToUnixSeconds(absl::Now()));
+      if (o.max_attempts > 0) o.dead_letter_topic = o.topic + "_dead";
+      std::printf("--- round %d: %s\n", round, c.name);
+      RunResult r;
+      if (int rc = Run(o, &r); rc != 0) return rc;
+      c.pub.push_back(r.pub_rate);
+      c.sub.push_back(r.sub_rate);
+      c.pub_cpu.push_back(r.pub_cpu_us);
+      c.sub_cpu.push_back(r.sub_cpu_us);
+    }
+  }
+  // Rates move with whatever else shares the machine; CPU per message moves much less.
+  auto change = [](double v, double base) { return base > 0 ? (v / base - 1) * 100 : 0; };
+  std::printf("\n%-32s %11s %11s %8s %8s %12s %12s %8s %8s\n", "median of rounds", "pub msg/s",
+              "sub msg/s", "vs none", "vs none", "pub cpu-us", "sub cpu-us", "vs none", "vs none");
+  const Config& n = configs[0];
+  for (const Config& c : configs) {
+    std::printf("%-32s %11.0f %11.0f %+7.1f%% %+7.1f%% %12.3f %12.3f %+7.1f%% %+7.1f%%\n", c.name,
+                Median(c.pub), Median(c.sub), change(Median(c.pub), Median(n.pub)),
+                change(Median(c.sub), Median(n.sub)), Median(c.pub_cpu), Median(c.sub_cpu),
+                change(Median(c.pub_cpu), Median(n.pub_cpu)), change(Median(c.sub_cpu), Median(n.sub_cpu)));
   }
   return 0;
 }
@@ -517,6 +653,18 @@ int main(int argc, char** argv) {
   flags.AddInt64("response-messages", &options.response_messages,
                  "with --inprocess: most messages per Subscribe response (0 = the service's "
                  "default)");
+  flags.AddInt("max-attempts", &options.max_attempts, "channel policy: max attempts (0 = none)");
+  flags.AddString("dead-letter-topic", &options.dead_letter_topic, "channel policy: dead-letter topic");
+  flags.AddDuration("message-ttl", &options.message_ttl, "channel policy: message TTL (0 = none)");
+  flags.AddInt64("max-depth", &options.max_depth, "channel policy: max depth (0 = unbounded)");
+  flags.AddBool("e2e-histogram", &options.e2e_histogram,
+                "with --inprocess: record publish-to-FIN latency (the Prometheus histogram)");
+  flags.AddStringList("e2e-processing-latency-percentile", &options.e2e_percentiles,
+                      "with --inprocess: nsqd's windowed e2e percentiles, e.g. 1.0,0.99");
+  flags.AddBool("compare-features", &options.compare_features,
+                "in-process pub-then-sub with no feature, the defaults and every channel feature, "
+                "--rounds times each, interleaved");
+  flags.AddInt("rounds", &options.rounds, "rounds of --compare-features");
   absl::Status status = flags.Parse(argc, argv);
   if (flags.HelpRequested()) {
     std::cout << flags.Usage();
@@ -531,5 +679,6 @@ int main(int argc, char** argv) {
     std::cerr << "--connections, --pipeline, --batch-size and --size must be positive\n";
     return 2;
   }
+  if (options.compare_features) return nsq::bench::CompareFeatures(std::move(options));
   return nsq::bench::Run(std::move(options));
 }

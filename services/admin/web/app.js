@@ -270,12 +270,78 @@
       charts);
   }
 
+  // nsqadmin's nanotohuman: one decimal and the largest unit under the value.
+  function nanotohuman(ns) {
+    if (ns > 1e9) return (ns / 1e9).toFixed(1) + 's';
+    if (ns > 1e6) return (ns / 1e6).toFixed(1) + 'ms';
+    if (ns > 1e3) return (ns / 1e3).toFixed(1) + 'us';
+    return Number(ns || 0).toFixed(1) + 'ns';
+  }
+  const pct = (q) => Math.round(q * 100) + (([, 'st', 'nd', 'rd'])[Math.floor(q * 100) % 10] || 'th');
+  const peeked = new Map();  // "topic/channel" -> the last peek answer, kept across refreshes
+
+  // Beyond nsqadmin: a channel's policy and its counters (brokers with a gRPC port).
+  function policySection(c) {
+    if (!c.policy && c.dead_letter_count === undefined) return null;
+    const p = c.policy || {};
+    const item = (label, value, testid) => h('div', {class: 'card'}, h('div', {class: 'muted'}, label), h('div', {'data-testid': testid}, value));
+    return h('div', {'data-testid': 'channel-policy'},
+      h('h2', {}, 'Policy'),
+      h('div', {class: 'cards'},
+        item('Max attempts', p.max_attempts ? fmt(p.max_attempts) : 'unlimited', 'policy-max-attempts'),
+        item('Dead-letter topic', p.dead_letter_topic ? link('topics/' + enc(p.dead_letter_topic), p.dead_letter_topic) : '–', 'policy-dead-letter-topic'),
+        item('Message TTL', p.message_ttl_ms ? duration(p.message_ttl_ms * 1e6) + (p.dead_letter_expired ? ' (then dead-lettered)' : '') : 'none', 'policy-ttl'),
+        item('Max depth', p.max_depth ? fmt(p.max_depth) + ' (' + (p.depth_policy || 'reject_new').replace('_', ' ') + ')' : 'unbounded', 'policy-max-depth'),
+        item('Out of attempts', fmt(c.attempts_exceeded_count), 'policy-attempts-exceeded'),
+        item('Expired', fmt(c.expired_count), 'policy-expired'),
+        item('Dead-lettered', fmt(c.dead_letter_count), 'policy-dead-lettered'),
+        item('Dropped (depth)', fmt(c.depth_dropped_count), 'policy-depth-dropped'),
+        item('Rejected (depth)', fmt(c.depth_rejected_count), 'policy-depth-rejected')));
+  }
+
+  // Beyond nsqadmin: up to N messages per state per broker, unchanged by being looked at.
+  function peekSection(topic, channel) {
+    const key = topic + '/' + channel;
+    const out = h('div', {'data-testid': 'peek-result'});
+    const show = (r) => {
+      out.replaceChildren();
+      if (!r) return;
+      if (r.message) out.append(h('p', {class: 'muted', 'data-testid': 'peek-warning'}, r.message));
+      const rows = (r.messages || []).map((m) => h('tr', {'data-peek': m.id},
+        h('td', {class: 'l'}, m.node),
+        h('td', {class: 'l', 'data-col': 'state'}, m.state.replace('_', ' ')),
+        h('td', {class: 'l'}, m.id),
+        h('td', {'data-col': 'attempts'}, fmt(m.attempts)),
+        h('td', {class: 'l'}, new Date(m.timestamp / 1e6).toISOString()),
+        h('td', {class: 'l', 'data-col': 'body'}, m.body.length > 200 ? m.body.slice(0, 200) + '…' : m.body)));
+      out.append(rows.length ? table(['Node', 'State', 'ID', 'Attempts', 'Published', 'Body'], rows, 'peek-messages')
+        : h('p', {class: 'muted', 'data-testid': 'peek-empty'}, 'No messages.'));
+    };
+    const limit = h('input', {type: 'number', min: '1', max: '100', value: '10', 'data-testid': 'peek-limit', style: 'width:5em'});
+    const button = h('button', {'data-testid': 'peek'}, 'Peek');
+    button.addEventListener('click', async () => {
+      const r = await api('GET', 'api/topics/' + enc(topic) + '/' + enc(channel) + '/peek?limit=' + enc(limit.value));
+      if (r.status !== 200) return banner('error', (r.json && r.json.message) || ('peek failed: HTTP ' + r.status));
+      peeked.set(key, r.json);
+      show(r.json);
+    });
+    show(peeked.get(key));
+    return h('div', {}, h('h2', {}, 'Messages'), h('div', {class: 'actions'}, 'Per state per node: ', limit, button), out);
+  }
+
   async function channelPage(gen, topic, channel) {
     const r = await load('api/topics/' + enc(topic) + '/' + enc(channel));
     if (gen !== generation || !r) return;
     if (r.missing) return render(h('h1', {}, topic + ' / ' + channel), h('p', {class: 'muted'}, 'Channel not found.'));
     const c = r.json;
     const path = 'api/topics/' + enc(topic) + '/' + enc(channel);
+    // nsqadmin's E2E processing latency columns: the average per quantile, min/max on hover.
+    const quantiles = ((c.e2e_processing_latency || {}).percentiles || []).map((p) => p.quantile);
+    const e2eCols = (x) => quantiles.map((q) => {
+      const p = ((x.e2e_processing_latency || {}).percentiles || []).find((v) => v.quantile === q);
+      return h('td', p ? {'data-col': 'e2e-' + q, title: `${pct(q)}: min = ${nanotohuman(p.min)}, max = ${nanotohuman(p.max)}`} : {'data-col': 'e2e-' + q},
+        p ? nanotohuman(p.average) : '–');
+    });
     const cols = (x) => [
       h('td', {'data-col': 'depth'}, fmt(x.depth)),
       h('td', {'data-col': 'memory_backend'}, fmt(x.memory_depth) + ' + ' + fmt(x.backend_depth)),
@@ -284,7 +350,8 @@
       h('td', {'data-col': 'requeue_count'}, fmt(x.requeue_count)),
       h('td', {'data-col': 'timeout_count'}, fmt(x.timeout_count)),
       h('td', {'data-col': 'message_count'}, fmt(x.message_count)),
-      h('td', {'data-col': 'client_count'}, fmt(x.client_count))];
+      h('td', {'data-col': 'client_count'}, fmt(x.client_count)),
+      ...e2eCols(x)];
     const nodeRows = c.nodes.map((n) => h('tr', {'data-node': n.node}, h('td', {}, link('nodes/' + enc(n.node), n.node)), cols(n)));
     nodeRows.push(h('tr', {class: 'total'}, h('td', {}, 'Total'), cols(c)));
     const now = Date.now();
@@ -315,7 +382,10 @@
           {testid: 'delete', danger: true, after: () => navigate(BASE + 'topics/' + enc(topic))}),
         h('span', {class: 'muted'}, 'Rate: ', h('span', {'data-testid': 'channel-rate'}, rate(c.rate)))),
       h('h2', {}, 'Nodes'),
-      table(['Node', 'Depth', 'Memory + Disk', 'In-Flight', 'Deferred', 'Requeued', 'Timed Out', 'Messages', 'Clients'], nodeRows, 'channel-nodes'),
+      table(['Node', 'Depth', 'Memory + Disk', 'In-Flight', 'Deferred', 'Requeued', 'Timed Out', 'Messages', 'Clients',
+        ...quantiles.map((q) => 'E2E ' + pct(q))], nodeRows, 'channel-nodes'),
+      policySection(c),
+      peekSection(topic, channel),
       h('h2', {}, 'Clients'),
       clientRows.length ? table(['Remote address', 'Hostname', 'User agent', 'Protocol', 'TLS', 'Compression', 'Auth identity', 'Node', 'Ready', 'In-Flight', 'Finished', 'Requeued', 'Connected'], clientRows, 'clients')
         : h('p', {class: 'muted', 'data-testid': 'no-clients'}, 'No clients connected.'),

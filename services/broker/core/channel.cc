@@ -40,7 +40,11 @@ Channel::Channel(Engine* engine, std::string topic_name, std::string name,
       paused_(paused),
       paused_flag_(paused),
       queue_(engine->options().mem_queue_size, std::move(backend), engine->durable()),
-      deferred_(engine->options().mem_queue_size, std::move(deferred), &queue_) {}
+      deferred_(engine->options().mem_queue_size, std::move(deferred), &queue_),
+      e2e_(engine->options().record_e2e_latency
+               ? std::make_unique<E2eLatencyRecorder>(engine->options().e2e_percentiles,
+                                                      engine->options().e2e_window)
+               : nullptr) {}
 
 void Channel::AdoptBacklog(std::deque<QueuedMessage> memory, int64_t count) {
   absl::MutexLock lock(&mu_);
@@ -426,10 +430,14 @@ void Channel::RemoveConsumerLocked(ConsumerImpl* consumer) {
   DispatchLocked();
 }
 
-absl::Status Channel::FinishLocked(ConsumerImpl* consumer, const MessageId& id) {
+absl::Status Channel::FinishLocked(ConsumerImpl* consumer, const MessageId& id, int64_t now_ns) {
   auto it = in_flight_.find(id);
   if (it == in_flight_.end()) return NotInFlight("FIN", id);
   if (it->second.owner != consumer) return NotOwned("FIN", id);
+  if (e2e_ != nullptr) {
+    if (now_ns < 0) now_ns = absl::ToUnixNanos(engine_->clock()->Now());
+    e2e_->Record(now_ns, it->second.queued.message->timestamp_ns);
+  }
   queue_.Ack(it->second.queued.backend_seq);
   in_flight_.erase(it);
   --consumer->in_flight_count_;
@@ -491,6 +499,7 @@ ChannelStats Channel::Stats(bool include_consumers) const {
   s.depth_dropped_count = depth_dropped_count_;
   s.depth_rejected_count = depth_rejected_count_;
   s.policy = policy_;
+  if (e2e_ != nullptr) s.e2e = e2e_->Stats(absl::ToUnixNanos(engine_->clock()->Now()));
   s.paused = paused_;
   s.ephemeral = ephemeral_;
   s.consumer_count = static_cast<int64_t>(consumers_.size());
@@ -551,6 +560,8 @@ absl::Status ConsumerImpl::Finish(const MessageId& id) {
 std::vector<absl::Status> ConsumerImpl::FinishBatch(absl::Span<const MessageId> ids) {
   std::vector<absl::Status> out;
   out.reserve(ids.size());
+  // One clock read for the batch's e2e latencies.
+  const int64_t now_ns = channel_->records_e2e() ? absl::ToUnixNanos(engine_->clock()->Now()) : -1;
   absl::MutexLock lock(&channel_->mu_);
   bool any = false;
   for (const MessageId& id : ids) {
@@ -558,7 +569,7 @@ std::vector<absl::Status> ConsumerImpl::FinishBatch(absl::Span<const MessageId> 
       out.push_back(NotInFlight("FIN", id));
       continue;
     }
-    out.push_back(channel_->FinishLocked(this, id));
+    out.push_back(channel_->FinishLocked(this, id, now_ns));
     any |= out.back().ok();
   }
   if (any) channel_->DispatchLocked();

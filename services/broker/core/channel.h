@@ -100,8 +100,10 @@ class Channel : public std::enable_shared_from_this<Channel> {
   void PushDeadlineLocked(int64_t at_ns, const MessageId& id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes `consumer` and requeues what it had in flight.
   void RemoveConsumerLocked(ConsumerImpl* consumer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status FinishLocked(ConsumerImpl* consumer, const MessageId& id)
+  // `now_ns` < 0: read the clock if it is needed (e2e latency).
+  absl::Status FinishLocked(ConsumerImpl* consumer, const MessageId& id, int64_t now_ns = -1)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool records_e2e() const { return e2e_ != nullptr; }
   void ClearInFlightLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // QueuePolicy at dispatch: true if `qm` is not to be delivered (expired, or out of
   // attempts): it is dropped or dead-lettered, and counted.
@@ -138,6 +140,8 @@ class Channel : public std::enable_shared_from_this<Channel> {
   uint64_t delivered_by_locality_[3] ABSL_GUARDED_BY(mu_) = {0, 0, 0};  // by DeliveryLocality
   uint64_t requeue_count_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t timeout_count_ ABSL_GUARDED_BY(mu_) = 0;
+  // Publish-to-FIN latency; null when EngineOptions::record_e2e_latency is off.
+  const std::unique_ptr<E2eLatencyRecorder> e2e_ ABSL_PT_GUARDED_BY(mu_);
 
   QueuePolicy policy_ ABSL_GUARDED_BY(mu_);
   mutable absl::Mutex policy_mu_;  // a leaf

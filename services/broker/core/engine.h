@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "common/time/clock.h"
+#include "services/broker/core/e2e_latency.h"
 #include "services/broker/core/message.h"
 #include "services/broker/core/options.h"
 #include "services/broker/core/policy.h"
@@ -108,6 +109,7 @@ struct ChannelStats {
   uint64_t depth_dropped_count = 0;
   uint64_t depth_rejected_count = 0;
   QueuePolicy policy;
+  E2eLatencyStats e2e;  // publish-to-FIN latency (options: record_e2e_latency, e2e_percentiles)
   bool paused = false;
   bool ephemeral = false;
   int64_t consumer_count = 0;
@@ -133,6 +135,9 @@ struct TopicStats {
   uint64_t message_bytes = 0;
   bool paused = false;
   bool ephemeral = false;
+  // With e2e_percentiles: the merge of its channels' windows (nsqd's aggregate); no
+  // percentiles when it has no channel.
+  E2eLatencyStats e2e;
   std::vector<ChannelStats> channels;
 };
 

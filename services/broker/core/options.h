@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "services/broker/core/policy.h"
@@ -28,6 +29,12 @@ struct EngineOptions {
   // Beyond NSQ: the policy of every topic's new channels unless the topic says otherwise
   // (the --max-attempts, --dead-letter-topic, --message-ttl, --max-depth flags).
   QueuePolicy default_policy;
+  // End-to-end latency (publish to FIN) per channel: the Prometheus histogram when
+  // record_e2e_latency, and nsqd's windowed percentiles when e2e_percentiles is not empty
+  // (--e2e-processing-latency-percentile, --e2e-processing-latency-window-time).
+  bool record_e2e_latency = true;
+  std::vector<double> e2e_percentiles;
+  absl::Duration e2e_window = absl::Minutes(10);
 };
 
 }  // namespace nsq::broker

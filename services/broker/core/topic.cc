@@ -368,6 +368,19 @@ TopicStats Topic::Stats(const StatsFilter& filter) const {
     if (!filter.channel.empty() && name != filter.channel) continue;
     s.channels.push_back(channel->Stats(filter.include_consumers));
   }
+  // nsqd's AggregateChannelE2eProcessingLatency: the merge of the channels' windows.
+  std::shared_ptr<LatencyHistogram> merged;
+  for (const ChannelStats& c : s.channels) {
+    if (c.e2e.window == nullptr) continue;
+    if (merged == nullptr) merged = std::make_shared<LatencyHistogram>();
+    merged->Merge(*c.e2e.window);
+  }
+  if (merged != nullptr) {
+    s.e2e.has_percentiles = true;
+    s.e2e.window_count = merged->count();
+    s.e2e.percentiles = E2ePercentiles(*merged, engine_->options().e2e_percentiles);
+    s.e2e.window = std::move(merged);
+  }
   return s;
 }
 

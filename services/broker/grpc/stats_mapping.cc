@@ -6,6 +6,19 @@
 
 namespace nsq::broker {
 
+namespace {
+
+void E2eToProto(const E2eLatencyStats& e2e, nsq::v1::E2eLatency* proto) {
+  proto->set_count(e2e.window_count);
+  for (const E2ePercentile& p : e2e.percentiles) {
+    nsq::v1::E2eLatency::Percentile* out = proto->add_percentiles();
+    out->set_quantile(p.quantile);
+    out->set_value_ns(p.value_ns);
+  }
+}
+
+}  // namespace
+
 void AddTopicStats(const std::vector<TopicStats>& stats, bool include_clients,
                    nsq::v1::GetStatsResponse* response) {
   for (const TopicStats& t : stats) {
@@ -16,6 +29,7 @@ void AddTopicStats(const std::vector<TopicStats>& stats, bool include_clients,
     topic->set_message_count(t.message_count);
     topic->set_message_bytes(t.message_bytes);
     topic->set_paused(t.paused);
+    if (t.e2e.has_percentiles) E2eToProto(t.e2e, topic->mutable_e2e_processing_latency());
     for (const ChannelStats& c : t.channels) {
       nsq::v1::ChannelStats* channel = topic->add_channels();
       channel->set_channel_name(c.name);
@@ -38,6 +52,7 @@ void AddTopicStats(const std::vector<TopicStats>& stats, bool include_clients,
       channel->set_dead_letter_count(c.dead_letter_count);
       channel->set_depth_dropped_count(c.depth_dropped_count);
       channel->set_depth_rejected_count(c.depth_rejected_count);
+      if (c.e2e.has_percentiles) E2eToProto(c.e2e, channel->mutable_e2e_processing_latency());
       if (!include_clients) continue;
       for (const ConsumerStats& s : c.consumers) {
         nsq::v1::ClientStats* client = channel->add_clients();

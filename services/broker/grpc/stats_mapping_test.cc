@@ -122,3 +122,35 @@ TEST(StatsMappingTest, AppendsTopicsInTheEnginesOrder) {
 
 }  // namespace
 }  // namespace nsq::broker
+
+namespace nsq::broker {
+namespace {
+
+TEST(StatsMappingTest, E2ePercentilesAreCopiedOnlyWhenConfigured) {
+  std::vector<TopicStats> stats = OneTopicOneChannelOneClient();
+  nsq::v1::GetStatsResponse plain;
+  AddTopicStats(stats, false, &plain);
+  EXPECT_FALSE(plain.topics(0).has_e2e_processing_latency());
+  EXPECT_FALSE(plain.topics(0).channels(0).has_e2e_processing_latency());
+
+  E2eLatencyStats e2e;
+  e2e.has_percentiles = true;
+  e2e.window_count = 12;
+  e2e.percentiles = {{1.0, 3e9}, {0.99, 2e6}};
+  stats[0].channels[0].e2e = e2e;
+  stats[0].e2e = e2e;
+  stats[0].e2e.window_count = 20;
+  nsq::v1::GetStatsResponse r;
+  AddTopicStats(stats, false, &r);
+  const nsq::v1::E2eLatency& c = r.topics(0).channels(0).e2e_processing_latency();
+  EXPECT_EQ(c.count(), 12u);
+  ASSERT_EQ(c.percentiles_size(), 2);
+  EXPECT_EQ(c.percentiles(0).quantile(), 1.0);
+  EXPECT_EQ(c.percentiles(0).value_ns(), 3e9);
+  EXPECT_EQ(c.percentiles(1).quantile(), 0.99);
+  EXPECT_EQ(c.percentiles(1).value_ns(), 2e6);
+  EXPECT_EQ(r.topics(0).e2e_processing_latency().count(), 20u);
+}
+
+}  // namespace
+}  // namespace nsq::broker

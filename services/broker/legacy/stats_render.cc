@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/flags/flags.h"
 #include "common/json/go_json.h"
@@ -41,8 +42,42 @@ std::string Printf(const char* fmt, ...) {
 }
 
 // E2E processing latency is not computed yet: nsqd's shape with no samples.
-void WriteE2e(GoJsonWriter& w) {
-  w.BeginObject().Key("count").Int(0).Key("percentiles").Null().EndObject();
+// nsqd's quantile.Result: {"count":0,"percentiles":null} without
+// --e2e-processing-latency-percentile; with it, the window's count and one
+// {"quantile":q,"value":ns} map per percentile (Go sorts map keys).
+void WriteE2e(GoJsonWriter& w, const broker::E2eLatencyStats& e2e) {
+  w.BeginObject().Key("count").Uint(e2e.has_percentiles ? e2e.window_count : 0).Key("percentiles");
+  if (!e2e.has_percentiles) {
+    w.Null();
+  } else {
+    w.BeginArray();
+    for (const broker::E2ePercentile& p : e2e.percentiles) {
+      w.BeginObject().Key("quantile").Float(p.quantile).Key("value").Float(p.value_ns).EndObject();
+    }
+    w.EndArray();
+  }
+  w.EndObject();
+}
+
+// quantile.Result's String(): stringy.NanoSecondToHuman of each value, comma separated.
+std::string E2eText(const broker::E2eLatencyStats& e2e) {
+  std::string out;
+  for (const broker::E2ePercentile& p : e2e.percentiles) {
+    double v = p.value_ns;
+    const char* suffix = "ns";
+    if (v > 1e9) {
+      v /= 1e9;
+      suffix = "s";
+    } else if (v > 1e6) {
+      v /= 1e6;
+      suffix = "ms";
+    } else if (v > 1e3) {
+      v /= 1e3;
+      suffix = "us";
+    }
+    absl::StrAppend(&out, out.empty() ? "" : ", ", absl::StrFormat("%0.1f%s", v, suffix));
+  }
+  return out;
 }
 
 // nsqd's ClientStats: a V2 connection (`v2`), a consumer (`c`), or both.
@@ -140,7 +175,7 @@ void WriteChannel(GoJsonWriter& w, const StatsPage& page, const broker::ChannelS
   }
   w.Key("paused").Bool(c.paused);
   w.Key("e2e_processing_latency");
-  WriteE2e(w);
+  WriteE2e(w, c.e2e);
   w.EndObject();
 }
 
@@ -156,7 +191,7 @@ void WriteTopic(GoJsonWriter& w, const StatsPage& page, const broker::TopicStats
   w.Key("message_bytes").Uint(t.message_bytes);
   w.Key("paused").Bool(t.paused);
   w.Key("e2e_processing_latency");
-  WriteE2e(w);
+  WriteE2e(w, t.e2e);
   w.EndObject();
 }
 
@@ -250,7 +285,7 @@ std::string StatsText(const StatsPage& page, absl::Time now) {
     w += Printf("\n%s[%-15s] depth: %-5lld be-depth: %-5lld msgs: %-8llu e2e%%: %s\n",
                 t.paused ? "*P " : "   ", t.name.c_str(), static_cast<long long>(t.depth),
                 static_cast<long long>(t.backend_depth),
-                static_cast<unsigned long long>(t.message_count), "");
+                static_cast<unsigned long long>(t.message_count), E2eText(t.e2e).c_str());
     for (const broker::ChannelStats& c : t.channels) {
       w += Printf(
           "%s[%-25s] depth: %-5lld be-depth: %-5lld inflt: %-4lld def: %-4lld re-q: %-5llu "
@@ -259,7 +294,7 @@ std::string StatsText(const StatsPage& page, absl::Time now) {
           static_cast<long long>(c.backend_depth), static_cast<long long>(c.in_flight_count),
           static_cast<long long>(c.deferred_count), static_cast<unsigned long long>(c.requeue_count),
           static_cast<unsigned long long>(c.timeout_count),
-          static_cast<unsigned long long>(c.message_count), "");
+          static_cast<unsigned long long>(c.message_count), E2eText(c.e2e).c_str());
       for (const broker::ConsumerStats& cons : c.consumers) {
         absl::StrAppend(&w, "        ", ClientText(page.V2For(cons), &cons, now), "\n");
       }

@@ -87,6 +87,33 @@ TEST(StatsRenderTest, JsonShowsMessagesHeldInMemoryOnlyWhenThereAreSome) {
             std::string::npos);
 }
 
+TEST(StatsRenderTest, JsonShowsE2ePercentilesAsNsqdsQuantileResult) {
+  StatsPage page = OneGrpcConsumer();
+  broker::E2eLatencyStats e2e;
+  e2e.has_percentiles = true;
+  e2e.window_count = 42;
+  e2e.percentiles = {{1.0, 2500000000}, {0.99, 1234567}, {0.5, 0}};
+  page.topics[0].channels[0].e2e = e2e;
+  page.topics[0].e2e = e2e;
+  page.topics[0].e2e.window_count = 7;
+  const std::string want_channel =
+      R"("paused":false,"e2e_processing_latency":{"count":42,"percentiles":[)"
+      R"({"quantile":1,"value":2500000000},{"quantile":0.99,"value":1234567},)"
+      R"({"quantile":0.5,"value":0}]}})";
+  EXPECT_THAT(StatsJson(page), HasSubstr(want_channel));
+  EXPECT_THAT(StatsJson(page), HasSubstr(R"("message_bytes":15,"paused":false,)"
+                                         R"("e2e_processing_latency":{"count":7,"percentiles":[)"));
+  const std::string text = StatsText(page, kStart);
+  EXPECT_THAT(text, HasSubstr("msgs: 5        e2e%: 2.5s, 1.2ms, 0.0ns\n"));
+}
+
+TEST(StatsRenderTest, JsonE2eIsStockWithoutPercentilesEvenWhenRecorded) {
+  StatsPage page = OneGrpcConsumer();
+  page.topics[0].channels[0].e2e.count = 9;  // the Prometheus histogram, not nsqd's stats
+  page.topics[0].channels[0].e2e.buckets = {9, 0};
+  EXPECT_THAT(StatsJson(page), HasSubstr(std::string(R"("paused":false,)") + kE2e + "}]"));
+}
+
 TEST(StatsRenderTest, JsonShowsTopologyCountersOnlyWhenNonZeroAsNsqdsOmitempty) {
   StatsPage page = OneGrpcConsumer();
   EXPECT_EQ(StatsJson(page).find("_msg_count"), std::string::npos);

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "common/net/host_port.h"
 #include "spdlog/spdlog.h"
@@ -27,6 +28,15 @@ void Counter(std::vector<std::string>* out, const std::string& prefix, const std
 void Gauge(std::vector<std::string>* out, const std::string& prefix, const std::string& key,
            int64_t value) {
   out->push_back(absl::StrCat(prefix, key, ":", value, "|g"));
+}
+
+// nsqd: "<key>.e2e_processing_latency_<%.0f of quantile*100>" per configured percentile.
+void E2eGauges(std::vector<std::string>* out, const std::string& prefix, const std::string& key,
+               const E2eLatencyStats& e2e) {
+  for (const E2ePercentile& q : e2e.percentiles) {
+    Gauge(out, prefix, absl::StrFormat("%s.e2e_processing_latency_%.0f", key, q.quantile * 100.0),
+          static_cast<int64_t>(q.value_ns));
+  }
 }
 
 const TopicStats* FindTopic(const std::vector<TopicStats>& stats, const std::string& name) {
@@ -120,6 +130,7 @@ std::vector<std::string> FormatLines(const std::vector<TopicStats>& now,
     Counter(&out, p, t + ".message_bytes", topic.message_bytes, before ? before->message_bytes : 0);
     Gauge(&out, p, t + ".depth", topic.depth);
     Gauge(&out, p, t + ".backend_depth", topic.backend_depth);
+    E2eGauges(&out, p, t, topic.e2e);
     for (const ChannelStats& channel : topic.channels) {
       if (options.exclude_ephemeral && channel.ephemeral) continue;
       const ChannelStats* was = FindChannel(before, channel.name);
@@ -132,6 +143,7 @@ std::vector<std::string> FormatLines(const std::vector<TopicStats>& now,
       Counter(&out, p, c + ".requeue_count", channel.requeue_count, was ? was->requeue_count : 0);
       Counter(&out, p, c + ".timeout_count", channel.timeout_count, was ? was->timeout_count : 0);
       Gauge(&out, p, c + ".clients", channel.consumer_count);
+      E2eGauges(&out, p, c, channel.e2e);
     }
   }
   if (options.mem_stats && mem != nullptr) {

@@ -220,3 +220,40 @@ TEST(StatsdPackTest, ALineLongerThanThePacketGoesAlone) {
 
 }  // namespace
 }  // namespace nsq::broker::statsd
+
+namespace nsq::broker::statsd {
+namespace {
+
+TEST(StatsdE2eTest, PercentilesAreGaugesNamedAsNsqdNamesThem) {
+  E2eLatencyStats e2e;
+  e2e.has_percentiles = true;
+  e2e.window_count = 3;
+  e2e.percentiles = {{1.0, 2500000.7}, {0.99, 1200000}, {0.95, 900}};
+  TopicStats t;
+  t.name = "orders";
+  t.e2e = e2e;
+  ChannelStats c;
+  c.name = "billing";
+  c.e2e = e2e;
+  t.channels.push_back(c);
+  StatsdOptions o;
+  o.prefix = "p.";
+  o.mem_stats = false;
+  std::vector<std::string> lines = FormatLines({t}, {}, o, nullptr);
+  auto has = [&](const std::string& l) { return std::find(lines.begin(), lines.end(), l) != lines.end(); };
+  EXPECT_TRUE(has("p.topic.orders.e2e_processing_latency_100:2500000|g"));
+  EXPECT_TRUE(has("p.topic.orders.e2e_processing_latency_99:1200000|g"));
+  EXPECT_TRUE(has("p.topic.orders.e2e_processing_latency_95:900|g"));
+  EXPECT_TRUE(has("p.topic.orders.channel.billing.e2e_processing_latency_99:1200000|g"));
+  // After the channel's clients gauge, as nsqd sends them.
+  auto clients = std::find(lines.begin(), lines.end(), "p.topic.orders.channel.billing.clients:0|g");
+  ASSERT_NE(clients, lines.end());
+  EXPECT_EQ(*(clients + 1), "p.topic.orders.channel.billing.e2e_processing_latency_100:2500000|g");
+  // Without percentiles nothing is added.
+  t.e2e = {};
+  t.channels[0].e2e = {};
+  for (const std::string& l : FormatLines({t}, {}, o, nullptr)) EXPECT_EQ(l.find("e2e"), std::string::npos) << l;
+}
+
+}  // namespace
+}  // namespace nsq::broker::statsd

@@ -32,7 +32,7 @@ double ChannelValue(const std::vector<prometheus::MetricFamily>& families, const
   return -1;
 }
 
-TEST(BrokerMetricsTest, PolicyCountersAreExportedPerChannel) {
+TEST(BrokerPolicyMetricsTest, PolicyCountersAreExportedPerChannel) {
   FakeClock clock;
   MemoryStorage storage;
   Engine engine(EngineOptions{}, &clock, &storage);

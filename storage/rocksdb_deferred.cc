@@ -37,14 +37,8 @@ absl::Status RocksDeferred::Load() {
   } else if (!st.ok() && !st.IsNotFound()) {
     return FromRocks(st, "read deferred queue");
   }
-  const std::string lower = QueueKey(id_, 0);
-  const std::string upper = QueueKey(id_ + 1, 0);
-  rocksdb::Slice lo(lower), up(upper);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lo;
-  ro.iterate_upper_bound = &up;
-  std::unique_ptr<rocksdb::Iterator> it(s_->db()->NewIterator(ro, s_->deferred_cf()));
-  it->Seek(lo);
+  RangeIterator it(s_->db(), s_->deferred_cf(),
+                   QueueKey(id_, 0), QueueKey(id_ + 1, 0), /*fill_cache=*/true);
   if (it->Valid()) {
     next_due_ = static_cast<int64_t>(DueOfKey(it->key()));
   } else {
@@ -97,17 +91,10 @@ absl::Status RocksDeferred::PopDue(int64_t now_ns, size_t max, std::vector<Queue
   if (depth_ == 0 || next_due_ > now_ns || max == 0) return absl::OkStatus();
   // The previous pop's records go now: the caller has queued them elsewhere since.
   if (absl::Status st = Flush(); !st.ok()) return st;
-  const std::string lower = QueueKey(id_, 0);
-  const std::string upper = QueueKey(id_ + 1, 0);
-  rocksdb::Slice lo(lower), up(upper);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lo;
-  ro.iterate_upper_bound = &up;
-  ro.fill_cache = false;
-  std::unique_ptr<rocksdb::Iterator> it(s_->db()->NewIterator(ro, s_->deferred_cf()));
+  RangeIterator it(s_->db(), s_->deferred_cf(), QueueKey(id_, 0), QueueKey(id_ + 1, 0));
   size_t taken = 0;
   next_due_ = INT64_MAX;
-  for (it->Seek(lo); it->Valid(); it->Next()) {
+  for (; it->Valid(); it->Next()) {
     const uint64_t due = DueOfKey(it->key());
     if (static_cast<int64_t>(due) > now_ns || taken >= max) {
       next_due_ = static_cast<int64_t>(due);
@@ -137,15 +124,9 @@ absl::Status RocksDeferred::PopDue(int64_t now_ns, size_t max, std::vector<Queue
 absl::Status RocksDeferred::Peek(size_t max, std::vector<QueuedMessage>* out) {
   if (depth_ == 0 || max == 0) return absl::OkStatus();
   // Popped records whose deletion is pending sort below popped_upper_: skip them.
-  const std::string lower = delete_pending_ ? popped_upper_ : QueueKey(id_, 0);
-  const std::string upper = QueueKey(id_ + 1, 0);
-  rocksdb::Slice lo(lower), up(upper);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lo;
-  ro.iterate_upper_bound = &up;
-  ro.fill_cache = false;
-  std::unique_ptr<rocksdb::Iterator> it(s_->db()->NewIterator(ro, s_->deferred_cf()));
-  for (it->Seek(lo); it->Valid() && max > 0; it->Next()) {
+  RangeIterator it(s_->db(), s_->deferred_cf(),
+                   delete_pending_ ? popped_upper_ : QueueKey(id_, 0), QueueKey(id_ + 1, 0));
+  for (; it->Valid() && max > 0; it->Next()) {
     QueuedMessage m;
     if (!DecodeRecord(std::string_view(it->value().data(), it->value().size()), &m)) continue;
     out->push_back(std::move(m));

@@ -25,6 +25,17 @@ absl::Status FromRocks(const rocksdb::Status& st, std::string_view what) {
   return absl::UnavailableError(absl::StrCat("storage ", std::string(what), " failed: ", st.ToString()));
 }
 
+RangeIterator::RangeIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string lower,
+                             std::string upper, bool fill_cache)
+    : lower_(std::move(lower)), upper_(std::move(upper)), lo_(lower_), up_(upper_) {
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lo_;
+  ro.iterate_upper_bound = &up_;
+  ro.fill_cache = fill_cache;
+  it_.reset(db->NewIterator(ro, cf));
+  it_->Seek(lo_);
+}
+
 absl::Status RocksQueue::Load() {
   rocksdb::DB* db = s_->db();
   uint64_t cursor = 0;
@@ -37,14 +48,8 @@ absl::Status RocksQueue::Load() {
       return FromRocks(st, "read cursor");
     }
   }
-  const std::string lower = QueueKey(id_, cursor);
-  const std::string upper = QueueKey(id_ + 1, 0);
-  rocksdb::Slice lo(lower), up(upper);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lo;
-  ro.iterate_upper_bound = &up;
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, s_->messages_cf()));
-  it->Seek(lo);
+  RangeIterator it(db, s_->messages_cf(),
+                   QueueKey(id_, cursor), QueueKey(id_ + 1, 0), /*fill_cache=*/true);
   if (it->Valid()) {
     next_read_ = SeqOfKey(std::string_view(it->key().data(), it->key().size()));
     it->SeekToLast();
@@ -123,18 +128,11 @@ absl::Status RocksQueue::Prepend(absl::Span<const QueuedMessage> messages) {
 
 absl::Status RocksQueue::Pop(size_t max, std::vector<QueuedMessage>* out) {
   if (next_read_ >= tail_ || max == 0) return absl::OkStatus();
-  const std::string lower = QueueKey(id_, next_read_);
-  const std::string upper = QueueKey(id_, tail_);
-  rocksdb::Slice lo(lower), up(upper);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lo;
-  ro.iterate_upper_bound = &up;
-  ro.fill_cache = false;  // read once
-  std::unique_ptr<rocksdb::Iterator> it(s_->db()->NewIterator(ro, s_->messages_cf()));
+  RangeIterator it(s_->db(), s_->messages_cf(), QueueKey(id_, next_read_), QueueKey(id_, tail_));
   size_t taken = 0;
   const uint64_t read_from = next_read_;
   uint64_t records = 0;
-  for (it->Seek(lo); it->Valid() && taken < max; it->Next()) {
+  for (; it->Valid() && taken < max; it->Next()) {
     ++records;
     const uint64_t seq = SeqOfKey(std::string_view(it->key().data(), it->key().size()));
     next_read_ = seq + 1;
@@ -177,15 +175,7 @@ absl::Status RocksQueue::Pop(size_t max, std::vector<QueuedMessage>* out) {
 }
 
 bool RocksQueue::ReadableAt(uint64_t seq) {
-  const std::string lower = QueueKey(id_, seq);
-  const std::string upper = QueueKey(id_, tail_);
-  rocksdb::Slice lo(lower), up(upper);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lo;
-  ro.iterate_upper_bound = &up;
-  ro.fill_cache = false;
-  std::unique_ptr<rocksdb::Iterator> it(s_->db()->NewIterator(ro, s_->messages_cf()));
-  it->Seek(lo);
+  RangeIterator it(s_->db(), s_->messages_cf(), QueueKey(id_, seq), QueueKey(id_, tail_));
   return it->status().ok();
 }
 
@@ -207,15 +197,8 @@ uint64_t RocksQueue::FirstReadableSeq(uint64_t bad) {
 
 absl::Status RocksQueue::Peek(size_t max, std::vector<QueuedMessage>* out) {
   if (next_read_ >= tail_ || max == 0) return absl::OkStatus();
-  const std::string lower = QueueKey(id_, next_read_);
-  const std::string upper = QueueKey(id_, tail_);
-  rocksdb::Slice lo(lower), up(upper);
-  rocksdb::ReadOptions ro;
-  ro.iterate_lower_bound = &lo;
-  ro.iterate_upper_bound = &up;
-  ro.fill_cache = false;
-  std::unique_ptr<rocksdb::Iterator> it(s_->db()->NewIterator(ro, s_->messages_cf()));
-  for (it->Seek(lo); it->Valid() && max > 0; it->Next()) {
+  RangeIterator it(s_->db(), s_->messages_cf(), QueueKey(id_, next_read_), QueueKey(id_, tail_));
+  for (; it->Valid() && max > 0; it->Next()) {
     QueuedMessage m;
     if (!DecodeRecord(std::string_view(it->value().data(), it->value().size()), &m)) continue;
     out->push_back(std::move(m));

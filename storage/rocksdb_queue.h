@@ -12,6 +12,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,22 @@ std::string U64Value(uint64_t v);
 uint64_t ValueU64(const std::string& s);
 // A RocksDB error as UNAVAILABLE "storage <what> failed: ...".
 absl::Status FromRocks(const rocksdb::Status& st, std::string_view what);
+
+// An iterator over the keys [lower, upper) of `cf`, positioned at `lower`. fill_cache off
+// for what is read once (queues are).
+class RangeIterator {
+ public:
+  RangeIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string lower,
+                std::string upper, bool fill_cache = false);
+  rocksdb::Iterator* operator->() const { return it_.get(); }
+
+ private:
+  const std::string lower_;
+  const std::string upper_;
+  const rocksdb::Slice lo_;
+  const rocksdb::Slice up_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
 
 // What a queue needs of its database. Implemented by RocksStorage's implementation.
 class QueueDatabase {

@@ -231,12 +231,18 @@ absl::Status Engine::PublishNoWait(std::string_view topic,
         absl::StrCat("E_INVALID DPUB timeout ", absl::ToInt64Milliseconds(defer), " out of range 0-",
                      absl::ToInt64Milliseconds(options_.max_req_timeout)));
   }
+  return PublishToTopic(topic, bodies, defer, ids, nullptr);
+}
+
+absl::Status Engine::PublishToTopic(std::string_view topic, absl::Span<const std::string_view> bodies,
+                                    absl::Duration defer, std::vector<MessageId>* ids,
+                                    std::shared_ptr<const MessageOrigin> origin) {
   absl::Status st;
   for (int i = 0; i < kRaceRetries; ++i) {
     auto t = GetOrCreateTopic(topic);
     if (!t.ok()) return t.status();
     const size_t mark = ids ? ids->size() : 0;
-    st = (*t)->Publish(bodies, defer, ids);
+    st = (*t)->Publish(bodies, defer, ids, origin);
     if (!IsExiting(st)) return st;
     if (ids) ids->resize(mark);
   }
@@ -467,16 +473,8 @@ bool Engine::SendDeadLetters() {
     origin->attempts = d.queued.attempts;
     origin->reason = d.reason;
     const std::string_view body = d.queued.message->body;
-    absl::Status st = absl::UnavailableError("dead-letter topic is being deleted");
-    for (int i = 0; i < kRaceRetries; ++i) {
-      auto t = GetOrCreateTopic(d.topic);
-      if (!t.ok()) {
-        st = t.status();
-        break;
-      }
-      st = (*t)->Publish(absl::MakeConstSpan(&body, 1), absl::ZeroDuration(), nullptr, origin);
-      if (!IsExiting(st)) break;
-    }
+    absl::Status st = PublishToTopic(d.topic, absl::MakeConstSpan(&body, 1), absl::ZeroDuration(),
+                                     nullptr, std::move(origin));
     if (st.ok()) {
       // The copy's record is written before this ack in the log: a crash between the
       // two keeps both (delivered twice), never neither.

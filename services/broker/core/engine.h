@@ -289,6 +289,11 @@ class Engine {
   // Publish's work up to (not including) waiting for durability.
   absl::Status PublishNoWait(std::string_view topic, absl::Span<const std::string_view> bodies,
                              absl::Duration defer, std::vector<MessageId>* ids);
+  // Its last step, for validated bodies: the topic (created if missing) takes them,
+  // retried when it is deleted meanwhile. `origin` marks dead-letter copies.
+  absl::Status PublishToTopic(std::string_view topic, absl::Span<const std::string_view> bodies,
+                              absl::Duration defer, std::vector<MessageId>* ids,
+                              std::shared_ptr<const MessageOrigin> origin);
   absl::StatusOr<std::shared_ptr<Topic>> GetOrCreateTopic(std::string_view name);
   std::shared_ptr<Topic> FindTopic(std::string_view name) const;
   absl::StatusOr<std::shared_ptr<Channel>> FindChannel(std::string_view topic,

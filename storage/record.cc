@@ -131,10 +131,14 @@ bool DecodeRecord(std::string_view r, broker::QueuedMessage* out) {
   return true;
 }
 
+void EncodeQueueKey(uint64_t queue_id, uint64_t seq, char* out) {
+  PutU64(queue_id, out);
+  PutU64(seq, out + 8);
+}
+
 std::string QueueKey(uint64_t queue_id, uint64_t seq) {
   std::string k(16, '\0');
-  PutU64(queue_id, k.data());
-  PutU64(seq, k.data() + 8);
+  EncodeQueueKey(queue_id, seq, k.data());
   return k;
 }
 

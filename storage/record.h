@@ -30,6 +30,8 @@ bool DecodeRecord(std::string_view record, broker::QueuedMessage* out);
 
 // Queue keys: [u64 queue id][u64 sequence], big-endian so that keys sort in FIFO order.
 std::string QueueKey(uint64_t queue_id, uint64_t seq);
+// The same into out[0..16), without an allocation (a write's per-message key).
+void EncodeQueueKey(uint64_t queue_id, uint64_t seq, char* out);
 uint64_t SeqOfKey(std::string_view key);
 
 }  // namespace nsq::storage

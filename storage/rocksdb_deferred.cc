@@ -20,10 +20,6 @@ uint64_t DueOfKey(const rocksdb::Slice& key) {
 
 }  // namespace
 
-std::string RocksDeferred::Key(uint64_t due, uint64_t seq) const {
-  return QueueKey(id_, due) + QueueKey(seq, 0).substr(0, 8);
-}
-
 std::string RocksDeferred::StateValue() const {
   return U64Value(static_cast<uint64_t>(depth_)) + U64Value(next_seq_);
 }
@@ -58,17 +54,12 @@ absl::Status RocksDeferred::Add(absl::Span<const QueuedMessage> messages) {
   AddPendingDelete(&batch);
   uint64_t seq = next_seq_;
   int64_t first_due = next_due_;
-  char header[kRecordHeaderSize];
   for (const QueuedMessage& m : messages) {
     const uint64_t due = std::max(static_cast<uint64_t>(std::max<int64_t>(m.deliver_at_ns, 0)), due_floor_);
-    const std::string key = Key(due, seq++);
-    const std::string extra = RecordExtra(m);
-    EncodeRecordHeader(m, extra, header);
-    const rocksdb::Slice key_part(key);
-    const rocksdb::Slice value_parts[3] = {rocksdb::Slice(header, kRecordHeaderSize),
-                                           rocksdb::Slice(extra),
-                                           rocksdb::Slice(m.message->body)};
-    batch.Put(s_->deferred_cf(), rocksdb::SliceParts(&key_part, 1), rocksdb::SliceParts(value_parts, 3));
+    char key[24];  // [id][due][seq]
+    EncodeQueueKey(id_, due, key);
+    EncodeQueueKey(seq++, 0, key + 16);
+    PutRecord(&batch, s_->deferred_cf(), rocksdb::Slice(key, sizeof(key)), m);
     first_due = std::min(first_due, static_cast<int64_t>(due));
   }
   const int64_t old_depth = depth_;

@@ -39,7 +39,6 @@ class RocksDeferred final : public broker::DeferredQueue {
   absl::Status Destroy() override;
 
  private:
-  std::string Key(uint64_t due, uint64_t seq) const;
   std::string StateValue() const;
   // Adds the deletion of popped records (everything below popped_upper_) to `batch`.
   void AddPendingDelete(rocksdb::WriteBatch* batch);

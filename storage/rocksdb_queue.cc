@@ -79,26 +79,30 @@ absl::Status RocksQueue::Load() {
   return absl::OkStatus();
 }
 
-void PutRecord(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf, uint64_t id,
-               uint64_t seq, const QueuedMessage& m) {
-  // Header and body go into the batch as two parts: the body is copied once, into it.
-  char key[16];
-  const std::string k = QueueKey(id, seq);
-  std::memcpy(key, k.data(), 16);
+void PutRecord(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf, rocksdb::Slice key,
+               const QueuedMessage& m) {
   char header[kRecordHeaderSize];
   const std::string extra = RecordExtra(m);
   EncodeRecordHeader(m, extra, header);
-  const rocksdb::Slice key_part(key, 16);
   const rocksdb::Slice value_parts[3] = {rocksdb::Slice(header, kRecordHeaderSize),
                                          rocksdb::Slice(extra),
                                          rocksdb::Slice(m.message->body)};
-  batch->Put(cf, rocksdb::SliceParts(&key_part, 1), rocksdb::SliceParts(value_parts, 3));
+  batch->Put(cf, rocksdb::SliceParts(&key, 1), rocksdb::SliceParts(value_parts, 3));
 }
+
+namespace {
+void PutQueueRecord(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf, uint64_t id,
+                    uint64_t seq, const QueuedMessage& m) {
+  char key[16];
+  EncodeQueueKey(id, seq, key);
+  PutRecord(batch, cf, rocksdb::Slice(key, sizeof(key)), m);
+}
+}  // namespace
 
 absl::Status RocksQueue::Append(absl::Span<const QueuedMessage> messages) {
   rocksdb::WriteBatch batch(messages.size() * (kRecordHeaderSize + 40 + messages[0].message->body.size()));
   uint64_t seq = tail_;
-  for (const QueuedMessage& m : messages) PutRecord(&batch, s_->messages_cf(), id_, seq++, m);
+  for (const QueuedMessage& m : messages) PutQueueRecord(&batch, s_->messages_cf(), id_, seq++, m);
   if (durable_) batch.Put(s_->meta_cf(), CountKey(id_), U64Value(live_ + messages.size()));
   absl::Status st = s_->Write(&batch, messages.size());
   if (st.ok()) {
@@ -119,7 +123,7 @@ absl::Status RocksQueue::Prepend(absl::Span<const QueuedMessage> messages) {
   }
   const uint64_t start = next_read_ - messages.size();
   uint64_t seq = start;
-  for (const QueuedMessage& m : messages) PutRecord(&batch, s_->messages_cf(), id_, seq++, m);
+  for (const QueuedMessage& m : messages) PutQueueRecord(&batch, s_->messages_cf(), id_, seq++, m);
   batch.Put(s_->meta_cf(), CursorKey(id_), U64Value(start));
   absl::Status st = s_->Write(&batch, messages.size());
   if (st.ok()) next_read_ = delete_from_ = start;
@@ -281,7 +285,7 @@ absl::Status RocksQueue::Update(absl::Span<const QueuedMessage> messages) {
   size_t n = 0;
   for (const QueuedMessage& m : messages) {
     if (m.backend_seq == 0) continue;
-    PutRecord(&batch, s_->messages_cf(), id_, m.backend_seq, m);
+    PutQueueRecord(&batch, s_->messages_cf(), id_, m.backend_seq, m);
     ++n;
   }
   return n == 0 ? absl::OkStatus() : s_->Write(&batch, n);

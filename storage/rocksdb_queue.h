@@ -58,6 +58,11 @@ class RangeIterator {
   std::unique_ptr<rocksdb::Iterator> it_;
 };
 
+// Puts `m`'s record under `key` into `batch`: header, extra and body as parts, so the
+// body is copied once, into the batch.
+void PutRecord(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf, rocksdb::Slice key,
+               const broker::QueuedMessage& m);
+
 // What a queue needs of its database. Implemented by RocksStorage's implementation.
 class QueueDatabase {
  public:

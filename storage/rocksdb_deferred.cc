@@ -56,10 +56,10 @@ absl::Status RocksDeferred::Add(absl::Span<const QueuedMessage> messages) {
   int64_t first_due = next_due_;
   for (const QueuedMessage& m : messages) {
     const uint64_t due = std::max(static_cast<uint64_t>(std::max<int64_t>(m.deliver_at_ns, 0)), due_floor_);
-    char key[24];  // [id][due][seq]
+    char key[32];  // [id][due][seq]: 24 bytes (the second encoding writes 16)
     EncodeQueueKey(id_, due, key);
     EncodeQueueKey(seq++, 0, key + 16);
-    PutRecord(&batch, s_->deferred_cf(), rocksdb::Slice(key, sizeof(key)), m);
+    PutRecord(&batch, s_->deferred_cf(), rocksdb::Slice(key, 24), m);
     first_due = std::min(first_due, static_cast<int64_t>(due));
   }
   const int64_t old_depth = depth_;

@@ -58,6 +58,11 @@ void BrokerOptions::RegisterFlags(flags::FlagSet* f) {
   f->AddString("tls-client-auth-policy", &tls_client_auth_policy, "client certificate auth policy ('require' or 'require-verify')");
   f->AddBoolStyleString("tls-required", &tls_required, "true", "require TLS for client connections (true, false, tcp-https)");
   f->AddString("tls-min-version", &tls_min_version, "minimum SSL/TLS version acceptable ('tls1.0', 'tls1.1', 'tls1.2' or 'tls1.3')");
+  f->AddBool("grpc-tls", &grpc_tls, "serve gRPC over TLS; without --grpc-tls-cert/--grpc-tls-key with --tls-cert/--tls-key (and --tls-client-auth-policy)");
+  f->AddString("grpc-tls-cert", &grpc_tls_cert, "path to the PEM certificate of the gRPC port (enables gRPC TLS)");
+  f->AddString("grpc-tls-key", &grpc_tls_key, "path to the PEM private key of --grpc-tls-cert");
+  f->AddString("grpc-tls-client-ca", &grpc_tls_client_ca, "path to a PEM CA file: gRPC clients must present a certificate it signed (mTLS; enables gRPC TLS)");
+  grpcutil::RegisterClientFlags(f, &discovery_tls, "discovery-", /*auth_secret=*/false);
   f->AddStringList("auth-http-address", &auth_http_addresses, "<addr>:<port> or a full url to query auth server", "auth_http_addresses");
   f->AddString("auth-http-request-method", &auth_http_request_method, "HTTP method to use for auth server requests (get or post)");
   f->AddDuration("http-client-connect-timeout", &http_client_connect_timeout, "timeout for HTTP connect");
@@ -122,6 +127,7 @@ absl::Status BrokerOptions::Validate() const {
   if (tls_cert.empty() != tls_key.empty()) {
     return absl::InvalidArgumentError("--tls-cert and --tls-key must be given together");
   }
+  if (absl::StatusOr<grpcutil::ServerTlsOptions> g = GrpcServerTls(); !g.ok()) return g.status();
   if (absl::StatusOr<std::vector<double>> p = E2EPercentiles(); !p.ok()) return p.status();
   if (!statsd_address.empty() && statsd_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--statsd-interval must be > 0");
@@ -199,6 +205,41 @@ std::vector<std::string> BrokerOptions::NoOpNotices() const {
         "): topology-aware-consumption counts deliveries by topology (zone_local_msg_count, "
         "region_local_msg_count, global_msg_count) but does not prefer zone-local consumers "
         "when dispatching; other names have no effect"));
+  }
+  return out;
+}
+
+absl::StatusOr<grpcutil::ServerTlsOptions> BrokerOptions::GrpcServerTls() const {
+  grpcutil::ServerTlsOptions out;
+  if (!grpc_tls && grpc_tls_cert.empty() && grpc_tls_key.empty() && grpc_tls_client_ca.empty()) {
+    return out;  // plaintext, whatever --tls-* say
+  }
+  if (grpc_tls_cert.empty() != grpc_tls_key.empty()) {
+    return absl::InvalidArgumentError("--grpc-tls-cert and --grpc-tls-key must be given together");
+  }
+  out.client_ca_file = grpc_tls_client_ca;
+  if (!grpc_tls_cert.empty()) {
+    out.cert_file = grpc_tls_cert;
+    out.key_file = grpc_tls_key;
+    return out;
+  }
+  if (tls_cert.empty() || tls_key.empty()) {
+    return absl::InvalidArgumentError(
+        "gRPC TLS needs a certificate: --grpc-tls-cert and --grpc-tls-key, or --tls-cert and --tls-key");
+  }
+  // Reusing the --tls-* files, with their client-certificate policy.
+  out.cert_file = tls_cert;
+  out.key_file = tls_key;
+  if (out.client_ca_file.empty()) {
+    if (tls_client_auth_policy == "require-verify") {
+      if (tls_root_ca_file.empty()) {
+        return absl::InvalidArgumentError(
+            "gRPC TLS with --tls-client-auth-policy=require-verify needs --tls-root-ca-file or --grpc-tls-client-ca");
+      }
+      out.client_ca_file = tls_root_ca_file;
+    } else if (tls_client_auth_policy == "require") {
+      out.require_client_cert = true;
+    }
   }
   return out;
 }

@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/grpc/tls.h"
 #include "services/broker/core/options.h"
 
 namespace nsq::flags {
@@ -75,6 +76,20 @@ struct BrokerOptions {
   std::string tls_required = "false";   // false, true, tcp-https
   std::string tls_min_version = "tls1.0";  // tls1.0, tls1.1, tls1.2, tls1.3
 
+  // gRPC TLS (not nsqd flags). Off unless asked for, so a broker with --tls-* keeps a
+  // plaintext gRPC port: on with --grpc-tls or any --grpc-tls-* file. Without
+  // --grpc-tls-cert/--grpc-tls-key it serves --tls-cert/--tls-key, and then asks for
+  // client certificates as --tls-client-auth-policy says (require-verify: against
+  // --tls-root-ca-file) unless --grpc-tls-client-ca is given.
+  bool grpc_tls = false;            // serve gRPC over TLS
+  std::string grpc_tls_cert;        // PEM certificate chain of the gRPC port
+  std::string grpc_tls_key;         // its PEM private key
+  std::string grpc_tls_client_ca;   // mTLS: clients need a certificate this CA signed
+  // TLS toward --discovery-address (the registrar's gRPC client): --discovery-tls,
+  // --discovery-tls-ca, --discovery-tls-cert, --discovery-tls-key,
+  // --discovery-tls-server-name.
+  grpcutil::ClientOptions discovery_tls;
+
   // Auth server (nsq.md 1.6).
   std::vector<std::string> auth_http_addresses;          // --auth-http-address (repeatable)
   std::string auth_http_request_method = "get";          // get or post
@@ -118,6 +133,9 @@ struct BrokerOptions {
   // Fills node_id from the hostname when it was not given.
   void ResolveDefaults();
   EngineOptions ToEngineOptions() const;
+  // The gRPC port's TLS from the flags above (the rule at grpc_tls); disabled options for
+  // a plaintext port. InvalidArgument when TLS is asked for without a certificate.
+  absl::StatusOr<grpcutil::ServerTlsOptions> GrpcServerTls() const;
   // The broker-wide default policy from the flags above (depth_policy must be valid).
   QueuePolicy DefaultPolicy() const;
   // The e2e percentiles as numbers, with nsqd's error for one outside (0,1].

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/grpc/tls.h"
 #include "common/http/server.h"
 #include "common/json/go_json.h"
 #include "common/logging/logging.h"
@@ -41,6 +42,13 @@ absl::Status BrokerServer::Start() {
   options_.ResolveDefaults();
   if (absl::Status st = options_.Validate(); !st.ok()) return st;
   for (const std::string& notice : options_.NoOpNotices()) spdlog::info("{}", notice);
+  // TLS files are checked before anything opens, so a bad one stops the broker at once.
+  if (absl::Status st = grpcutil::ValidateServerTls(*options_.GrpcServerTls()); !st.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("gRPC TLS: ", st.message()));
+  }
+  if (absl::Status st = grpcutil::ValidateClientOptions(options_.discovery_tls); !st.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--discovery-tls-*: ", st.message()));
+  }
   storage::RocksStorageOptions storage_options;
   storage_options.data_path = options_.data_path.empty() ? "." : options_.data_path;
   storage_options.sync_every = options_.sync_every;
@@ -56,6 +64,7 @@ absl::Status BrokerServer::Start() {
     discovery_client::RegistrarOptions registrar_options;
     registrar_options.discovery_addresses = options_.discovery_addresses;
     registrar_options.lookupd_tcp_addresses = options_.lookupd_tcp_addresses;
+    registrar_options.discovery_tls = options_.discovery_tls;
     registrar_ = std::make_unique<discovery_client::Registrar>(engine_.get(), registrar_options);
     engine_->AddObserver(registrar_.get());
   }
@@ -65,6 +74,9 @@ absl::Status BrokerServer::Start() {
   grpc_options.max_body_size = options_.max_body_size;
   grpc_options.version = kVersion;
   grpc_options.start_time = start_time_;
+  absl::StatusOr<grpcutil::ServerTlsOptions> grpc_tls = options_.GrpcServerTls();
+  if (!grpc_tls.ok()) return grpc_tls.status();
+  grpc_options.tls = *grpc_tls;
   grpc_ = std::make_unique<BrokerGrpcServer>(engine_.get(), grpc_options);
   if (absl::Status st = grpc_->Start(options_.grpc_address); !st.ok()) {
     grpc_.reset();
@@ -144,7 +156,8 @@ absl::Status BrokerServer::Start() {
     identity.topology_region = options_.topology_region;
     registrar_->Start(identity);
   }
-  spdlog::info("gRPC: listening on 127.0.0.1:{} ({})", grpc_port(), options_.grpc_address);
+  spdlog::info("gRPC: listening on 127.0.0.1:{} ({}{})", grpc_port(), options_.grpc_address,
+               grpc_options.tls.enabled() ? ", TLS" : "");
   if (http_) spdlog::info("HTTP: listening on {}", http_->address());
   if (https_) spdlog::info("HTTPS: listening on {}", https_->address());
   if (v2_) spdlog::info("TCP: listening on 127.0.0.1:{} ({})", tcp_port(), options_.tcp_address);

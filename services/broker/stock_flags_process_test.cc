@@ -226,5 +226,44 @@ TEST(StockFlagsProcessTest, NsqlookupdStartsWithEveryStockFlag) {
   EXPECT_THAT(run.output, HasSubstr("--verbose is deprecated and has no effect"));
 }
 
+// The gRPC TLS flags (ours, not stock): served with good files; a missing or mismatched
+// file is one clear line and exit status 1, before any port opens.
+TEST(StockFlagsProcessTest, GrpcTlsFlagsServeTlsAndBadFilesExitNonZero) {
+  auto certs = tls::testing::WriteTestCerts(NewDir("grpc_tls_certs"));
+  ASSERT_TRUE(certs.ok()) << certs.status();
+  const std::vector<std::string> base = {"--grpc-address=127.0.0.1:0", "--http-address=127.0.0.1:0",
+                                         "--tcp-address=127.0.0.1:0",
+                                         "--data-path=" + NewDir("nsqd_grpc_tls")};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  ProcessRun good = RunBinary(Runfile("services/broker/nsqd"),
+                              with({"--grpc-tls-cert=" + certs->server_cert_file,
+                                    "--grpc-tls-key=" + certs->server_key_file,
+                                    "--grpc-tls-client-ca=" + certs->ca_file}),
+                              "TCP: listening");
+  EXPECT_EQ(good.exit_code, 0) << good.output;
+  EXPECT_THAT(good.output, HasSubstr("(127.0.0.1:0, TLS)"));
+  ProcessRun missing = RunBinary(Runfile("services/broker/nsqd"),
+                                 with({"--grpc-tls-cert=/nonexistent/cert.pem",
+                                       "--grpc-tls-key=" + certs->server_key_file}),
+                                 "");
+  EXPECT_EQ(missing.exit_code, 1) << missing.output;
+  EXPECT_THAT(missing.output, HasSubstr("/nonexistent/cert.pem"));
+  ProcessRun reuse_nothing = RunBinary(Runfile("services/broker/nsqd"), with({"--grpc-tls"}), "");
+  EXPECT_EQ(reuse_nothing.exit_code, 1) << reuse_nothing.output;
+  EXPECT_THAT(reuse_nothing.output, HasSubstr("gRPC TLS needs a certificate"));
+  ProcessRun lookupd = RunBinary(Runfile("services/discovery/nsqlookupd"),
+                                 {"--grpc-address=127.0.0.1:0", "--http-address=127.0.0.1:0",
+                                  "--tcp-address=127.0.0.1:0",
+                                  "--grpc-tls-cert=" + certs->server_cert_file,
+                                  "--grpc-tls-key=" + certs->client_key_file},
+                                 "");
+  EXPECT_EQ(lookupd.exit_code, 1) << lookupd.output;
+  EXPECT_THAT(lookupd.output, HasSubstr("does not match"));
+}
+
 }  // namespace
 }  // namespace nsq

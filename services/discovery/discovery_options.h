@@ -4,6 +4,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/grpc/tls.h"
 
 namespace nsq::flags {
 class FlagSet;
@@ -27,6 +28,11 @@ struct DiscoveryOptions {
   std::string grpc_address = "127.0.0.1:4162";  // nsq.v1.Discovery, health, reflection
   std::string broadcast_address;  // told to brokers in reply to IDENTIFY; "" = hostname
 
+  // gRPC TLS (not nsqlookupd flags; nsqlookupd has no TLS): on when a certificate is given.
+  std::string grpc_tls_cert;        // PEM certificate chain of the gRPC port
+  std::string grpc_tls_key;         // its PEM private key
+  std::string grpc_tls_client_ca;   // mTLS: clients (brokers, consumers, admin) need a certificate this CA signed
+
   // Registrations.
   absl::Duration inactive_producer_timeout = absl::Seconds(300);  // silence before a producer goes
   absl::Duration tombstone_lifetime = absl::Seconds(45);  // how long a tombstone hides a producer
@@ -37,6 +43,8 @@ struct DiscoveryOptions {
 
   void RegisterFlags(flags::FlagSet* flags);
   absl::Status Validate() const;
+  // The gRPC port's TLS from the flags above (disabled: plaintext).
+  grpcutil::ServerTlsOptions GrpcServerTls() const;
   // Fills broadcast_address from the hostname when it was not given.
   void ResolveDefaults();
 };

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc/tls.h"
 #include "common/http/server.h"
 #include "common/metrics/metrics.h"
 #include "services/discovery/discovery_metrics.h"
@@ -32,6 +33,10 @@ DiscoveryServer::~DiscoveryServer() { Stop(); }
 absl::Status DiscoveryServer::Start() {
   options_.ResolveDefaults();
   if (absl::Status st = options_.Validate(); !st.ok()) return st;
+  // A bad TLS file stops the service before any port opens.
+  if (absl::Status st = grpcutil::ValidateServerTls(options_.GrpcServerTls()); !st.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("gRPC TLS: ", st.message()));
+  }
   if (options_.verbose) spdlog::info("--verbose is deprecated and has no effect, use --log-level");
   RegistryOptions registry_options;
   registry_options.inactive_producer_timeout = options_.inactive_producer_timeout;
@@ -66,6 +71,7 @@ absl::Status DiscoveryServer::Start() {
   grpc_options.broadcast_address = options_.broadcast_address;
   grpc_options.hostname = lookupd_info_.hostname;
   grpc_options.http_port = lookupd_info_.http_port;
+  grpc_options.tls = options_.GrpcServerTls();
   if (!options_.tcp_address.empty()) {
     tcp_ = std::make_unique<LookupdTcpServer>(registry_.get(), &lookupd_info_, options_.tcp_address);
     if (absl::Status st = tcp_->Start(); !st.ok()) {
@@ -86,7 +92,8 @@ absl::Status DiscoveryServer::Start() {
   }
   started_ = true;
   sweeper_ = std::thread([this] { SweepLoop(); });
-  spdlog::info("gRPC: listening on port {} ({})", grpc_port(), options_.grpc_address);
+  spdlog::info("gRPC: listening on port {} ({}{})", grpc_port(), options_.grpc_address,
+               grpc_options.tls.enabled() ? ", TLS" : "");
   if (tcp_) spdlog::info("TCP: listening on port {} ({})", tcp_->port(), options_.tcp_address);
   if (http_) spdlog::info("HTTP: listening on {}", http_->address());
   return absl::OkStatus();

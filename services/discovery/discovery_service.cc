@@ -549,10 +549,13 @@ DiscoveryGrpcServer::~DiscoveryGrpcServer() { Stop(); }
 
 absl::Status DiscoveryGrpcServer::Start(const std::string& address) {
   if (server_ != nullptr) return absl::FailedPreconditionError("already started");
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      grpcutil::MakeServerCredentials(options_.tls);
+  if (!credentials.ok()) return credentials.status();
   service_ = std::make_unique<DiscoveryServiceImpl>(registry_, options_);
   registry_->SetListener(service_.get());
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(address, *credentials, &port_);
   grpcutil::AddStandardServices(&builder);
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/grpc/tls.h"
 #include "services/discovery/registry.h"
 
 namespace grpc {
@@ -24,6 +25,8 @@ struct DiscoveryServiceOptions {
   std::string hostname;
   int tcp_port = 0;
   int http_port = 0;
+  // The port's TLS (common/grpc); plaintext when disabled.
+  grpcutil::ServerTlsOptions tls;
 };
 
 class DiscoveryServiceImpl;
@@ -38,7 +41,8 @@ class DiscoveryGrpcServer {
   DiscoveryGrpcServer(const DiscoveryGrpcServer&) = delete;
   DiscoveryGrpcServer& operator=(const DiscoveryGrpcServer&) = delete;
 
-  // Listens on `address` ("127.0.0.1:0" picks a port), without TLS.
+  // Listens on `address` ("127.0.0.1:0" picks a port), over TLS when options.tls is
+  // enabled (InvalidArgument naming a file that does not load).
   absl::Status Start(const std::string& address);
   int port() const { return port_; }
   // Time-driven work, called periodically by the owner: ends the Register streams of

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "common/grpc/tls.h"
 #include "common/names/names.h"
 #include "nsq/v1/discovery.grpc.pb.h"
 #include "services/broker/discovery_client/peer_base.h"
@@ -35,7 +36,14 @@ class GrpcPeer final : public PeerBase {
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
                 static_cast<int>(absl::ToInt64Milliseconds(options_.max_backoff)));
-    channel_ = grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
+    absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+        grpcutil::MakeChannelCredentials(options_.discovery_tls);
+    if (!credentials.ok()) {
+      // The broker checked the files at startup; never fall back to plaintext.
+      spdlog::error("discovery {}: {}", address_, std::string(credentials.status().message()));
+      credentials = grpc::SslCredentials(grpc::SslCredentialsOptions());
+    }
+    channel_ = grpcutil::CreateChannel(address_, *credentials, options_.discovery_tls, args);
     stub_ = nsq::v1::Discovery::NewStub(channel_);
   }
   ~GrpcPeer() override { Stop(); }

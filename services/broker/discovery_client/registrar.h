@@ -15,6 +15,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/grpc/tls.h"
 #include "services/broker/core/engine.h"
 
 namespace nsq::broker::discovery_client {
@@ -34,6 +35,8 @@ struct BrokerIdentity {
 struct RegistrarOptions {
   std::vector<std::string> discovery_addresses;    // gRPC "host:port"
   std::vector<std::string> lookupd_tcp_addresses;  // lookupd V1 "host:port"
+  // TLS toward the discovery instances (--discovery-tls-*); plaintext by default.
+  grpcutil::ClientOptions discovery_tls;
   // Heartbeat period (nsqd PINGs lookupd every 15 s); a discovery instance that asks for
   // less (a third of its inactive timeout) gets that.
   absl::Duration heartbeat_interval = absl::Seconds(15);

@@ -214,9 +214,12 @@ BrokerGrpcServer::~BrokerGrpcServer() { Stop(); }
 
 absl::Status BrokerGrpcServer::Start(const std::string& address) {
   if (server_ != nullptr) return absl::FailedPreconditionError("already started");
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      grpcutil::MakeServerCredentials(options_.tls);
+  if (!credentials.ok()) return credentials.status();
   service_ = MakeBrokerService(engine_, options_);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(address, *credentials, &port_);
   absl::Status status = AddBrokerServices(&builder, service_.get(), options_);
   if (!status.ok()) return status;
   server_ = builder.BuildAndStart();

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/grpc/tls.h"
 #include "services/broker/core/engine.h"
 #include "services/broker/grpc/status.h"  // ToGrpcStatus, part of this API
 
@@ -35,6 +36,8 @@ struct BrokerServiceOptions {
   // Command errors not yet written past which a Subscribe stream stops reading commands
   // (until half are written).
   size_t max_pending_errors = 4096;
+  // The port's TLS (common/grpc); plaintext when disabled.
+  grpcutil::ServerTlsOptions tls;
   // Reported by GetStats.
   std::string version = "nsq-cpp 0.1.0";
   absl::Time start_time = absl::Now();
@@ -62,7 +65,8 @@ class BrokerGrpcServer {
   BrokerGrpcServer(const BrokerGrpcServer&) = delete;
   BrokerGrpcServer& operator=(const BrokerGrpcServer&) = delete;
 
-  // Listens on `address` ("127.0.0.1:0" picks a free port) without TLS.
+  // Listens on `address` ("127.0.0.1:0" picks a free port), over TLS when options.tls is
+  // enabled (InvalidArgument naming a file that does not load).
   absl::Status Start(const std::string& address);
   // The bound port (after Start).
   int port() const { return port_; }

@@ -136,6 +136,11 @@ const std::map<std::string, Setter, std::less<>>& Setters() {
       {"tls_insecure_skip_verify", Bool(&Config::tls_insecure_skip_verify)},
       {"tls_cert", String(&Config::tls_cert)},
       {"tls_key", String(&Config::tls_key)},
+      {"grpc_tls", Bool(&Config::grpc_tls)},
+      {"grpc_tls_ca_file", String(&Config::grpc_tls_ca_file)},
+      {"grpc_tls_cert", String(&Config::grpc_tls_cert)},
+      {"grpc_tls_key", String(&Config::grpc_tls_key)},
+      {"grpc_tls_server_name", String(&Config::grpc_tls_server_name)},
   };
   return *setters;
 }
@@ -165,6 +170,9 @@ absl::Status Config::Validate() const {
   if (deflate && snappy) return absl::InvalidArgumentError("cannot enable both deflate and snappy");
   if (deflate || snappy) return absl::InvalidArgumentError("deflate and snappy are not supported by this client yet");
   if (tls_cert.empty() != tls_key.empty()) return absl::InvalidArgumentError("tls_cert and tls_key go together");
+  if (grpc_tls_cert.empty() != grpc_tls_key.empty()) {
+    return absl::InvalidArgumentError("grpc_tls_cert and grpc_tls_key go together");
+  }
   return absl::OkStatus();
 }
 

@@ -51,6 +51,14 @@ struct Config {
   bool tls_insecure_skip_verify = false;
   std::string tls_cert;  // client certificate (PEM), presented when asked
   std::string tls_key;
+  // The gRPC transport (not go-nsq options): TLS toward brokers and discovery, on when
+  // grpc_tls is set or any grpc_tls_* is given (common/grpc ClientOptions); auth_secret
+  // above goes on every gRPC call as "authorization: Bearer <secret>".
+  bool grpc_tls = false;             // TLS verified with the system's roots
+  std::string grpc_tls_ca_file;      // PEM CA that verifies the servers
+  std::string grpc_tls_cert;         // client certificate (PEM), for servers that require one
+  std::string grpc_tls_key;
+  std::string grpc_tls_server_name;  // name checked in the server certificate instead of the host
 
   // Sets one option by go-nsq's name ("max_in_flight", "backoff_strategy", ...; also the
   // camel-case struct field names go-nsq accepts, e.g. "MaxInFlight"). Durations take

@@ -19,6 +19,7 @@
 #include "client/lookupd.h"
 #include "client/ready_controller.h"
 #include "client/transport.h"
+#include "common/grpc/tls.h"
 #include "nsq/v1/discovery.grpc.pb.h"
 #include "spdlog/spdlog.h"
 
@@ -425,7 +426,14 @@ void Consumer::Impl::Watch(size_t i) {
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> made =
+      grpcutil::MakeChannel(address, internal::GrpcOptions(options.config), args);
+  if (!made.ok()) {
+    // Never plaintext instead: this discovery instance is not watched.
+    spdlog::error("discovery {}: {}", address, std::string(made.status().message()));
+    return;
+  }
+  std::shared_ptr<grpc::Channel> channel = *std::move(made);
   auto stub = nsq::v1::Discovery::NewStub(channel);
   auto addresses = [](const nsq::v1::LookupResponse& r) {
     std::set<std::string> out;
@@ -557,6 +565,10 @@ absl::Status Consumer::Start() {
   }
   if (o.config.max_in_flight < 0) return absl::InvalidArgumentError("max_in_flight must be >= 0");
   if (auto st = o.config.Validate(); !st.ok()) return st;
+  if (!o.discovery_addresses.empty() || !o.broker_addresses.empty()) {
+    // The gRPC TLS files, read now so that a bad one is an error here, not a retry loop.
+    if (auto st = grpcutil::ValidateClientOptions(internal::GrpcOptions(o.config)); !st.ok()) return st;
+  }
   if (impl_->started) return absl::FailedPreconditionError("already started");
   impl_->started = true;
   {

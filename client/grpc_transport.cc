@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "client/transport.h"
 #include "common/grpc/server_options.h"
+#include "common/grpc/tls.h"
 #include "nsq/v1/broker.grpc.pb.h"
 
 namespace nsq::client::internal {
@@ -32,7 +33,10 @@ class GrpcSubscription : public Subscription {
   explicit GrpcSubscription(SubscribeParams p) : params_(std::move(p)) {}
 
   absl::StatusOr<int64_t> Connect() override {
-    channel_ = grpc::CreateCustomChannel(params_.address, grpc::InsecureChannelCredentials(), ChannelArgs());
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        grpcutil::MakeChannel(params_.address, GrpcOptions(params_.config), ChannelArgs());
+    if (!channel.ok()) return channel.status();
+    channel_ = *std::move(channel);
     if (!channel_->WaitForConnected(std::chrono::system_clock::now() +
                                     absl::ToChronoMilliseconds(params_.config.dial_timeout))) {
       return absl::UnavailableError(absl::StrCat("cannot connect to ", params_.address));
@@ -142,15 +146,22 @@ class GrpcSubscription : public Subscription {
 
 class GrpcPublisher : public Publisher {
  public:
-  GrpcPublisher(std::string address, absl::Duration timeout)
+  GrpcPublisher(std::string address, const Config& config, absl::Duration timeout)
       : address_(std::move(address)), timeout_(timeout) {
-    channel_ = grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), ChannelArgs());
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+        grpcutil::MakeChannel(address_, GrpcOptions(config), ChannelArgs());
+    if (!channel.ok()) {
+      error_ = channel.status();  // every publish answers it; never plaintext instead
+      return;
+    }
+    channel_ = *std::move(channel);
     stub_ = nsq::v1::Broker::NewStub(channel_);
   }
 
   absl::StatusOr<std::vector<std::string>> Publish(const std::string& topic,
                                                    const std::vector<std::string>& bodies,
                                                    absl::Duration defer) override {
+    if (!error_.ok()) return error_;
     nsq::v1::PublishRequest req;
     req.set_topic(topic);
     for (const std::string& b : bodies) req.add_bodies(b);
@@ -168,18 +179,31 @@ class GrpcPublisher : public Publisher {
  private:
   const std::string address_;
   const absl::Duration timeout_;
+  absl::Status error_;  // the TLS files could not be loaded
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<nsq::v1::Broker::Stub> stub_;
 };
 
 }  // namespace
 
+grpcutil::ClientOptions GrpcOptions(const Config& config) {
+  grpcutil::ClientOptions o;
+  o.tls = config.grpc_tls;
+  o.ca_file = config.grpc_tls_ca_file;
+  o.cert_file = config.grpc_tls_cert;
+  o.key_file = config.grpc_tls_key;
+  o.server_name = config.grpc_tls_server_name;
+  o.auth_secret = config.auth_secret;
+  return o;
+}
+
 std::unique_ptr<Subscription> NewGrpcSubscription(SubscribeParams params) {
   return std::make_unique<GrpcSubscription>(std::move(params));
 }
 
-std::unique_ptr<Publisher> NewGrpcPublisher(std::string address, absl::Duration timeout) {
-  return std::make_unique<GrpcPublisher>(std::move(address), timeout);
+std::unique_ptr<Publisher> NewGrpcPublisher(std::string address, Config config,
+                                            absl::Duration timeout) {
+  return std::make_unique<GrpcPublisher>(std::move(address), config, timeout);
 }
 
 }  // namespace nsq::client::internal

@@ -21,7 +21,7 @@ ProducerOptions OneBroker(std::string address, absl::Duration timeout) {
 
 Producer::Producer(ProducerOptions options) : options_(std::move(options)) {
   for (const std::string& a : options_.broker_addresses) {
-    publishers_.push_back(internal::NewGrpcPublisher(a, options_.timeout));
+    publishers_.push_back(internal::NewGrpcPublisher(a, options_.config, options_.timeout));
   }
   for (const std::string& a : options_.nsqd_tcp_addresses) {
     publishers_.push_back(internal::NewV2Publisher(a, options_.config, options_.timeout));

@@ -32,7 +32,7 @@ struct ProducerOptions {
   // Extra tries, each on the next broker, after an Unavailable/DeadlineExceeded error.
   int max_retries = 2;
   absl::Duration timeout = absl::Seconds(5);  // per attempt
-  Config config;  // for V2: dial timeout, IDENTIFY fields, auth_secret
+  Config config;  // V2: dial timeout, IDENTIFY fields, auth_secret; gRPC: grpc_tls_*, auth_secret
 };
 
 class Producer {

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "client/config.h"
+#include "common/grpc/tls.h"
 
 namespace nsq::client::internal {
 
@@ -67,9 +68,12 @@ class Publisher {
   virtual const std::string& address() const = 0;
 };
 
+// The gRPC channel options (TLS, auth secret) of a config.
+grpcutil::ClientOptions GrpcOptions(const Config& config);
+
 std::unique_ptr<Subscription> NewGrpcSubscription(SubscribeParams params);
 std::unique_ptr<Subscription> NewV2Subscription(SubscribeParams params);
-std::unique_ptr<Publisher> NewGrpcPublisher(std::string address, absl::Duration timeout);
+std::unique_ptr<Publisher> NewGrpcPublisher(std::string address, Config config, absl::Duration timeout);
 std::unique_ptr<Publisher> NewV2Publisher(std::string address, Config config, absl::Duration timeout);
 
 }  // namespace nsq::client::internal

@@ -28,6 +28,7 @@ void AdminOptions::RegisterFlags(flags::FlagSet* f) {
                "path to CA file for the HTTP client");
   f->AddString("http-client-tls-cert", &http_client_tls_cert, "path to certificate file for the HTTP client");
   f->AddString("http-client-tls-key", &http_client_tls_key, "path to key file for the HTTP client");
+  grpcutil::RegisterClientFlags(f, &grpc);
   f->AddString("notification-http-endpoint", &notification_http_endpoint,
                "HTTP endpoint (fully qualified) to which POST notifications of admin actions will be sent");
   f->AddString("allow-config-from-cidr", &allow_config_from_cidr,

@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/grpc/tls.h"
 
 namespace nsq::flags {
 class FlagSet;
@@ -40,6 +41,11 @@ struct AdminOptions {
   std::string http_client_tls_root_ca_file;
   std::string http_client_tls_cert;
   std::string http_client_tls_key;
+
+  // gRPC upstreams (brokers' and discovery's gRPC ports): TLS and the auth secret, from
+  // --grpc-tls, --grpc-tls-ca, --grpc-tls-cert, --grpc-tls-key, --grpc-tls-server-name,
+  // --grpc-auth-secret (not nsqadmin flags). Plaintext without a secret by default.
+  grpcutil::ClientOptions grpc;
 
   // Actions and access.
   std::string notification_http_endpoint;        // POSTed nsqadmin's JSON per action

@@ -4,6 +4,10 @@
 
 #include <algorithm>
 
+#include <grpcpp/security/credentials.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc/tls.h"
 #include "common/http/server.h"
 #include "services/admin/admin_metrics.h"
 #include "services/admin/aggregate.h"
@@ -48,12 +52,21 @@ absl::Status AdminServer::Start() {
   http_opts.tls.cert_file = options_.http_client_tls_cert;
   http_opts.tls.key_file = options_.http_client_tls_key;
   const absl::Duration timeout = options_.http_client_request_timeout;
+  GrpcUpstreamOptions grpc_opts;
+  grpc_opts.timeout = timeout;
+  grpc_opts.client = options_.grpc;
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      grpcutil::MakeChannelCredentials(options_.grpc);
+  if (!credentials.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--grpc-tls-*: ", credentials.status().message()));
+  }
+  grpc_opts.credentials = *std::move(credentials);
 
   std::vector<std::unique_ptr<DiscoveryClient>> discoveries;
-  for (const auto& a : options_.discovery_addresses) discoveries.push_back(NewGrpcDiscoveryClient(a, timeout));
+  for (const auto& a : options_.discovery_addresses) discoveries.push_back(NewGrpcDiscoveryClient(a, grpc_opts));
   for (const auto& a : options_.lookupd_http_addresses) discoveries.push_back(NewLookupdHttpClient(a, http_opts));
   BrokerFactory factory;
-  factory.grpc = [timeout](const std::string& a) { return NewGrpcBrokerClient(a, timeout); };
+  factory.grpc = [grpc_opts](const std::string& a) { return NewGrpcBrokerClient(a, grpc_opts); };
   factory.http = [http_opts](const std::string& a) { return NewHttpBrokerClient(a, http_opts); };
   ClusterOptions copts;
   copts.stats_interval = options_.stats_interval;

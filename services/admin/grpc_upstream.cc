@@ -17,13 +17,16 @@ absl::Status FromGrpc(const grpc::Status& s, const std::string& /*address*/) {
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
 }
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
+                                           const GrpcUpstreamOptions& options) {
   grpc::ChannelArguments args;
   // A broker that went away is retried at most every second, not with gRPC's long backoff.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetMaxReceiveMessageSize(256 * 1024 * 1024);  // stats of a large broker
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  return grpcutil::CreateChannel(
+      address, options.credentials ? options.credentials : grpc::InsecureChannelCredentials(),
+      options.client, args);
 }
 
 E2eInfo E2eFromProto(const nsq::v1::E2eLatency& e) {
@@ -35,10 +38,10 @@ E2eInfo E2eFromProto(const nsq::v1::E2eLatency& e) {
 
 class GrpcBroker : public BrokerClient {
  public:
-  GrpcBroker(std::string address, absl::Duration timeout)
+  GrpcBroker(std::string address, const GrpcUpstreamOptions& options)
       : address_(std::move(address)),
-        timeout_(timeout),
-        stub_(nsq::v1::Broker::NewStub(MakeChannel(address_))) {}
+        timeout_(options.timeout),
+        stub_(nsq::v1::Broker::NewStub(MakeChannel(address_, options))) {}
 
   absl::StatusOr<NodeStats> GetStats(bool include_clients) override {
     grpc::ClientContext ctx;
@@ -194,10 +197,10 @@ class GrpcBroker : public BrokerClient {
 
 class GrpcDiscovery : public DiscoveryClient {
  public:
-  GrpcDiscovery(std::string address, absl::Duration timeout)
+  GrpcDiscovery(std::string address, const GrpcUpstreamOptions& options)
       : address_(std::move(address)),
-        timeout_(timeout),
-        stub_(nsq::v1::Discovery::NewStub(MakeChannel(address_))) {}
+        timeout_(options.timeout),
+        stub_(nsq::v1::Discovery::NewStub(MakeChannel(address_, options))) {}
 
   std::string name() const override { return absl::StrCat("grpc://", address_); }
 
@@ -307,13 +310,13 @@ class GrpcDiscovery : public DiscoveryClient {
 }  // namespace
 
 std::unique_ptr<BrokerClient> NewGrpcBrokerClient(const std::string& address,
-                                                  absl::Duration timeout) {
-  return std::make_unique<GrpcBroker>(address, timeout);
+                                                  const GrpcUpstreamOptions& options) {
+  return std::make_unique<GrpcBroker>(address, options);
 }
 
 std::unique_ptr<DiscoveryClient> NewGrpcDiscoveryClient(const std::string& address,
-                                                        absl::Duration timeout) {
-  return std::make_unique<GrpcDiscovery>(address, timeout);
+                                                        const GrpcUpstreamOptions& options) {
+  return std::make_unique<GrpcDiscovery>(address, options);
 }
 
 }  // namespace nsq::admin

@@ -49,6 +49,7 @@ void SourceFlags::Register(flags::FlagSet* fs) {
                     "discovery gRPC address (brokers are then reached over gRPC; may be given multiple times)");
   fs->AddStringList("consumer-opt", &consumer_opts,
                     "option to passthrough to the consumer as name,value (may be given multiple times)");
+  grpcutil::RegisterClientFlags(fs, &grpc_options, "grpc-");
 }
 
 absl::Status SourceFlags::Validate() const {
@@ -71,7 +72,11 @@ absl::Status SourceFlags::Validate() const {
   if (auto st = CheckAddresses("nsqd-tcp-address", nsqd_tcp_addresses, false); !st.ok()) return st;
   if (auto st = CheckAddresses("lookupd-http-address", lookupd_http_addresses, true); !st.ok()) return st;
   if (auto st = CheckAddresses("broker-address", broker_addresses, false); !st.ok()) return st;
-  return CheckAddresses("discovery-address", discovery_addresses, false);
+  if (auto st = CheckAddresses("discovery-address", discovery_addresses, false); !st.ok()) return st;
+  if (auto st = grpcutil::ValidateClientOptions(grpc_options); !st.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--grpc-tls-*: ", std::string(st.message())));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status SourceFlags::Apply(client::ConsumerOptions* o) const {
@@ -79,6 +84,7 @@ absl::Status SourceFlags::Apply(client::ConsumerOptions* o) const {
   o->lookupd_http_addresses = lookupd_http_addresses;
   o->broker_addresses = broker_addresses;
   o->discovery_addresses = discovery_addresses;
+  ApplyGrpcFlags(grpc_options, &o->config);
   for (const std::string& opt : consumer_opts) {
     if (auto st = o->config.SetFlag(opt); !st.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("--consumer-opt ", opt, ": ", std::string(st.message())));
@@ -101,7 +107,9 @@ absl::StatusOr<std::vector<std::string>> SourceFlags::ListTopics() const {
     topics.insert(t->begin(), t->end());
   }
   for (const std::string& d : discovery_addresses) {
-    auto stub = nsq::v1::Discovery::NewStub(grpc::CreateChannel(d, grpc::InsecureChannelCredentials()));
+    auto channel = grpcutil::MakeChannel(d, grpc_options);
+    if (!channel.ok()) return channel.status();
+    auto stub = nsq::v1::Discovery::NewStub(*channel);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
     nsq::v1::ListTopicsResponse resp;
@@ -124,6 +132,7 @@ void DestinationFlags::Register(flags::FlagSet* fs, const std::string& prefix) {
                     "destination broker gRPC address (may be given multiple times)");
   fs->AddStringList("producer-opt", &producer_opts,
                     "option to passthrough to the producer as name,value (may be given multiple times)");
+  grpcutil::RegisterClientFlags(fs, &grpc_options, prefix + "grpc-");
 }
 
 absl::Status DestinationFlags::Validate(const std::string& prefix) const {
@@ -138,16 +147,30 @@ absl::Status DestinationFlags::Validate(const std::string& prefix) const {
     }
   }
   if (auto st = CheckAddresses(prefix + "nsqd-tcp-address", nsqd_tcp_addresses, false); !st.ok()) return st;
-  return CheckAddresses(prefix + "broker-address", broker_addresses, false);
+  if (auto st = CheckAddresses(prefix + "broker-address", broker_addresses, false); !st.ok()) return st;
+  if (auto st = grpcutil::ValidateClientOptions(grpc_options); !st.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--", prefix, "grpc-tls-*: ", std::string(st.message())));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status DestinationFlags::Apply(client::ProducerOptions* o) const {
   o->nsqd_tcp_addresses = nsqd_tcp_addresses;
   o->broker_addresses = broker_addresses;
+  ApplyGrpcFlags(grpc_options, &o->config);
   for (const std::string& opt : producer_opts) {
     if (auto st = o->config.SetFlag(opt); !st.ok()) return st;
   }
   return absl::OkStatus();
+}
+
+void ApplyGrpcFlags(const grpcutil::ClientOptions& grpc, client::Config* config) {
+  config->grpc_tls = grpc.tls;
+  config->grpc_tls_ca_file = grpc.ca_file;
+  config->grpc_tls_cert = grpc.cert_file;
+  config->grpc_tls_key = grpc.key_file;
+  config->grpc_tls_server_name = grpc.server_name;
+  if (!grpc.auth_secret.empty()) config->auth_secret = grpc.auth_secret;
 }
 
 std::optional<int> ParseFlags(flags::FlagSet& fs, int argc, char** argv, const std::string& tool) {

@@ -2,8 +2,10 @@
 
 // What every tool shares: NSQ's address flags (--nsqd-tcp-address / --lookupd-http-address
 // for NSQ's protocol, --broker-address / --discovery-address for our gRPC API; exactly one
-// kind), --consumer-opt / --producer-opt, parsing with one-line errors (exit status 1),
-// and the tool's main loop around SIGINT/SIGTERM/SIGHUP.
+// kind), the gRPC client flags (--grpc-tls, --grpc-tls-ca, --grpc-tls-cert, --grpc-tls-key,
+// --grpc-tls-server-name, --grpc-auth-secret; common/grpc), --consumer-opt /
+// --producer-opt, parsing with one-line errors (exit status 1), and the tool's main loop
+// around SIGINT/SIGTERM/SIGHUP.
 
 #include <functional>
 #include <optional>
@@ -16,6 +18,7 @@
 #include "client/consumer.h"
 #include "client/producer.h"
 #include "common/flags/flags.h"
+#include "common/grpc/tls.h"
 #include "common/names/names.h"
 
 namespace nsq::tools {
@@ -27,6 +30,7 @@ struct SourceFlags {
   std::vector<std::string> broker_addresses;
   std::vector<std::string> discovery_addresses;
   std::vector<std::string> consumer_opts;
+  grpcutil::ClientOptions grpc_options;  // --grpc-tls-*, --grpc-auth-secret: toward brokers and discovery
 
   void Register(flags::FlagSet* fs);
   // Exactly one kind of address, every one well-formed and reachable (each checked with a
@@ -44,13 +48,17 @@ struct DestinationFlags {
   std::vector<std::string> nsqd_tcp_addresses;
   std::vector<std::string> broker_addresses;
   std::vector<std::string> producer_opts;
+  grpcutil::ClientOptions grpc_options;  // <prefix>grpc-tls-*, <prefix>grpc-auth-secret
 
-  // `prefix` "" registers --nsqd-tcp-address / --broker-address; "destination-" the
-  // nsq_to_nsq names.
+  // `prefix` "" registers --nsqd-tcp-address / --broker-address / --grpc-tls-ca ...;
+  // "destination-" the nsq_to_nsq names (--destination-grpc-tls-ca ...).
   void Register(flags::FlagSet* fs, const std::string& prefix = "");
   absl::Status Validate(const std::string& prefix = "") const;
   absl::Status Apply(client::ProducerOptions* o) const;
 };
+
+// Copies the gRPC client flags into a client config (before the --*-opt values, which win).
+void ApplyGrpcFlags(const grpcutil::ClientOptions& grpc, client::Config* config);
 
 // Parses argv. nullopt: go on; otherwise the exit code (0 after --help, 1 after printing
 // "<tool>: <error>" to stderr).

@@ -17,6 +17,7 @@
 #include "client/lookupd.h"
 #include "client/reachable.h"
 #include "common/flags/flags.h"
+#include "common/grpc/tls.h"
 #include "common/http/client.h"
 #include "common/net/host_port.h"
 #include "common/process/signals.h"
@@ -51,6 +52,7 @@ struct Options {
   std::string topic, channel;
   std::vector<std::string> nsqd_http, lookupd_http, brokers, discovery;
   absl::Duration request_timeout = absl::Seconds(5);
+  grpcutil::ClientOptions grpc_options;  // --grpc-tls-*, --grpc-auth-secret
 };
 
 // The brokers to poll: HTTP "host:port" (NSQ) or gRPC "host:port" (ours).
@@ -68,7 +70,9 @@ absl::StatusOr<std::vector<std::string>> Producers(const Options& o) {
     for (const auto& x : *p) out.insert(x.HttpAddress());
   }
   for (const std::string& d : o.discovery) {
-    auto stub = nsq::v1::Discovery::NewStub(grpc::CreateChannel(d, grpc::InsecureChannelCredentials()));
+    auto channel = grpcutil::MakeChannel(d, o.grpc_options);
+    if (!channel.ok()) return channel.status();
+    auto stub = nsq::v1::Discovery::NewStub(*channel);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(o.request_timeout));
     nsq::v1::LookupRequest req;
@@ -118,7 +122,9 @@ absl::StatusOr<ChannelFigures> PollHttp(const Options& o, const std::string& add
 }
 
 absl::StatusOr<ChannelFigures> PollGrpc(const Options& o, const std::string& address) {
-  auto stub = nsq::v1::Broker::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  auto channel = grpcutil::MakeChannel(address, o.grpc_options);
+  if (!channel.ok()) return channel.status();
+  auto stub = nsq::v1::Broker::NewStub(*channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(o.request_timeout));
   nsq::v1::GetStatsRequest req;
@@ -180,6 +186,7 @@ int Run(int argc, char** argv) {
   fs.AddStringList("lookupd-http-address", &o.lookupd_http, "lookupd HTTP address (may be given multiple times)");
   fs.AddStringList("broker-address", &o.brokers, "broker gRPC address (may be given multiple times)");
   fs.AddStringList("discovery-address", &o.discovery, "discovery gRPC address (may be given multiple times)");
+  grpcutil::RegisterClientFlags(&fs, &o.grpc_options);
   if (auto code = ParseFlags(fs, argc, argv, kTool)) return *code;
   auto bad = [](std::string m) { return Fail(kTool, absl::InvalidArgumentError(std::move(m))); };
   if (o.topic.empty() || o.channel.empty()) return bad("--topic and --channel are required");
@@ -204,6 +211,10 @@ int Run(int argc, char** argv) {
         return bad(absl::StrCat("--", flag, " ", a, ": ", std::string(st.message())));
       }
     }
+  }
+
+  if (auto st = grpcutil::ValidateClientOptions(o.grpc_options); !st.ok()) {
+    return bad(absl::StrCat("--grpc-tls-*: ", std::string(st.message())));
   }
 
   const double secs = absl::ToDoubleSeconds(interval);

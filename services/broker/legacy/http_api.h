@@ -12,7 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "services/broker/core/engine.h"
-#include "services/broker/legacy/auth.h"
+#include "services/broker/auth/auth.h"
 #include "services/broker/legacy/v2_server.h"
 
 namespace nsq::http {
@@ -45,7 +45,7 @@ struct HttpApiOptions {
   // Auth: when addresses are set, /pub and /mpub need "Authorization: Bearer <secret>"
   // whose authorizations allow publishing to the topic (an nsq-cpp addition: nsqd leaves
   // its HTTP API open).
-  AuthOptions auth;
+  nsq::auth::AuthOptions auth;
   // /config/:opt: option name (config key) -> its value as JSON.
   std::map<std::string, std::string> config;
   // Applies PUT /config/log_level (a level name); false when the level is unknown.

@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "services/broker/legacy/auth.h"
+#include "services/broker/auth/auth.h"
 #include "services/broker/legacy/http_v1.h"
 
 namespace nsq::legacy {
@@ -54,7 +54,7 @@ std::optional<http::Response> CheckPublishAuth(const HttpApiOptions& options,
   std::string ip = req.remote_address;
   if (const size_t colon = ip.rfind(':'); colon != std::string::npos) ip = ip.substr(0, colon);
   if (ip.size() >= 2 && ip.front() == '[') ip = ip.substr(1, ip.size() - 2);
-  absl::StatusOr<AuthState> state = QueryAuthServers(options.auth, "", ip, secret, false, clock);
+  absl::StatusOr<auth::AuthState> state = auth::QueryAuthServers(options.auth, "", ip, secret, false, clock);
   if (!state.ok()) return V1Error(403, "AUTH_FAILED");
   if (!state->IsAllowed(topic, "")) return V1Error(403, "UNAUTHORIZED");
   return std::nullopt;

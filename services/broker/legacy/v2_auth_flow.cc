@@ -23,7 +23,7 @@ void Connection::Auth(const DecodedCommand& c) {
   if (auth_ && !auth_->authorizations.empty()) return SendFatal("E_INVALID AUTH already set");
   if (opts_.auth.addresses.empty()) return SendFatal("E_AUTH_DISABLED AUTH disabled");
   secret_ = std::string(c.body);
-  QueryAuth([this](absl::StatusOr<AuthState> state) {
+  QueryAuth([this](absl::StatusOr<auth::AuthState> state) {
     if (!state.ok()) {
       spdlog::warn("PROTOCOL(V2): [{}] AUTH failed {}", remote_address_,
                    std::string(state.status().message()));
@@ -39,7 +39,7 @@ void Connection::Auth(const DecodedCommand& c) {
   });
 }
 
-void Connection::SetAuth(AuthState state) {
+void Connection::SetAuth(auth::AuthState state) {
   auth_ = std::move(state);
   absl::MutexLock lock(&info_mu_);
   info_.authed = !auth_->authorizations.empty();
@@ -51,12 +51,12 @@ template <typename Done>
 void Connection::QueryAuth(Done done) {
   suspended_ = true;
   auto self = shared_from_this();
-  AuthOptions auth = opts_.auth;
+  auth::AuthOptions servers = opts_.auth;
   const Clock* clock = server_->engine()->clock();
-  asio::post(server_->auth_pool(), [self, auth = std::move(auth), clock, done = std::move(done),
+  asio::post(server_->auth_pool(), [self, servers = std::move(servers), clock, done = std::move(done),
                                     cn = common_name_, ip = remote_ip_, secret = secret_,
                                     tls = tls_done_]() mutable {
-    absl::StatusOr<AuthState> state = QueryAuthServers(auth, cn, ip, secret, tls, clock);
+    absl::StatusOr<auth::AuthState> state = auth::QueryAuthServers(servers, cn, ip, secret, tls, clock);
     asio::post(self->io_, [self, done = std::move(done), state = std::move(state)]() mutable {
       if (self->closed_) return;
       done(std::move(state));
@@ -75,7 +75,7 @@ Connection::AuthCheck Connection::CheckAuth(const char* cmd, std::string_view to
   }
   if (server_->engine()->clock()->Now() >= auth_->expires) {
     retry_cmd_ = c;  // views into in_, which stays put while suspended
-    QueryAuth([this](absl::StatusOr<AuthState> state) {
+    QueryAuth([this](absl::StatusOr<auth::AuthState> state) {
       if (!state.ok()) {
         spdlog::warn("PROTOCOL(V2): [{}] AUTH failed {}", remote_address_,
                      std::string(state.status().message()));

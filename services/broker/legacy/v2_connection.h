@@ -28,7 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "services/broker/core/engine.h"
-#include "services/broker/legacy/auth.h"
+#include "services/broker/auth/auth.h"
 #include "services/broker/legacy/stream_codec.h"
 #include "services/broker/legacy/v2_protocol.h"
 #include "services/broker/legacy/v2_server.h"
@@ -113,7 +113,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   // --- auth (v2_auth_flow.cc) ---
   enum class AuthCheck { kOk, kFailed, kSuspended };
   void Auth(const DecodedCommand& c);
-  void SetAuth(AuthState state);
+  void SetAuth(auth::AuthState state);
   template <typename Done>
   void QueryAuth(Done done);
   AuthCheck CheckAuth(const char* cmd, std::string_view topic, std::string_view channel,
@@ -173,7 +173,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   int64_t inflight_ = 0;
   std::vector<broker::MessageId> fins_;
   std::vector<broker::Delivery> draining_;
-  std::optional<AuthState> auth_;
+  std::optional<auth::AuthState> auth_;
   std::string secret_;
   // A PUB/MPUB/DPUB waiting for durability (--sync-every=1): input is suspended until
   // the storage answers, so responses stay in command order. pub_self_ keeps the

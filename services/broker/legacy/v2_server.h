@@ -13,7 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "services/broker/core/engine.h"
-#include "services/broker/legacy/auth.h"
+#include "services/broker/auth/auth.h"
 #include "services/broker/legacy/tls_options.h"
 #include "services/broker/legacy/v2_client_info.h"
 
@@ -46,7 +46,7 @@ struct V2ServerOptions {
   std::string topology_region;  // --topology-region
 
   TlsOptions tls;
-  AuthOptions auth;  // --auth-http-address, --auth-http-request-method
+  nsq::auth::AuthOptions auth;  // --auth-http-address, --auth-http-request-method
 
   // Bounds of a client that does not read what it is sent (not nsqd flags: nsqd blocks
   // its reader goroutine on the write instead). Past `max_pending_output_bytes` of

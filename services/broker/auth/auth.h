@@ -1,7 +1,9 @@
 #pragma once
 
-// nsqd's auth server client (nsq.md 1.6): AUTH's secret is checked against
-// --auth-http-address, and the authorizations it returns gate PUB/MPUB/DPUB/SUB.
+// nsqd's auth server client (nsq.md 1.6): a client's secret is checked against
+// --auth-http-address, and the authorizations it returns gate publishing and subscribing.
+// Shared by both front doors: the legacy gateway's AUTH (V2) and bearer secrets (HTTP),
+// and the gRPC front door's call metadata.
 
 #include <cstdint>
 #include <memory>
@@ -17,7 +19,7 @@ namespace re2 {
 class RE2;
 }
 
-namespace nsq::legacy {
+namespace nsq::auth {
 
 struct AuthOptions {
   // host:port (queried at http://host:port/auth) or a full http:// URL. Empty = off.
@@ -57,4 +59,4 @@ absl::StatusOr<AuthState> QueryAuthServers(const AuthOptions& options,
 // Go's url.QueryEscape.
 std::string QueryEscape(std::string_view s);
 
-}  // namespace nsq::legacy
+}  // namespace nsq::auth

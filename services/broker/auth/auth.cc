@@ -1,4 +1,4 @@
-#include "services/broker/legacy/auth.h"
+#include "services/broker/auth/auth.h"
 
 #include <re2/re2.h>
 
@@ -11,7 +11,7 @@
 #include "common/json/go_json.h"
 #include "nlohmann/json.hpp"
 
-namespace nsq::legacy {
+namespace nsq::auth {
 
 bool Authorization::IsAllowed(std::string_view topic_name, std::string_view channel) const {
   const char* need = channel.empty() ? "publish" : "subscribe";
@@ -167,4 +167,4 @@ absl::StatusOr<AuthState> QueryAuthServers(const AuthOptions& options,
   return last;
 }
 
-}  // namespace nsq::legacy
+}  // namespace nsq::auth

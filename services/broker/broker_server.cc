@@ -77,6 +77,11 @@ absl::Status BrokerServer::Start() {
   absl::StatusOr<grpcutil::ServerTlsOptions> grpc_tls = options_.GrpcServerTls();
   if (!grpc_tls.ok()) return grpc_tls.status();
   grpc_options.tls = *grpc_tls;
+  // The same auth servers as the V2 AUTH and HTTP publishing: with addresses, every Broker
+  // RPC needs a secret in its metadata.
+  grpc_options.auth.addresses = options_.auth_http_addresses;
+  grpc_options.auth.method = options_.auth_http_request_method;
+  grpc_options.auth.request_timeout = options_.http_client_request_timeout;
   grpc_ = std::make_unique<BrokerGrpcServer>(engine_.get(), grpc_options);
   if (absl::Status st = grpc_->Start(options_.grpc_address); !st.ok()) {
     grpc_.reset();

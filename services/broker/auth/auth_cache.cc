@@ -27,7 +27,7 @@ AuthCache::~AuthCache() {
     queue_.clear();
   }
   for (auto& [request, callers] : left) {
-    for (auto& done : callers) done(absl::UnavailableError("the broker is stopping"));
+    for (auto& done : callers) done(absl::CancelledError("the broker is stopping"));
   }
 }
 
@@ -45,7 +45,7 @@ void AuthCache::Fetch(const AuthRequest& request, std::function<void(AuthResult)
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) {
-      refused = absl::UnavailableError("the broker is stopping");
+      refused = absl::CancelledError("the broker is stopping");
     } else if (auto it = waiting_.find(request); it != waiting_.end()) {
       it->second.push_back(std::move(done));  // joins the query already asked for
       return;

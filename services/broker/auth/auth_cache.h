@@ -56,7 +56,7 @@ using AuthResult = absl::StatusOr<std::shared_ptr<const AuthState>>;
 class AuthCache {
  public:
   AuthCache(AuthOptions servers, const Clock* clock, AuthCacheOptions options = {});
-  // Answers every waiting caller with Unavailable and joins the workers (a query in
+  // Answers every waiting caller with Cancelled and joins the workers (a query in
   // progress ends within the servers' request timeout).
   ~AuthCache();
   AuthCache(const AuthCache&) = delete;
@@ -69,7 +69,7 @@ class AuthCache {
   // one query) and calls `done` there with the answer, which is cached until it expires,
   // or with the error (not cached; a stale answer for the request is dropped). `done` runs
   // on the calling thread, before Fetch returns, only when refused: ResourceExhausted past
-  // max_pending, Unavailable once the cache is stopping.
+  // max_pending, Cancelled once the cache is stopping.
   void Fetch(const AuthRequest& request, std::function<void(AuthResult)> done)
       ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -14,6 +14,7 @@ FakeAuthServer::FakeAuthServer() : server_({.address = "127.0.0.1:0"}) {
     absl::MutexLock lock(&mu_);
     ++requests_;
     last_query_ = req.raw_query;
+    mu_.AwaitWithTimeout(absl::Condition(+[](bool* held) { return !*held; }, &held_), absl::Seconds(10));
     auto it = replies_.find(secret);
     if (it == replies_.end()) {
       r.status = 403;
@@ -46,6 +47,16 @@ void FakeAuthServer::Allow(const std::string& secret, int ttl, const std::string
 void FakeAuthServer::Deny(const std::string& secret) {
   absl::MutexLock lock(&mu_);
   replies_.erase(secret);
+}
+
+void FakeAuthServer::Hold() {
+  absl::MutexLock lock(&mu_);
+  held_ = true;
+}
+
+void FakeAuthServer::Release() {
+  absl::MutexLock lock(&mu_);
+  held_ = false;
 }
 
 int FakeAuthServer::requests() const {

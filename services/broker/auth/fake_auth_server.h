@@ -29,6 +29,10 @@ class FakeAuthServer {
   // 403 from now on.
   void Deny(const std::string& secret) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // While held, requests wait (at most 10 s) before being answered: a slow auth server.
+  void Hold() ABSL_LOCKS_EXCLUDED(mu_);
+  void Release() ABSL_LOCKS_EXCLUDED(mu_);
+  // Requests received so far, answered or waiting.
   int requests() const ABSL_LOCKS_EXCLUDED(mu_);
   // The raw query string of the last request.
   std::string last_query() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -42,6 +46,7 @@ class FakeAuthServer {
   mutable absl::Mutex mu_;
   std::map<std::string, Reply> replies_ ABSL_GUARDED_BY(mu_);
   int requests_ ABSL_GUARDED_BY(mu_) = 0;
+  bool held_ ABSL_GUARDED_BY(mu_) = false;
   std::string last_query_ ABSL_GUARDED_BY(mu_);
 };
 

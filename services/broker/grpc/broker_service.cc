@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc/server_options.h"
 #include "nsq/v1/broker.grpc.pb.h"
+#include "services/broker/grpc/call_auth.h"
 #include "services/broker/grpc/publish.h"
 #include "services/broker/grpc/stats_mapping.h"
 #include "services/broker/grpc/status.h"
@@ -45,7 +46,10 @@ using BrokerServiceBase = nsq::v1::Broker::WithCallbackMethod_Publish<
 class BrokerServiceImpl final : public BrokerServiceBase {
  public:
   BrokerServiceImpl(Engine* engine, BrokerServiceOptions options)
-      : engine_(engine), options_(std::move(options)) {
+      : engine_(engine),
+        options_(std::move(options)),
+        authorizer_(options_.auth, engine_->clock(), options_.tls.enabled()) {
+    if (authorizer_.enabled()) subscribe_options_.authorizer = &authorizer_;
     subscribe_options_.max_response_bytes = options_.max_response_bytes;
     subscribe_options_.max_response_messages = options_.max_response_messages;
     subscribe_options_.write_timeout = options_.write_timeout;
@@ -56,7 +60,13 @@ class BrokerServiceImpl final : public BrokerServiceBase {
   grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context,
                                     const nsq::v1::PublishRequest* request,
                                     nsq::v1::PublishResponse* response) override {
-    return HandlePublish(engine_, options_.max_body_size, context, request, response);
+    if (!authorizer_.enabled()) {
+      return HandlePublish(engine_, options_.max_body_size, context, request, response);
+    }
+    return Authorized(context, Access::Publish(request->topic()),
+                      [this, request, response](grpc::ServerUnaryReactor* reactor) {
+                        RunPublish(engine_, options_.max_body_size, reactor, request, response);
+                      });
   }
 
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Subscribe(
@@ -67,120 +77,196 @@ class BrokerServiceImpl final : public BrokerServiceBase {
   grpc::ServerUnaryReactor* CreateTopic(grpc::CallbackServerContext* context,
                                         const nsq::v1::TopicRequest* request,
                                         nsq::v1::TopicResponse* /*response*/) override {
-    return Done(context, engine_->CreateTopic(request->topic()));
+    return Authorized(context, Access::Publish(request->topic()),
+                      [this, request](grpc::ServerUnaryReactor* reactor) {
+                        reactor->Finish(ToGrpcStatus(engine_->CreateTopic(request->topic())));
+                      });
   }
   grpc::ServerUnaryReactor* DeleteTopic(grpc::CallbackServerContext* context,
                                         const nsq::v1::TopicRequest* request,
                                         nsq::v1::TopicResponse* /*response*/) override {
-    return Done(context, engine_->DeleteTopic(request->topic()));
+    return Authorized(context, Access::Publish(request->topic()),
+                      [this, request](grpc::ServerUnaryReactor* reactor) {
+                        reactor->Finish(ToGrpcStatus(engine_->DeleteTopic(request->topic())));
+                      });
   }
   grpc::ServerUnaryReactor* EmptyTopic(grpc::CallbackServerContext* context,
                                        const nsq::v1::TopicRequest* request,
                                        nsq::v1::TopicResponse* /*response*/) override {
-    return Done(context, engine_->EmptyTopic(request->topic()));
+    return Authorized(context, Access::Publish(request->topic()),
+                      [this, request](grpc::ServerUnaryReactor* reactor) {
+                        reactor->Finish(ToGrpcStatus(engine_->EmptyTopic(request->topic())));
+                      });
   }
   grpc::ServerUnaryReactor* PauseTopic(grpc::CallbackServerContext* context,
                                        const nsq::v1::TopicRequest* request,
                                        nsq::v1::TopicResponse* /*response*/) override {
-    return Done(context, engine_->SetTopicPaused(request->topic(), true));
+    return Authorized(context, Access::Publish(request->topic()),
+                      [this, request](grpc::ServerUnaryReactor* reactor) {
+                        reactor->Finish(ToGrpcStatus(engine_->SetTopicPaused(request->topic(), true)));
+                      });
   }
   grpc::ServerUnaryReactor* UnpauseTopic(grpc::CallbackServerContext* context,
                                          const nsq::v1::TopicRequest* request,
                                          nsq::v1::TopicResponse* /*response*/) override {
-    return Done(context, engine_->SetTopicPaused(request->topic(), false));
+    return Authorized(context, Access::Publish(request->topic()),
+                      [this, request](grpc::ServerUnaryReactor* reactor) {
+                        reactor->Finish(ToGrpcStatus(engine_->SetTopicPaused(request->topic(), false)));
+                      });
   }
 
   grpc::ServerUnaryReactor* CreateChannel(grpc::CallbackServerContext* context,
                                           const nsq::v1::ChannelRequest* request,
                                           nsq::v1::ChannelResponse* /*response*/) override {
-    return Done(context, engine_->CreateChannel(request->topic(), request->channel()));
+    return Authorized(context, Access::Subscribe(request->topic(), request->channel()),
+                      [this, request](grpc::ServerUnaryReactor* reactor) {
+                        reactor->Finish(ToGrpcStatus(engine_->CreateChannel(request->topic(), request->channel())));
+                      });
   }
   grpc::ServerUnaryReactor* DeleteChannel(grpc::CallbackServerContext* context,
                                           const nsq::v1::ChannelRequest* request,
                                           nsq::v1::ChannelResponse* /*response*/) override {
-    return Done(context, engine_->DeleteChannel(request->topic(), request->channel()));
+    return Authorized(context, Access::Subscribe(request->topic(), request->channel()),
+                      [this, request](grpc::ServerUnaryReactor* reactor) {
+                        reactor->Finish(ToGrpcStatus(engine_->DeleteChannel(request->topic(), request->channel())));
+                      });
   }
   grpc::ServerUnaryReactor* EmptyChannel(grpc::CallbackServerContext* context,
                                          const nsq::v1::ChannelRequest* request,
                                          nsq::v1::ChannelResponse* /*response*/) override {
-    return Done(context, engine_->EmptyChannel(request->topic(), request->channel()));
+    return Authorized(context, Access::Subscribe(request->topic(), request->channel()),
+                      [this, request](grpc::ServerUnaryReactor* reactor) {
+                        reactor->Finish(ToGrpcStatus(engine_->EmptyChannel(request->topic(), request->channel())));
+                      });
   }
   grpc::ServerUnaryReactor* PauseChannel(grpc::CallbackServerContext* context,
                                          const nsq::v1::ChannelRequest* request,
                                          nsq::v1::ChannelResponse* /*response*/) override {
-    return Done(context,
-                engine_->SetChannelPaused(request->topic(), request->channel(), true));
+    return Authorized(context, Access::Subscribe(request->topic(), request->channel()),
+                      [this, request](grpc::ServerUnaryReactor* reactor) {
+                        reactor->Finish(ToGrpcStatus(engine_->SetChannelPaused(request->topic(), request->channel(), true)));
+                      });
   }
   grpc::ServerUnaryReactor* UnpauseChannel(grpc::CallbackServerContext* context,
                                            const nsq::v1::ChannelRequest* request,
                                            nsq::v1::ChannelResponse* /*response*/) override {
-    return Done(context,
-                engine_->SetChannelPaused(request->topic(), request->channel(), false));
+    return Authorized(context, Access::Subscribe(request->topic(), request->channel()),
+                      [this, request](grpc::ServerUnaryReactor* reactor) {
+                        reactor->Finish(ToGrpcStatus(engine_->SetChannelPaused(request->topic(), request->channel(), false)));
+                      });
   }
 
   grpc::ServerUnaryReactor* GetStats(grpc::CallbackServerContext* context,
                                      const nsq::v1::GetStatsRequest* request,
                                      nsq::v1::GetStatsResponse* response) override {
+    return Authorized(context, Access::Authenticated(),
+                      [this, request, response](grpc::ServerUnaryReactor* reactor) {
+                        reactor->Finish(ToGrpcStatus(Stats(*request, response)));
+                      });
+  }
+
+  // GetStats' answer, filled into `response`.
+  absl::Status Stats(const nsq::v1::GetStatsRequest& r, nsq::v1::GetStatsResponse* response) {
+    const nsq::v1::GetStatsRequest* request = &r;
     StatsFilter filter;
     filter.topic = request->topic();
     filter.channel = request->channel();
     filter.include_consumers = !request->exclude_clients();
     if (!filter.channel.empty() && filter.topic.empty()) {
-      return Done(context, absl::InvalidArgumentError("channel given without topic"));
+      return absl::InvalidArgumentError("channel given without topic");
     }
     absl::StatusOr<std::vector<TopicStats>> stats = engine_->GetStats(filter);
-    if (!stats.ok()) return Done(context, stats.status());
+    if (!stats.ok()) return stats.status();
     response->set_version(options_.version);
     absl::Status health = engine_->Health();
     response->set_health(health.ok() ? "ok" : Printable(health.message()));
     response->set_start_time_unix(absl::ToUnixSeconds(options_.start_time));
     AddTopicStats(*stats, !request->exclude_clients(), response);
-    return Done(context, absl::OkStatus());
+    return absl::OkStatus();
   }
 
   grpc::ServerUnaryReactor* SetChannelPolicy(grpc::CallbackServerContext* context,
                                              const nsq::v1::SetChannelPolicyRequest* request,
                                              nsq::v1::ChannelResponse*) override {
-    return Done(context, engine_->SetChannelPolicy(request->topic(), request->channel(),
-                                                   PolicyFromProto(request->policy())));
+    return Authorized(context, Access::Subscribe(request->topic(), request->channel()),
+                      [this, request](grpc::ServerUnaryReactor* reactor) {
+                        reactor->Finish(ToGrpcStatus(engine_->SetChannelPolicy(
+                            request->topic(), request->channel(), PolicyFromProto(request->policy()))));
+                      });
   }
   grpc::ServerUnaryReactor* SetTopicPolicy(grpc::CallbackServerContext* context,
                                            const nsq::v1::SetTopicPolicyRequest* request,
                                            nsq::v1::TopicResponse*) override {
-    return Done(context, engine_->SetTopicPolicy(request->topic(), PolicyFromProto(request->policy())));
+    return Authorized(context, Access::Publish(request->topic()),
+                      [this, request](grpc::ServerUnaryReactor* reactor) {
+                        reactor->Finish(ToGrpcStatus(
+                            engine_->SetTopicPolicy(request->topic(), PolicyFromProto(request->policy()))));
+                      });
   }
   grpc::ServerUnaryReactor* GetTopicPolicy(grpc::CallbackServerContext* context,
                                            const nsq::v1::TopicRequest* request,
                                            nsq::v1::ChannelPolicy* response) override {
-    absl::StatusOr<QueuePolicy> policy = engine_->GetTopicPolicy(request->topic());
-    if (policy.ok()) PolicyToProto(*policy, response);
-    return Done(context, policy.status());
+    return Authorized(context, Access::Authenticated(),
+                      [this, request, response](grpc::ServerUnaryReactor* reactor) {
+                        absl::StatusOr<QueuePolicy> policy = engine_->GetTopicPolicy(request->topic());
+                        if (policy.ok()) PolicyToProto(*policy, response);
+                        reactor->Finish(ToGrpcStatus(policy.status()));
+                      });
   }
   grpc::ServerUnaryReactor* Peek(grpc::CallbackServerContext* context,
                                  const nsq::v1::PeekRequest* request,
                                  nsq::v1::PeekResponse* response) override {
-    if (request->limit() < 0 || request->limit() > kMaxPeek) {
-      return Done(context, absl::InvalidArgumentError(
-                               absl::StrCat("E_INVALID limit must be within 0-", kMaxPeek)));
+    return Authorized(context, Access::Subscribe(request->topic(), request->channel()),
+                      [this, request, response](grpc::ServerUnaryReactor* reactor) {
+                        reactor->Finish(ToGrpcStatus(RunPeek(*request, response)));
+                      });
+  }
+
+  absl::Status RunPeek(const nsq::v1::PeekRequest& request, nsq::v1::PeekResponse* response) {
+    if (request.limit() < 0 || request.limit() > kMaxPeek) {
+      return absl::InvalidArgumentError(absl::StrCat("E_INVALID limit must be within 0-", kMaxPeek));
     }
-    const size_t limit = request->limit() == 0 ? 10 : static_cast<size_t>(request->limit());
-    auto peeked = engine_->Peek(request->topic(), request->channel(), limit);
-    if (!peeked.ok()) return Done(context, peeked.status());
+    const size_t limit = request.limit() == 0 ? 10 : static_cast<size_t>(request.limit());
+    auto peeked = engine_->Peek(request.topic(), request.channel(), limit);
+    if (!peeked.ok()) return peeked.status();
     for (const PeekedMessage& p : *peeked) PeekedToProto(p, response->add_messages());
-    return Done(context, absl::OkStatus());
+    return absl::OkStatus();
   }
 
  private:
   static constexpr int32_t kMaxPeek = 1000;
-  static grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
-                                        const absl::Status& status) {
+
+  // Runs `body` with the call's reactor once the caller may do `access`: at once without
+  // auth or with a cached identity; else from the auth worker once the auth server
+  // answered (no gRPC callback thread waits for it). Refused calls are finished with
+  // UNAUTHENTICATED / PERMISSION_DENIED.
+  template <typename Body>
+  grpc::ServerUnaryReactor* Authorized(grpc::CallbackServerContext* context, Access access,
+                                       Body body) {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    reactor->Finish(ToGrpcStatus(status));
+    auth::AuthRequest auth_request;
+    std::optional<absl::Status> now = authorizer_.CheckNow(context, access, &auth_request);
+    if (now.has_value()) {
+      if (now->ok()) {
+        body(reactor);
+      } else {
+        reactor->Finish(ToGrpcStatus(*now));
+      }
+      return reactor;
+    }
+    authorizer_.CheckLater(std::move(auth_request), std::move(access),
+                           [reactor, body = std::move(body)](absl::Status st) mutable {
+                             if (!st.ok()) return reactor->Finish(ToGrpcStatus(st));
+                             body(reactor);
+                           });
     return reactor;
   }
 
   Engine* const engine_;
   const BrokerServiceOptions options_;
+  // Declared before everything that may use it and after what it uses; outlives every
+  // call (the server waits for all of them before the service goes).
+  const CallAuthorizer authorizer_;
   SubscribeReactorOptions subscribe_options_;
   PublishMessagePool publish_pool_;
 };

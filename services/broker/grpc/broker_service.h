@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/grpc/tls.h"
+#include "services/broker/auth/auth.h"
 #include "services/broker/core/engine.h"
 #include "services/broker/grpc/status.h"  // ToGrpcStatus, part of this API
 
@@ -38,6 +39,10 @@ struct BrokerServiceOptions {
   size_t max_pending_errors = 4096;
   // The port's TLS (common/grpc); plaintext when disabled.
   grpcutil::ServerTlsOptions tls;
+  // --auth-http-address: with addresses, every Broker call needs a secret
+  // ("authorization: Bearer <secret>" metadata) whose authorizations allow it (README.md,
+  // "Authorization"); health and reflection stay open.
+  nsq::auth::AuthOptions auth;
   // Reported by GetStats.
   std::string version = "nsq-cpp 0.1.0";
   absl::Time start_time = absl::Now();

@@ -50,6 +50,13 @@ grpc::ServerUnaryReactor* HandlePublish(Engine* engine, int64_t max_body_size,
                                         grpc::CallbackServerContext* context,
                                         const nsq::v1::PublishRequest* request,
                                         nsq::v1::PublishResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  RunPublish(engine, max_body_size, reactor, request, response);
+  return reactor;
+}
+
+void RunPublish(Engine* engine, int64_t max_body_size, grpc::ServerUnaryReactor* reactor,
+                const nsq::v1::PublishRequest* request, nsq::v1::PublishResponse* response) {
   thread_local std::vector<std::string_view> bodies;
   bodies.clear();
   bodies.reserve(request->bodies_size());
@@ -59,17 +66,15 @@ grpc::ServerUnaryReactor* HandlePublish(Engine* engine, int64_t max_body_size,
     total += static_cast<int64_t>(body.size()) + 4;
   }
   if (total > max_body_size) {
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(ToGrpcStatus(absl::ResourceExhaustedError(
         absl::StrCat("E_BAD_BODY request body of ", total, " bytes over --max-body-size ",
                      max_body_size))));
-    return reactor;
+    return;
   }
   // The answer waits for durability (--sync-every=1) without holding this thread:
   // the storage's commit thread finishes the call after the group fsync.
   // `done` may run on that thread before PublishAsync returns, so it fills the
   // response itself, from ids it owns.
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto ids = std::make_shared<std::vector<MessageId>>();
   ids->reserve(bodies.size());
   engine->PublishAsync(
@@ -82,7 +87,6 @@ grpc::ServerUnaryReactor* HandlePublish(Engine* engine, int64_t max_body_size,
         }
         reactor->Finish(ToGrpcStatus(st));
       });
-  return reactor;
 }
 
 }  // namespace nsq::broker

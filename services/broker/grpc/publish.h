@@ -63,5 +63,8 @@ grpc::ServerUnaryReactor* HandlePublish(Engine* engine, int64_t max_body_size,
                                         grpc::CallbackServerContext* context,
                                         const nsq::v1::PublishRequest* request,
                                         nsq::v1::PublishResponse* response);
+// The same on the call's reactor, from any thread (after an authorization query).
+void RunPublish(Engine* engine, int64_t max_body_size, grpc::ServerUnaryReactor* reactor,
+                const nsq::v1::PublishRequest* request, nsq::v1::PublishResponse* response);
 
 }  // namespace nsq::broker

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "nsq/v1/broker.pb.h"
+#include "services/broker/grpc/call_auth.h"
 #include "services/broker/grpc/status.h"
 #include "services/broker/grpc/subscribe_codec.h"
 
@@ -119,6 +120,12 @@ class SubscribeReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
     t_reading_reactor = this;
     const bool more = HandleRequest();
     t_reading_reactor = nullptr;
+    AfterCommand(more);
+  }
+
+  // After a command ran (on a reaction thread, or the auth worker for a subscribe that
+  // waited for its authorization): writes what it queued and reads the next one.
+  void AfterCommand(bool more) {
     // What the command queued (messages it let out, errors, the subscribed reply).
     Pump(/*build_while_writing=*/true);
     if (!more) return;
@@ -308,6 +315,52 @@ class SubscribeReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
                 /*close_consumer=*/true);
       return false;
     }
+    if (options_.authorizer != nullptr) {
+      Access access = Access::Subscribe(sub.topic(), sub.channel());
+      auth::AuthRequest auth_request;
+      std::optional<absl::Status> now = options_.authorizer->CheckNow(context_, access, &auth_request);
+      if (!now.has_value()) {
+        // No reaction is pending while the auth server is asked (no read, no write), and
+        // Pump does not finish the stream until authorizing_ is cleared: the reactor
+        // outlives the query.
+        {
+          absl::MutexLock lock(&mu_);
+          authorizing_ = true;
+        }
+        options_.authorizer->CheckLater(
+            std::move(auth_request), std::move(access),
+            [this, sub = SubscribeRequest::Subscribe(sub)](absl::Status st) { Authorized(st, sub); });
+        return false;
+      }
+      if (!now->ok()) {
+        EndStream(ToGrpcStatus(*now), /*close_consumer=*/false);
+        return false;
+      }
+    }
+    return Subscribe(sub);
+  }
+
+  // The authorization of a subscribe came (on the auth worker).
+  void Authorized(const absl::Status& st, const SubscribeRequest::Subscribe& sub) {
+    bool finishing = false;
+    {
+      absl::MutexLock lock(&mu_);
+      authorizing_ = false;
+      finishing = finishing_;
+    }
+    if (finishing) return Pump(/*build_while_writing=*/true);  // cancelled meanwhile
+    if (!st.ok()) {
+      EndStream(ToGrpcStatus(st), /*close_consumer=*/false);
+      return;
+    }
+    t_reading_reactor = this;
+    const bool more = Subscribe(sub);
+    t_reading_reactor = nullptr;
+    AfterCommand(more);
+  }
+
+  // Subscribes this stream's consumer (authorized); false when the stream is ending.
+  bool Subscribe(const SubscribeRequest::Subscribe& sub) {
     ConsumerInfo info;
     info.client_id = sub.client_id();
     info.hostname = sub.hostname();
@@ -506,7 +559,7 @@ class SubscribeReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
       if (finish_called_) break;
       if (finishing_) {
         spare_ready_ = false;
-        if (writing_ || building_) break;
+        if (writing_ || building_ || authorizing_) break;
         finish_called_ = true;
         grpc::Status status = finish_status_;
         mu_.Unlock();
@@ -579,6 +632,7 @@ class SubscribeReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   bool close_wanted_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
+  bool authorizing_ ABSL_GUARDED_BY(mu_) = false;  // the subscribe waits for the auth server
   grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
 };
 

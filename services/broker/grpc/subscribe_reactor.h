@@ -18,7 +18,13 @@ class CallbackServerContext;
 
 namespace nsq::broker {
 
+class CallAuthorizer;
+
 struct SubscribeReactorOptions {
+  // With auth on: the subscribe command needs subscribe on its topic and channel (asked
+  // on the authorizer's worker when not cached; the stream reads nothing meanwhile).
+  // Null = no auth. Must outlive the stream.
+  const CallAuthorizer* authorizer = nullptr;
   // A response carries at most this many body bytes (at least one message)...
   int64_t max_response_bytes = 1024 * 1024;
   // ...and at most this many messages; a larger backlog is split over several writes.

@@ -271,8 +271,10 @@ TEST_P(ClientTest, MoreBrokersThanMaxInFlightStillDrainsEveryBroker) {
   auto* b = StartBroker();
   client::Producer pa(ProducerTo({a}));
   client::Producer pb(ProducerTo({b}));
-  ASSERT_TRUE(pa.Publish("few", std::vector<std::string>{"a0", "a1", "a2"}).ok());
-  ASSERT_TRUE(pb.Publish("few", std::vector<std::string>{"b0", "b1", "b2"}).ok());
+  auto published_a = pa.Publish("few", std::vector<std::string>{"a0", "a1", "a2"});
+  ASSERT_TRUE(published_a.ok()) << published_a.status();
+  auto published_b = pb.Publish("few", std::vector<std::string>{"b0", "b1", "b2"});
+  ASSERT_TRUE(published_b.ok()) << published_b.status();
   ASSERT_TRUE(Eventually([&] {
     auto p = client::LookupdLookup(absl::StrCat("127.0.0.1:", discovery_->http_port()), "few", absl::Seconds(2));
     return p.ok() && p->size() == 2;

@@ -83,7 +83,11 @@ def main():
     # The dashboard shows what the issue asks for.
     for needed in ("nsq_topic_messages_total", "nsq_channel_messages_total", "nsq_channel_depth",
                    "nsq_channel_in_flight", "nsq_channel_requeued_total", "nsq_channel_timed_out_total",
-                   "nsq_channel_backend_depth", "nsq_topic_backend_depth", "nsq_storage_written_bytes_total"):
+                   "nsq_channel_backend_depth", "nsq_topic_backend_depth", "nsq_storage_written_bytes_total",
+                   "nsq_channel_e2e_latency_seconds_bucket", "grpc_server_handled_total",
+                   "grpc_server_started_total", "grpc_server_handling_seconds_bucket", "grpc_server_streams_open",
+                   "process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds",
+                   "process_max_fds", "process_start_time_seconds"):
         assert needed in used, needed
     cluster = Cluster()
     prom = None

@@ -280,13 +280,14 @@ absl::Status RocksStorageImpl::OpenDb() {
   rocksdb::ColumnFamilyOptions meta_options;
   meta_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(meta_table));
   rocksdb::ColumnFamilyOptions msg_options;
-  // Memory: at most 3 memtables of 16 MiB for messages, and 48 MiB for all column
-  // families together, whatever the backlog (a 10M-message backlog stays on disk, not in
-  // memtables). Sixteen level-0 files (256 MiB) before a compaction: a queue's records
-  // are mostly consumed and range-deleted before they would be rewritten.
+  // Memory: memtables of 8 MiB, flushed once 24 MiB are held over all column families,
+  // at most 5 for messages while a flush catches up (3 stopped writes under load). A
+  // 10M-message backlog stays on disk, not in memtables. Thirty-two level-0 files
+  // (256 MiB) before a compaction: a queue's records are mostly consumed and
+  // range-deleted before they would be rewritten.
   db_options.db_write_buffer_size = 24 << 20;
   msg_options.write_buffer_size = 8 << 20;
-  msg_options.max_write_buffer_number = 3;
+  msg_options.max_write_buffer_number = 5;
   msg_options.level0_file_num_compaction_trigger = 32;
   msg_options.level0_slowdown_writes_trigger = 80;
   msg_options.level0_stop_writes_trigger = 128;

@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
-bazel build --jobs=2 //services/broker:nsqd //services/discovery:nsqlookupd //services/admin:nsqadmin
+bazel build --jobs=2 //services/broker:nsqd //services/discovery:nsqlookupd //services/admin:nsqadmin \
+  //tools/nsq
 mkdir -p data/nsqd
 
 pids=()

@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "common/logging/logging.h"
 #include "common/metrics/metrics.h"
+#include "common/metrics/process_metrics.h"
 #include "nlohmann/json.hpp"
 #include "services/admin/aggregate.h"
 #include "services/admin/web_assets.h"
@@ -584,7 +585,7 @@ struct AdminApi::Impl {
       http::Response r;
       r.content_type = metrics::kTextContentType;
       r.body = metrics::SerializeText(
-          std::vector<std::shared_ptr<prometheus::Collectable>>{metrics_holder});
+          std::vector<std::shared_ptr<prometheus::Collectable>>{metrics_holder, metrics::ProcessCollectable()});
       return r;
     }
     if (!parts.empty() && parts[0] == "api") {

@@ -10,7 +10,9 @@
 #include "common/http/server.h"
 #include "common/json/go_json.h"
 #include "common/logging/logging.h"
+#include "common/grpc/server_metrics.h"
 #include "common/metrics/metrics.h"
+#include "common/metrics/process_metrics.h"
 #include "services/broker/broker_metrics.h"
 #include "services/broker/discovery_client/registrar.h"
 #include "services/broker/grpc/broker_service.h"
@@ -95,7 +97,7 @@ absl::Status BrokerServer::Start() {
     legacy::HttpApiOptions api_options = ApiOptions();
     api_options.tls_required = false;
     legacy::RegisterHttpApi(https_.get(), engine_.get(), v2_.get(), std::move(api_options));
-    metrics::RegisterMetricsEndpoint(https_.get(), {metrics_});
+    metrics::RegisterMetricsEndpoint(https_.get(), MetricsCollectables());
     if (absl::Status st = https_->Start(); !st.ok()) {
       Stop();
       return absl::Status(st.code(), absl::StrCat("HTTPS listener on ", options_.https_address, ": ", st.message()));
@@ -110,7 +112,7 @@ absl::Status BrokerServer::Start() {
     // nsqd's HTTP API, /ping included. Under --tls-required=true every plain HTTP request,
     // /metrics included, answers 403 TLS_REQUIRED, as nsqd's do.
     legacy::RegisterHttpApi(http_.get(), engine_.get(), v2_.get(), ApiOptions());
-    if (options_.tls_required != "true") metrics::RegisterMetricsEndpoint(http_.get(), {metrics_});
+    if (options_.tls_required != "true") metrics::RegisterMetricsEndpoint(http_.get(), MetricsCollectables());
     if (absl::Status st = http_->Start(); !st.ok()) {
       Stop();
       return absl::Status(st.code(), absl::StrCat("HTTP listener on ", options_.http_address, ": ", st.message()));
@@ -149,6 +151,10 @@ absl::Status BrokerServer::Start() {
   if (https_) spdlog::info("HTTPS: listening on {}", https_->address());
   if (v2_) spdlog::info("TCP: listening on 127.0.0.1:{} ({})", tcp_port(), options_.tcp_address);
   return absl::OkStatus();
+}
+
+std::vector<std::shared_ptr<prometheus::Collectable>> BrokerServer::MetricsCollectables() const {
+  return {metrics_, grpc_->metrics(), metrics::ProcessCollectable()};
 }
 
 legacy::V2ServerOptions BrokerServer::V2Options() const {

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -15,6 +16,9 @@
 
 namespace nsq::http {
 class Server;
+}
+namespace prometheus {
+class Collectable;
 }
 namespace nsq::legacy {
 class V2Server;
@@ -66,6 +70,8 @@ class BrokerServer {
  private:
   void TimerLoop();
   legacy::V2ServerOptions V2Options() const;
+  // What /metrics serves: the broker's own, its gRPC port's calls, the process's.
+  std::vector<std::shared_ptr<prometheus::Collectable>> MetricsCollectables() const;
   legacy::HttpApiOptions ApiOptions() const;
   std::map<std::string, std::string> ConfigValues() const;
 

@@ -10,6 +10,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/http/client.h"
+#include "absl/synchronization/notification.h"
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -59,6 +62,38 @@ TEST(BrokerServerTest, MetricsExposeTopicAndChannelCounters) {
   EXPECT_THAT(text, HasSubstr("nsq_channel_depth{channel=\"audit\",topic=\"orders\"} 2"));
   EXPECT_THAT(text, HasSubstr("nsq_channel_held_in_memory{channel=\"audit\",topic=\"orders\"} 0"));
   EXPECT_THAT(text, HasSubstr("nsq_broker_healthy 1"));
+}
+
+TEST(BrokerServerTest, MetricsCountGrpcCallsAndShowTheProcess) {
+  BrokerServer server(TestOptions());
+  ASSERT_TRUE(server.Start().ok());
+  // nsq.v1.TopicRequest{topic} by hand (field 1, length-delimited): this package does not
+  // see the protos.
+  grpc::GenericStub stub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", server.grpc_port()),
+                                             grpc::InsecureChannelCredentials()));
+  std::vector<grpc::StatusCode> codes;
+  for (std::string topic : {"orders", "bad topic"}) {
+    grpc::Slice slice(std::string{'\x0a', static_cast<char>(topic.size())} + topic);
+    grpc::ByteBuffer request(&slice, 1), response;
+    grpc::ClientContext ctx;
+    absl::Notification done;
+    stub.UnaryCall(&ctx, "/nsq.v1.Broker/CreateTopic", grpc::StubOptions(), &request, &response,
+                   [&](grpc::Status st) {
+                     codes.push_back(st.error_code());
+                     done.Notify();
+                   });
+    done.WaitForNotification();
+  }
+  EXPECT_EQ(codes, (std::vector<grpc::StatusCode>{grpc::StatusCode::OK, grpc::StatusCode::INVALID_ARGUMENT}));
+  const std::string text = Http(server, "/metrics");
+  const std::string labels = R"(grpc_method="CreateTopic",grpc_service="nsq.v1.Broker",grpc_type="unary"})";
+  EXPECT_THAT(text, HasSubstr("grpc_server_started_total{" + labels + " 2"));
+  EXPECT_THAT(text, HasSubstr(R"(grpc_server_handled_total{grpc_code="OK",)" + labels + " 1"));
+  EXPECT_THAT(text, HasSubstr(R"(grpc_server_handled_total{grpc_code="InvalidArgument",)" + labels + " 1"));
+  for (const char* name : {"process_cpu_seconds_total", "process_resident_memory_bytes", "process_virtual_memory_bytes",
+                           "process_open_fds", "process_max_fds", "process_start_time_seconds"}) {
+    EXPECT_THAT(text, HasSubstr(absl::StrCat("\n", name, " ")));
+  }
 }
 
 TEST(BrokerServerTest, StatsdAddressPushesTheStatsShownInStats) {

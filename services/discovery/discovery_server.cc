@@ -4,7 +4,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/http/server.h"
+#include "common/grpc/server_metrics.h"
 #include "common/metrics/metrics.h"
+#include "common/metrics/process_metrics.h"
 #include "services/discovery/discovery_metrics.h"
 #include "services/discovery/discovery_service.h"
 #include "services/discovery/lookupd_http.h"
@@ -25,7 +27,8 @@ std::string Hostname() {
 DiscoveryServer::DiscoveryServer(DiscoveryOptions options, const Clock* clock)
     : options_(std::move(options)),
       clock_(clock ? clock : RealClock::Get()),
-      start_time_(absl::Now()) {}
+      start_time_(absl::Now()),
+      grpc_metrics_(std::make_shared<grpcutil::ServerMetrics>()) {}
 
 DiscoveryServer::~DiscoveryServer() { Stop(); }
 
@@ -53,7 +56,8 @@ absl::Status DiscoveryServer::Start() {
     sources.tcp_connections = [this] { return tcp_ ? tcp_->connection_count() : 0; };
     sources.grpc_sessions = [this] { return grpc_ ? grpc_->session_count() : 0; };
     sources.watchers = [this] { return grpc_ ? grpc_->watcher_count() : 0; };
-    metrics::RegisterMetricsEndpoint(http_.get(), {std::make_shared<DiscoveryMetrics>(sources)});
+    metrics::RegisterMetricsEndpoint(
+        http_.get(), {std::make_shared<DiscoveryMetrics>(sources), grpc_metrics_, metrics::ProcessCollectable()});
     if (absl::Status st = http_->Start(); !st.ok()) {
       http_.reset();
       return absl::Status(st.code(), absl::StrCat("HTTP listener on ", options_.http_address, ": ", st.message()));
@@ -66,6 +70,7 @@ absl::Status DiscoveryServer::Start() {
   grpc_options.broadcast_address = options_.broadcast_address;
   grpc_options.hostname = lookupd_info_.hostname;
   grpc_options.http_port = lookupd_info_.http_port;
+  grpc_options.metrics = grpc_metrics_;
   if (!options_.tcp_address.empty()) {
     tcp_ = std::make_unique<LookupdTcpServer>(registry_.get(), &lookupd_info_, options_.tcp_address);
     if (absl::Status st = tcp_->Start(); !st.ok()) {

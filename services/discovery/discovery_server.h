@@ -15,6 +15,9 @@
 namespace nsq::http {
 class Server;
 }
+namespace nsq::grpcutil {
+class ServerMetrics;
+}
 
 namespace nsq::discovery {
 
@@ -54,6 +57,8 @@ class DiscoveryServer {
   const absl::Time start_time_;
   std::unique_ptr<Registry> registry_;
   LookupdInfo lookupd_info_;
+  // The gRPC port's calls, on /metrics (which is served before the gRPC port exists).
+  const std::shared_ptr<grpcutil::ServerMetrics> grpc_metrics_;
   std::unique_ptr<DiscoveryGrpcServer> grpc_;
   std::unique_ptr<LookupdTcpServer> tcp_;
   std::unique_ptr<http::Server> http_;

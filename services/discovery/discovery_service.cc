@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/grpc/server_metrics.h"
 #include "common/grpc/server_options.h"
 #include "common/names/names.h"
 #include "nsq/v1/discovery.grpc.pb.h"
@@ -543,7 +544,9 @@ void DiscoveryServiceImpl::Sweep() {
 }
 
 DiscoveryGrpcServer::DiscoveryGrpcServer(Registry* registry, DiscoveryServiceOptions options)
-    : registry_(registry), options_(std::move(options)) {}
+    : registry_(registry),
+      options_(std::move(options)),
+      metrics_(options_.metrics ? options_.metrics : std::make_shared<grpcutil::ServerMetrics>()) {}
 
 DiscoveryGrpcServer::~DiscoveryGrpcServer() { Stop(); }
 
@@ -554,6 +557,7 @@ absl::Status DiscoveryGrpcServer::Start(const std::string& address) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port_);
   grpcutil::AddStandardServices(&builder);
+  grpcutil::AddServerMetrics(&builder, metrics_);
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {

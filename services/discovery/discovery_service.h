@@ -15,6 +15,10 @@ namespace grpc {
 class Server;
 }
 
+namespace nsq::grpcutil {
+class ServerMetrics;
+}  // namespace nsq::grpcutil
+
 namespace nsq::discovery {
 
 struct DiscoveryServiceOptions {
@@ -24,6 +28,8 @@ struct DiscoveryServiceOptions {
   std::string hostname;
   int tcp_port = 0;
   int http_port = 0;
+  // Where the server counts its calls; null: a ServerMetrics of its own.
+  std::shared_ptr<grpcutil::ServerMetrics> metrics;
 };
 
 class DiscoveryServiceImpl;
@@ -50,10 +56,13 @@ class DiscoveryGrpcServer {
 
   int64_t session_count() const;
   int64_t watcher_count() const;
+  // The calls of this server (grpc_server_* on /metrics), from construction on.
+  const std::shared_ptr<grpcutil::ServerMetrics>& metrics() const { return metrics_; }
 
  private:
   Registry* const registry_;
   DiscoveryServiceOptions options_;
+  const std::shared_ptr<grpcutil::ServerMetrics> metrics_;
   std::unique_ptr<DiscoveryServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

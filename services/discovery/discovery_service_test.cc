@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/http/client.h"
 #include "common/time/fake_clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -23,6 +24,7 @@ using ::nsq::v1::LookupResponse;
 using ::nsq::v1::RegisterRequest;
 using ::nsq::v1::RegisterResponse;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 constexpr absl::Duration kWait = absl::Seconds(5);
@@ -214,6 +216,29 @@ TEST_F(DiscoveryServiceTest, LookupErrors) {
   EXPECT_EQ(Lookup("missing", &r).error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(Lookup("", &r).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Lookup("a b", &r).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(DiscoveryServiceTest, MetricsCountCallsByCodeAndOpenRegisterStreams) {
+  auto metrics = [&] {
+    auto r = http::HttpRequest("GET", absl::StrCat("127.0.0.1:", server_.http_port()), "/metrics");
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->body : "";
+  };
+  LookupResponse r;
+  EXPECT_EQ(Lookup("missing", &r).error_code(), grpc::StatusCode::NOT_FOUND);
+  std::unique_ptr<Session> s = Open("10.0.0.1", 4153);
+  const std::string open = R"(grpc_service="nsq.v1.Discovery",grpc_type="bidi_stream"})";
+  std::string text = metrics();
+  EXPECT_THAT(text, HasSubstr(R"(grpc_server_handled_total{grpc_code="NotFound",grpc_method="Lookup",)"
+                              R"(grpc_service="nsq.v1.Discovery",grpc_type="unary"} 1)"));
+  EXPECT_THAT(text, HasSubstr(R"(grpc_server_started_total{grpc_method="Register",)" + open + " 1"));
+  EXPECT_THAT(text, HasSubstr(R"(grpc_server_streams_open{grpc_method="Register",)" + open + " 1"));
+  EXPECT_THAT(text, HasSubstr("# TYPE process_open_fds gauge"));
+  s->stream->WritesDone();
+  EXPECT_TRUE(s->stream->Finish().ok());
+  text = metrics();
+  EXPECT_THAT(text, HasSubstr(R"(grpc_server_streams_open{grpc_method="Register",)" + open + " 0"));
+  EXPECT_THAT(text, HasSubstr(R"(grpc_server_handled_total{grpc_code="OK",grpc_method="Register",)" + open + " 1"));
 }
 
 TEST_F(DiscoveryServiceTest, WatchSendsTheAnswerNowAndOnEveryChange) {

@@ -83,7 +83,11 @@ def main():
     # The dashboard shows what the issue asks for.
     for needed in ("nsq_topic_messages_total", "nsq_channel_messages_total", "nsq_channel_depth",
                    "nsq_channel_in_flight", "nsq_channel_requeued_total", "nsq_channel_timed_out_total",
-                   "nsq_channel_backend_depth", "nsq_topic_backend_depth", "nsq_storage_written_bytes_total"):
+                   "nsq_channel_backend_depth", "nsq_topic_backend_depth", "nsq_storage_written_bytes_total",
+                   "nsq_channel_e2e_latency_seconds_bucket", "grpc_server_handled_total",
+                   "grpc_server_started_total", "grpc_server_handling_seconds_bucket", "grpc_server_streams_open",
+                   "process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds",
+                   "process_max_fds", "process_start_time_seconds"):
         assert needed in used, needed
     cluster = Cluster()
     prom = None
@@ -98,10 +102,18 @@ def main():
         # rate() over 1m needs two scrapes of each target.
         wait_for(lambda: len(query(api, "count_over_time(nsq_broker_healthy[1m]) >= 3")) == 1, 60,
                  "three scrapes")
+        # A message finished between scrapes, so that rate() of the e2e histogram moves.
+        cluster.finish_one()
+        wait_for(lambda: len(query(api, 'increase(nsq_channel_e2e_latency_seconds_count{channel="deploy_e2e"}[1m]) > 0'))
+                 == 1, 60, "an e2e sample between two scrapes")
         time.sleep(1)
         for where, expr, _ in exprs:
             res = query(api, for_prometheus(expr))
             assert res, "%s: %s returns nothing" % (where, expr)
+            if "e2e_latency" in expr:
+                # The cluster finished one message: a number, not NaN, on the e2e panels.
+                assert any(r["metric"].get("channel") == "deploy_e2e" and r["value"][1] != "NaN" for r in res), \
+                    (where, res)
         print("%d expressions evaluate with a result" % len(exprs))
     finally:
         if prom is not None:

@@ -14,6 +14,7 @@ ROOT = os.environ["TEST_ROOT"]
 NSQD = os.path.join(ROOT, "services/broker/nsqd")
 NSQLOOKUPD = os.path.join(ROOT, "services/discovery/nsqlookupd")
 NSQADMIN = os.path.join(ROOT, "services/admin/nsqadmin")
+NSQ = os.path.join(ROOT, "tools/nsq/nsq")
 PROMETHEUS = "/usr/bin/prometheus"
 PROMTOOL = "/usr/bin/promtool"
 CONFIG = os.path.join(ROOT, "deploy/prometheus/prometheus.yml")
@@ -49,16 +50,28 @@ class Cluster:
              "--tcp-address=127.0.0.1:0", "--https-address=127.0.0.1:0",
              "--data-path=" + tmpdir(), "--broadcast-address=127.0.0.1",
              "--discovery-address=127.0.0.1:%d" % self.lookupd.found["grpc"]],
-            {"http": r"HTTP: listening on 127\.0\.0\.1:(\d+)"})
+            {"http": r"HTTP: listening on 127\.0\.0\.1:(\d+)", "grpc": r"gRPC: listening on 127\.0\.0\.1:(\d+)"})
         self.admin = Process(
             [NSQADMIN, "--http-address=127.0.0.1:0",
              "--discovery-address=127.0.0.1:%d" % self.lookupd.found["grpc"]],
             {"http": r"HTTP: listening on 127\.0\.0\.1:(\d+)"})
-        # A topic, a channel and a message, so every per-topic and per-channel series exists.
+        # A topic, a channel and a message waiting, so every per-topic and per-channel series
+        # exists; and one message finished over gRPC (with the nsq client), so the
+        # end-to-end latency histogram and the Subscribe stream counters have a sample.
         b = self.broker_http()
         http_post("http://%s/topic/create?topic=deploy_t" % b)
         http_post("http://%s/channel/create?topic=deploy_t&channel=deploy_c" % b)
         http_post("http://%s/pub?topic=deploy_t" % b, b"hello")
+        self.finish_one()
+
+    def finish_one(self):
+        """Publishes one message to deploy_e2e over gRPC and finishes it (with the nsq
+        client): a sample of end-to-end latency."""
+        grpc = "--address=127.0.0.1:%d" % self.broker.found["grpc"]
+        run([NSQ, grpc, "channel", "create", "deploy_e2e", "deploy_e2e"])
+        run([NSQ, grpc, "pub", "deploy_e2e", "finished"])
+        out = run([NSQ, grpc, "sub", "deploy_e2e", "deploy_e2e", "--count=1"])
+        assert out == "finished\n", out
 
     def broker_http(self):
         return "127.0.0.1:%d" % self.broker.found["http"]

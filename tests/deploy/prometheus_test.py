@@ -54,10 +54,20 @@ def main():
         for expr, job in (("nsq_broker_healthy == 1", "nsq_broker"),
                           ('nsq_channel_depth{topic="deploy_t",channel="deploy_c"} == 1', "nsq_broker"),
                           ("nsq_discovery_active_producers >= 1", "nsq_discovery"),
-                          ("nsq_admin_polls_total", "nsq_admin")):
+                          ("nsq_admin_polls_total", "nsq_admin"),
+                          # The admin polls the broker's GetStats and reads discovery over gRPC.
+                          ('grpc_server_handled_total{grpc_service="nsq.v1.Broker",grpc_method="GetStats",grpc_code="OK"} >= 1', "nsq_broker"),
+                          # The broker's Register stream to discovery.
+                          ('grpc_server_streams_open{grpc_service="nsq.v1.Discovery",grpc_method="Register"} == 1', "nsq_discovery")):
             res = query(api, expr)
             assert res and res[0]["metric"]["job"] == job, (expr, res)
             print("series ok:", expr)
+        # Every service reports its process.
+        for name in ("process_cpu_seconds_total", "process_resident_memory_bytes", "process_virtual_memory_bytes",
+                     "process_open_fds", "process_max_fds", "process_start_time_seconds"):
+            jobs = {r["metric"]["job"] for r in query(api, name)}
+            assert jobs == set(cluster.targets()), (name, jobs)
+        print("process metrics on every target")
         # The recording rules evaluate on our series.
         wait_for(lambda: bool(query(api, "topic_channel:nsq_channel_depth:sum")), 30, "a recording rule")
         # The alert rules load and, on a healthy cluster, none fire.

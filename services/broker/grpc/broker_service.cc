@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc/server_metrics.h"
 #include "common/grpc/server_options.h"
 #include "nsq/v1/broker.grpc.pb.h"
 #include "services/broker/grpc/publish.h"
@@ -208,7 +209,7 @@ absl::Status AddBrokerServices(grpc::ServerBuilder* builder, grpc::Service* brok
 }
 
 BrokerGrpcServer::BrokerGrpcServer(Engine* engine, BrokerServiceOptions options)
-    : engine_(engine), options_(std::move(options)) {}
+    : engine_(engine), options_(std::move(options)), metrics_(std::make_shared<grpcutil::ServerMetrics>()) {}
 
 BrokerGrpcServer::~BrokerGrpcServer() { Stop(); }
 
@@ -219,6 +220,7 @@ absl::Status BrokerGrpcServer::Start(const std::string& address) {
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port_);
   absl::Status status = AddBrokerServices(&builder, service_.get(), options_);
   if (!status.ok()) return status;
+  grpcutil::AddServerMetrics(&builder, metrics_);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     server_.reset();

@@ -19,6 +19,10 @@ class ServerBuilder;
 class Service;
 }  // namespace grpc
 
+namespace nsq::grpcutil {
+class ServerMetrics;
+}  // namespace nsq::grpcutil
+
 namespace nsq::broker {
 
 struct BrokerServiceOptions {
@@ -71,10 +75,13 @@ class BrokerGrpcServer {
   void Stop(absl::Duration grace = absl::ZeroDuration());
 
   grpc::Server* server() const { return server_.get(); }
+  // The calls of this server (grpc_server_* on /metrics), from construction on.
+  const std::shared_ptr<grpcutil::ServerMetrics>& metrics() const { return metrics_; }
 
  private:
   Engine* const engine_;
   const BrokerServiceOptions options_;
+  const std::shared_ptr<grpcutil::ServerMetrics> metrics_;
   std::unique_ptr<grpc::Service> service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

@@ -5,6 +5,11 @@
 //   grpc_bench --mode=sub          consume (and FIN) for --duration
 //   grpc_bench --mode=pubsub       both at once
 //   grpc_bench --mode=pub-then-sub publish for --duration, then drain that backlog
+//   --rate=N                       fixed rate, calls not waiting for earlier ones,
+//                                  time-stamped bodies, latency percentiles
+//   --topics=T --channels=C        fan out over T topics x C channels
+//
+// Flag names and output lines are v2_bench's, so that compare.sh reads both.
 //
 // --inprocess starts a broker (engine over in-memory storage + the gRPC service on
 // 127.0.0.1:0) in this process instead of connecting to --address.
@@ -19,6 +24,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
+#include <ctime>
 #include <deque>
 #include <iostream>
 #include <memory>
@@ -54,7 +61,8 @@ struct Options {
   std::string mode = "pub";                // pub | sub | pubsub | pub-then-sub
   std::string topic = "";                  // default: bench_topic#<unix time>
   std::string channel = "ch";
-  int connections = 2;                     // publisher connections / subscriber streams
+  int connections = 2;                     // publisher connections; subscriber streams
+                                           // per topic x channel
   int pipeline = 4;                        // Publish calls in flight per connection
   int batch_size = 200;                    // bodies per Publish
   int size = 200;                          // bytes per body
@@ -76,7 +84,33 @@ struct Options {
   // the broker's defaults, and with every feature configured; in-process.
   bool compare_features = false;
   int rounds = 3;
+  // Fixed rate (msgs/s over all publisher connections; 0 = as fast as answered). Calls go
+  // out without waiting for earlier ones, each body starts with its send time, and
+  // subscribers report publish-to-delivery latency percentiles.
+  int64_t rate = 0;
+  absl::Duration warmup = absl::Seconds(1);  // latency of messages sent before this is skipped
+  int topics = 1;    // > 1: topics <topic>_0.., publishers go round robin over them per call
+  int channels = 1;  // > 1: channels <channel>_0.. on every topic, --connections streams each
 };
+
+// With --rate: Publish calls in flight per connection. Generous, so that a broker that
+// keeps up never meets it; reaching it is counted and printed (the rate fell behind).
+constexpr int kMaxRateCallsInFlight = 64;
+
+std::string TopicName(const Options& o, int i) {
+  return o.topics == 1 ? o.topic : absl::StrCat(o.topic, "_", i);
+}
+std::string ChannelName(const Options& o, int j) {
+  return o.channels == 1 ? o.channel : absl::StrCat(o.channel, "_", j);
+}
+
+// The time stamp in a --rate body: subscribers in this process (or on this host) compare
+// it with their own clock.
+int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
 
 // What a run measured (msgs/s), for --compare-features.
 struct RunResult {
@@ -116,11 +150,13 @@ double Report(const char* phase, uint64_t messages, uint64_t bytes, absl::Durati
   return rate;
 }
 
-// Keeps `pipeline` Publish calls in flight on one connection until told to stop.
+// Keeps `pipeline` Publish calls in flight on one connection until told to stop, each
+// call to the next of `requests` (one per topic).
 class Publisher {
  public:
-  Publisher(std::shared_ptr<grpc::Channel> channel, const PublishRequest* request, int pipeline)
-      : stub_(Broker::NewStub(channel)), request_(request), pipeline_(pipeline) {}
+  Publisher(std::shared_ptr<grpc::Channel> channel, const std::vector<PublishRequest>* requests,
+            int pipeline)
+      : stub_(Broker::NewStub(channel)), requests_(requests), pipeline_(pipeline) {}
 
   void Start() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -144,18 +180,22 @@ class Publisher {
   // a cleared repeated field); a ClientContext cannot be, so each call gets a new one.
   struct Slot {
     std::unique_ptr<grpc::ClientContext> context;
+    const PublishRequest* request = nullptr;
     PublishResponse response;
   };
 
+  // Called with mu_ held.
   void Call(Slot* slot) {
     slot->context = std::make_unique<grpc::ClientContext>();
-    stub_->async()->Publish(slot->context.get(), request_, &slot->response,
+    slot->request = &(*requests_)[next_request_];
+    next_request_ = (next_request_ + 1) % requests_->size();
+    stub_->async()->Publish(slot->context.get(), slot->request, &slot->response,
                             [this, slot](grpc::Status status) { Done(slot, status); });
   }
 
   void Done(Slot* slot, const grpc::Status& status) {
     if (status.ok()) {
-      published_ += request_->bodies_size();
+      published_ += slot->request->bodies_size();
     } else {
       ++failures_;
     }
@@ -169,28 +209,169 @@ class Publisher {
   }
 
   std::unique_ptr<Broker::Stub> stub_;
-  const PublishRequest* request_;
+  const std::vector<PublishRequest>* requests_;
   const int pipeline_;
   std::atomic<uint64_t> published_{0};
   std::atomic<uint64_t> failures_{0};
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<Slot>> slots_;
+  size_t next_request_ = 0;  // guarded by mu_
   int outstanding_ = 0;
   bool stopping_ = false;
   std::string last_error_;
 };
 
-// One Subscribe stream: RDY n, FIN of every received response in one command.
+// --rate: one thread sends, on one connection, a Publish call of whatever is due (at most
+// --batch-size bodies, round robin over the topics) without waiting for earlier calls;
+// gRPC's callback threads take the answers. At most kMaxRateCallsInFlight calls are in
+// flight; a send that finds them all in flight waits for one and is counted.
+class RatePublisher {
+ public:
+  RatePublisher(std::shared_ptr<grpc::Channel> channel, const Options& options, double rate)
+      : stub_(Broker::NewStub(channel)), options_(options), rate_(rate) {
+    for (int t = 0; t < options.topics; ++t) topics_.push_back(TopicName(options, t));
+    for (int i = 0; i < kMaxRateCallsInFlight; ++i) {
+      slots_.push_back(std::make_unique<Slot>());
+      free_.push_back(slots_.back().get());
+    }
+  }
+  ~RatePublisher() { Stop(); }
+
+  void Start() { sender_ = std::thread([this] { Send(); }); }
+
+  // Stops sending and waits for the calls in flight (cancelled after 10 s).
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopped_) return;
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (sender_.joinable()) sender_.join();
+    std::unique_lock<std::mutex> lock(mu_);
+    auto all_answered = [this] { return free_.size() == slots_.size(); };
+    if (!cv_.wait_for(lock, std::chrono::seconds(10), all_answered)) {
+      std::fprintf(stderr, "pub: %zu calls unanswered after 10s, cancelling them\n",
+                   slots_.size() - free_.size());
+      // The sender has stopped, so no context is replaced any more; cancel outside the
+      // lock, as a cancelled call's callback takes it.
+      std::vector<grpc::ClientContext*> contexts;
+      for (auto& slot : slots_) {
+        if (slot->context != nullptr) contexts.push_back(slot->context.get());
+      }
+      lock.unlock();
+      for (grpc::ClientContext* c : contexts) c->TryCancel();
+      lock.lock();
+      cv_.wait(lock, all_answered);
+    }
+    stopped_ = true;
+  }
+  uint64_t published() const { return published_.load(); }
+  uint64_t failures() const { return failures_.load(); }
+  uint64_t cap_hits() const { return cap_hits_.load(); }
+  std::string last_error() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_error_;
+  }
+
+ private:
+  struct Slot {
+    std::unique_ptr<grpc::ClientContext> context;
+    PublishRequest request;  // bodies cleared, not freed: their strings are reused
+    PublishResponse response;
+  };
+
+  void Send() {
+    const int64_t start = NowNs();
+    int64_t sent = 0;
+    size_t next_topic = 0;
+    while (true) {
+      const double elapsed = static_cast<double>(NowNs() - start) / 1e9;
+      int64_t due = static_cast<int64_t>(rate_ * elapsed) - sent;
+      if (due <= 0) {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          if (stopping_) return;
+        }
+        const double wait_s = static_cast<double>(sent + 1) / rate_ - elapsed;
+        absl::SleepFor(absl::Microseconds(std::max(50.0, wait_s * 1e6)));
+        continue;
+      }
+      due = std::min<int64_t>(due, options_.batch_size);
+      Slot* slot = nullptr;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        if (stopping_) return;
+        if (free_.empty()) {
+          ++cap_hits_;
+          cv_.wait(lock, [this] { return !free_.empty() || stopping_; });
+          if (stopping_) return;
+        }
+        slot = free_.back();
+        free_.pop_back();
+      }
+      PublishRequest& request = slot->request;
+      request.set_topic(topics_[next_topic]);
+      next_topic = (next_topic + 1) % topics_.size();
+      request.clear_bodies();
+      const int64_t now = NowNs();
+      for (int64_t i = 0; i < due; ++i) {
+        std::string* body = request.add_bodies();
+        body->assign(static_cast<size_t>(options_.size), 'a');
+        std::memcpy(body->data(), &now, sizeof(now));
+      }
+      slot->response.Clear();
+      slot->context = std::make_unique<grpc::ClientContext>();
+      stub_->async()->Publish(slot->context.get(), &slot->request, &slot->response,
+                              [this, slot](grpc::Status status) { Done(slot, status); });
+      sent += due;
+    }
+  }
+
+  void Done(Slot* slot, const grpc::Status& status) {
+    if (status.ok()) {
+      published_ += slot->request.bodies_size();
+    } else {
+      ++failures_;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!status.ok() && last_error_.empty()) last_error_ = status.error_message();
+      free_.push_back(slot);
+    }
+    cv_.notify_all();
+  }
+
+  std::unique_ptr<Broker::Stub> stub_;
+  const Options& options_;
+  const double rate_;  // msgs/s on this connection
+  std::vector<std::string> topics_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::thread sender_;
+  std::atomic<uint64_t> published_{0};
+  std::atomic<uint64_t> failures_{0};
+  std::atomic<uint64_t> cap_hits_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;  // a slot came free, or stopping_
+  std::vector<Slot*> free_;     // guarded by mu_; the slots not in flight
+  bool stopping_ = false;       // guarded by mu_
+  bool stopped_ = false;        // guarded by mu_
+  std::string last_error_;      // guarded by mu_
+};
+
+// One Subscribe stream: RDY n, FIN of every received response in one command. With
+// `sample_from_ns` >= 0 (--rate), the latency of each message sent at or after it.
 class Subscriber final : public grpc::ClientBidiReactor<SubscribeRequest, SubscribeResponse> {
  public:
-  Subscriber(Broker::Stub* stub, const Options& options, std::atomic<uint64_t>* received,
+  Subscriber(Broker::Stub* stub, const Options& options, const std::string& topic,
+             const std::string& channel, int64_t sample_from_ns, std::atomic<uint64_t>* received,
              std::atomic<uint64_t>* received_bytes)
-      : received_(received), received_bytes_(received_bytes) {
+      : sample_from_ns_(sample_from_ns), received_(received), received_bytes_(received_bytes) {
     stub->async()->Subscribe(&context_, this);
     SubscribeRequest subscribe;
-    subscribe.mutable_subscribe()->set_topic(options.topic);
-    subscribe.mutable_subscribe()->set_channel(options.channel);
+    subscribe.mutable_subscribe()->set_topic(topic);
+    subscribe.mutable_subscribe()->set_channel(channel);
     subscribe.mutable_subscribe()->set_user_agent("grpc_bench");
     Send(std::move(subscribe));
     SubscribeRequest ready;
@@ -214,6 +395,15 @@ class Subscriber final : public grpc::ClientBidiReactor<SubscribeRequest, Subscr
       for (const auto& m : response_.messages()) {
         bytes += m.body().size();
         ids->Add()->assign(m.id());
+      }
+      if (sample_from_ns_ >= 0) {
+        const int64_t now = NowNs();
+        for (const auto& m : response_.messages()) {
+          if (m.body().size() < sizeof(int64_t)) continue;
+          int64_t sent;
+          std::memcpy(&sent, m.body().data(), sizeof(sent));
+          if (sent >= sample_from_ns_) samples_.push_back(now - sent);
+        }
       }
       *received_ += n;
       *received_bytes_ += bytes;
@@ -248,6 +438,11 @@ class Subscriber final : public grpc::ClientBidiReactor<SubscribeRequest, Subscr
     std::lock_guard<std::mutex> lock(mu_);
     return first_error_;
   }
+  // The latency samples (ns) so far, moved out.
+  std::vector<int64_t> TakeSamples() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::move(samples_);
+  }
 
  private:
   void Send(SubscribeRequest request) {
@@ -276,6 +471,8 @@ class Subscriber final : public grpc::ClientBidiReactor<SubscribeRequest, Subscr
 
   grpc::ClientContext context_;
   SubscribeResponse response_;
+  const int64_t sample_from_ns_;
+  std::vector<int64_t> samples_;  // guarded by mu_
   std::atomic<uint64_t>* received_;
   std::atomic<uint64_t>* received_bytes_;
   std::mutex mu_;
@@ -294,58 +491,95 @@ struct PubResult {
   absl::Duration elapsed;
 };
 
-// Starts publishers; `stop` is polled until it says the phase is over.
+// --connections publishers: as fast as answered (--pipeline calls each) or, with --rate,
+// RatePublishers sharing the rate.
 class PubPhase {
  public:
   explicit PubPhase(const Options& options) : options_(options) {
-    request_.set_topic(options.topic);
+    if (options.rate > 0) {
+      const double per_connection = static_cast<double>(options.rate) / options.connections;
+      for (int i = 0; i < options.connections; ++i) {
+        rate_publishers_.push_back(std::make_unique<RatePublisher>(NewConnection(options.address),
+                                                                   options, per_connection));
+      }
+      return;
+    }
     const std::string body(options.size, 'a');
-    for (int i = 0; i < options.batch_size; ++i) request_.add_bodies(body);
+    for (int t = 0; t < options.topics; ++t) {
+      PublishRequest& request = requests_.emplace_back();
+      request.set_topic(TopicName(options, t));
+      for (int i = 0; i < options.batch_size; ++i) request.add_bodies(body);
+    }
     for (int i = 0; i < options.connections; ++i) {
       publishers_.push_back(
-          std::make_unique<Publisher>(NewConnection(options.address), &request_, options.pipeline));
+          std::make_unique<Publisher>(NewConnection(options.address), &requests_, options.pipeline));
     }
   }
   void Start() {
     start_ = absl::Now();
     for (auto& p : publishers_) p->Start();
+    for (auto& p : rate_publishers_) p->Start();
   }
   PubResult Stop() {
     for (auto& p : publishers_) p->Stop();
+    for (auto& p : rate_publishers_) p->Stop();
     PubResult result;
     result.elapsed = absl::Now() - start_;
+    auto failures = [](uint64_t n, const std::string& error) {
+      if (n == 0) return;
+      std::fprintf(stderr, "pub: %llu failed calls, e.g. %s\n", static_cast<unsigned long long>(n),
+                   error.c_str());
+    };
     for (auto& p : publishers_) {
       result.messages += p->published();
-      if (p->failures() > 0) {
-        std::fprintf(stderr, "pub: %llu failed calls, e.g. %s\n",
-                     static_cast<unsigned long long>(p->failures()), p->last_error().c_str());
-      }
+      failures(p->failures(), p->last_error());
+    }
+    uint64_t cap_hits = 0;
+    for (auto& p : rate_publishers_) {
+      result.messages += p->published();
+      cap_hits += p->cap_hits();
+      failures(p->failures(), p->last_error());
+    }
+    if (cap_hits > 0) {
+      std::printf("in-flight cap: %llu sends waited for one of the %d calls in flight per "
+                  "connection (the broker fell behind --rate)\n",
+                  static_cast<unsigned long long>(cap_hits), kMaxRateCallsInFlight);
     }
     return result;
   }
 
  private:
   const Options& options_;
-  PublishRequest request_;
+  std::vector<PublishRequest> requests_;  // one per topic, shared by the Publishers
   std::vector<std::unique_ptr<Publisher>> publishers_;
+  std::vector<std::unique_ptr<RatePublisher>> rate_publishers_;
   absl::Time start_;
 };
 
+// --connections Subscribe streams (one TCP connection each) on every topic x channel;
+// `received` counts deliveries over all channels.
 class SubPhase {
  public:
   explicit SubPhase(const Options& options) : options_(options) {}
-  void Start() {
+  // With `sample_from_ns` >= 0, the subscribers record latency (see Subscriber).
+  void Start(int64_t sample_from_ns = -1) {
     start_ = absl::Now();
-    for (int i = 0; i < options_.connections; ++i) {
-      stubs_.push_back(Broker::NewStub(NewConnection(options_.address)));
-      subscribers_.push_back(
-          std::make_unique<Subscriber>(stubs_.back().get(), options_, &received_, &bytes_));
+    for (int t = 0; t < options_.topics; ++t) {
+      const std::string topic = TopicName(options_, t);
+      for (int c = 0; c < options_.channels; ++c) {
+        const std::string channel = ChannelName(options_, c);
+        for (int i = 0; i < options_.connections; ++i) {
+          stubs_.push_back(Broker::NewStub(NewConnection(options_.address)));
+          subscribers_.push_back(std::make_unique<Subscriber>(
+              stubs_.back().get(), options_, topic, channel, sample_from_ns, &received_, &bytes_));
+        }
+      }
     }
   }
   uint64_t received() const { return received_.load(); }
-  // Runs until `deadline`, until `expected` messages arrived (0 = no expectation), or
-  // until nothing arrived for a few seconds after something did.
-  void Wait(absl::Time deadline, uint64_t expected) {
+  // Runs until `deadline`, until `expected` messages arrived (0 = no expectation), or,
+  // with `stop_when_idle`, until nothing arrived for a few seconds after something did.
+  void Wait(absl::Time deadline, uint64_t expected, bool stop_when_idle = true) {
     uint64_t last = 0;
     absl::Time last_change = absl::Now();
     while (absl::Now() < deadline) {
@@ -355,11 +589,21 @@ class SubPhase {
         last = now_received;
         last_change = absl::Now();
         end_ = last_change;
-      } else if (now_received > 0 && absl::Now() - last_change > absl::Seconds(3)) {
+      } else if (stop_when_idle && now_received > 0 &&
+                 absl::Now() - last_change > absl::Seconds(3)) {
         break;
       }
       absl::SleepFor(absl::Milliseconds(1));
     }
+  }
+  // Every subscriber's latency samples; after Stop.
+  std::vector<int64_t> TakeSamples() {
+    std::vector<int64_t> all;
+    for (auto& s : subscribers_) {
+      std::vector<int64_t> part = s->TakeSamples();
+      all.insert(all.end(), part.begin(), part.end());
+    }
+    return all;
   }
   void Stop(uint64_t* messages, uint64_t* bytes, absl::Duration* elapsed) {
     absl::Time stop = absl::Now();
@@ -388,18 +632,24 @@ class SubPhase {
   absl::Time end_ = absl::InfinitePast();
 };
 
-bool CreateChannel(const Options& options) {
+// Every topic x channel (CreateChannel), so that each channel queues every message.
+bool CreateChannels(const Options& options) {
   auto stub = Broker::NewStub(NewConnection(options.address));
-  nsq::v1::ChannelRequest request;
-  request.set_topic(options.topic);
-  request.set_channel(options.channel);
-  nsq::v1::ChannelResponse response;
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  grpc::Status status = stub->CreateChannel(&context, request, &response);
-  if (!status.ok()) {
-    std::fprintf(stderr, "CreateChannel: %s\n", status.error_message().c_str());
-    return false;
+  for (int t = 0; t < options.topics; ++t) {
+    for (int c = 0; c < options.channels; ++c) {
+      nsq::v1::ChannelRequest request;
+      request.set_topic(TopicName(options, t));
+      request.set_channel(ChannelName(options, c));
+      nsq::v1::ChannelResponse response;
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      grpc::Status status = stub->CreateChannel(&context, request, &response);
+      if (!status.ok()) {
+        std::fprintf(stderr, "CreateChannel %s/%s: %s\n", request.topic().c_str(),
+                     request.channel().c_str(), status.error_message().c_str());
+        return false;
+      }
+    }
   }
   return true;
 }
@@ -409,26 +659,48 @@ bool HasPolicy(const Options& o) {
          o.max_depth > 0;
 }
 
-// The channel's policy, before anything is published (SetChannelPolicy).
+// Every channel's policy, before anything is published (SetChannelPolicy).
 bool SetPolicy(const Options& options) {
   auto stub = Broker::NewStub(NewConnection(options.address));
-  nsq::v1::SetChannelPolicyRequest request;
-  request.set_topic(options.topic);
-  request.set_channel(options.channel);
-  nsq::v1::ChannelPolicy* p = request.mutable_policy();
-  p->set_max_attempts(options.max_attempts);
-  p->set_dead_letter_topic(options.dead_letter_topic);
-  p->set_message_ttl_ms(absl::ToInt64Milliseconds(options.message_ttl));
-  p->set_max_depth(options.max_depth);
-  nsq::v1::ChannelResponse response;
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  grpc::Status status = stub->SetChannelPolicy(&context, request, &response);
-  if (!status.ok()) {
-    std::fprintf(stderr, "SetChannelPolicy: %s\n", status.error_message().c_str());
-    return false;
+  for (int t = 0; t < options.topics; ++t) {
+    for (int c = 0; c < options.channels; ++c) {
+      nsq::v1::SetChannelPolicyRequest request;
+      request.set_topic(TopicName(options, t));
+      request.set_channel(ChannelName(options, c));
+      nsq::v1::ChannelPolicy* p = request.mutable_policy();
+      p->set_max_attempts(options.max_attempts);
+      p->set_dead_letter_topic(options.dead_letter_topic);
+      p->set_message_ttl_ms(absl::ToInt64Milliseconds(options.message_ttl));
+      p->set_max_depth(options.max_depth);
+      nsq::v1::ChannelResponse response;
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      grpc::Status status = stub->SetChannelPolicy(&context, request, &response);
+      if (!status.ok()) {
+        std::fprintf(stderr, "SetChannelPolicy: %s\n", status.error_message().c_str());
+        return false;
+      }
+    }
   }
   return true;
+}
+
+// v2_bench's latency line.
+void ReportLatency(std::vector<int64_t>* samples) {
+  if (samples->empty()) {
+    std::printf("latency: no samples\n");
+    std::fflush(stdout);
+    return;
+  }
+  std::sort(samples->begin(), samples->end());
+  auto at = [&](double q) {
+    const size_t i = std::min(samples->size() - 1, static_cast<size_t>(q * samples->size()));
+    return static_cast<double>((*samples)[i]) / 1000.0;
+  };
+  std::printf("latency: %zu samples, p50 %.0f us, p99 %.0f us, p999 %.0f us, max %.0f us\n",
+              samples->size(), at(0.5), at(0.99), at(0.999),
+              static_cast<double>(samples->back()) / 1000.0);
+  std::fflush(stdout);
 }
 
 broker::EngineOptions InProcessEngineOptions(const Options& options) {
@@ -502,6 +774,11 @@ int Run(Options options, RunResult* result = nullptr) {
               options.channel.c_str(), options.connections, options.batch_size, options.size,
               static_cast<long long>(options.rdy), absl::FormatDuration(options.duration).c_str(),
               options.inprocess ? " (in-process broker)" : "");
+  if (options.rate > 0 || options.topics > 1 || options.channels > 1) {
+    std::printf("grpc_bench: topics=%d channels=%d rate=%lld warmup=%s\n", options.topics,
+                options.channels, static_cast<long long>(options.rate),
+                absl::FormatDuration(options.warmup).c_str());
+  }
 
   const bool pub = options.mode == "pub" || options.mode == "pubsub" ||
                    options.mode == "pub-then-sub";
@@ -512,10 +789,10 @@ int Run(Options options, RunResult* result = nullptr) {
                  options.mode.c_str());
     return 2;
   }
-  // The channel exists before publishing so that it queues every message.
-  if (sub && !CreateChannel(options)) return 1;
+  // The channels exist before publishing so that each queues every message.
+  if (sub && !CreateChannels(options)) return 1;
   if (HasPolicy(options)) {
-    if (!CreateChannel(options) || !SetPolicy(options)) return 1;
+    if (!CreateChannels(options) || !SetPolicy(options)) return 1;
     std::printf("policy: max_attempts=%d dead_letter_topic=%s message_ttl=%s max_depth=%lld\n",
                 options.max_attempts, options.dead_letter_topic.c_str(),
                 absl::FormatDuration(options.message_ttl).c_str(),
@@ -524,22 +801,37 @@ int Run(Options options, RunResult* result = nullptr) {
   RunResult ignored;
   if (result == nullptr) result = &ignored;
 
+  const bool rate = options.rate > 0;
   if (options.mode == "pubsub") {
     PubPhase pubs(options);
     SubPhase subs(options);
     const absl::Duration cpu_start = ProcessCpuTime();
-    subs.Start();
+    // Subscribers first, so that the warmup also covers their connecting.
+    const int64_t sample_from = NowNs() + absl::ToInt64Nanoseconds(options.warmup);
+    subs.Start(rate ? sample_from : -1);
     pubs.Start();
     absl::SleepFor(options.duration);
     PubResult published = pubs.Stop();
-    subs.Wait(absl::Now() + absl::Seconds(30), published.messages);
+    // At a fixed rate every message is waited for (bounded), so the tail is measured too.
+    const uint64_t expected = published.messages * options.channels;
+    subs.Wait(absl::Now() + absl::Seconds(30), expected, /*stop_when_idle=*/!rate);
+    if (rate && subs.received() < expected) {
+      std::fprintf(stderr, "received %llu of %llu\n",
+                   static_cast<unsigned long long>(subs.received()),
+                   static_cast<unsigned long long>(expected));
+    }
     uint64_t messages = 0, bytes = 0;
     absl::Duration elapsed;
     subs.Stop(&messages, &bytes, &elapsed);
     const absl::Duration cpu = ProcessCpuTime() - cpu_start;
-    // Both ran at once: the cpu figure is per message published and consumed.
+    // Both ran at once: the cpu figure is per message published and consumed. At a fixed
+    // rate, deliveries are per second of publishing, as v2_bench reports them.
     result->pub_rate = Report("pub", published.messages, published.messages * options.size, published.elapsed, cpu);
-    result->sub_rate = Report("sub", messages, bytes, elapsed, cpu);
+    result->sub_rate = Report("sub", messages, bytes, rate ? published.elapsed : elapsed, cpu);
+    if (rate) {
+      std::vector<int64_t> samples = subs.TakeSamples();
+      ReportLatency(&samples);
+    }
     return 0;
   }
 
@@ -552,12 +844,15 @@ int Run(Options options, RunResult* result = nullptr) {
     PubResult published = pubs.Stop();
     result->pub_rate = Report("pub", published.messages, published.messages * options.size,
                               published.elapsed, ProcessCpuTime() - cpu_start, &result->pub_cpu_us);
-    expected = published.messages;
+    expected = published.messages * options.channels;
   }
   if (sub) {
     SubPhase subs(options);
     const absl::Duration cpu_start = ProcessCpuTime();
-    subs.Start();
+    // --mode=sub --rate: latency of what a publisher elsewhere on this host stamped (its
+    // CLOCK_MONOTONIC is ours). A drained backlog has no latency worth a figure.
+    const bool sample = rate && !pub;
+    subs.Start(sample ? NowNs() + absl::ToInt64Nanoseconds(options.warmup) : -1);
     // Draining a backlog: as long as it takes (bounded); otherwise --duration.
     const absl::Duration limit =
         expected > 0 ? std::max(options.duration * 10, absl::Minutes(5)) : options.duration;
@@ -567,6 +862,10 @@ int Run(Options options, RunResult* result = nullptr) {
     subs.Stop(&messages, &bytes, &elapsed);
     result->sub_rate = Report("sub", messages, bytes, elapsed, ProcessCpuTime() - cpu_start,
                               &result->sub_cpu_us);
+    if (sample) {
+      std::vector<int64_t> samples = subs.TakeSamples();
+      ReportLatency(&samples);
+    }
   }
   return 0;
 }
@@ -642,7 +941,7 @@ int main(int argc, char** argv) {
   flags.AddString("topic", &options.topic, "topic (default bench_topic<unix time>)");
   flags.AddString("channel", &options.channel, "channel of the subscribers");
   flags.AddInt("connections", &options.connections,
-               "publisher connections / subscriber streams");
+               "publisher connections; subscriber streams per topic x channel");
   flags.AddInt("pipeline", &options.pipeline, "Publish calls in flight per connection");
   flags.AddInt("batch-size", &options.batch_size, "bodies per Publish call");
   flags.AddInt("size", &options.size, "bytes per message body");
@@ -665,6 +964,15 @@ int main(int argc, char** argv) {
                 "in-process pub-then-sub with no feature, the defaults and every channel feature, "
                 "--rounds times each, interleaved");
   flags.AddInt("rounds", &options.rounds, "rounds of --compare-features");
+  flags.AddInt64("rate", &options.rate,
+                 "publish at this many msgs/s in all (calls not waiting for earlier ones, "
+                 "time-stamped bodies) and report publish-to-delivery latency; 0 = as fast as "
+                 "answered");
+  flags.AddDuration("warmup", &options.warmup,
+                    "with --rate: latency of messages sent before this is not counted");
+  flags.AddInt("topics", &options.topics, "topics <topic>_0..N-1 (1: just --topic)");
+  flags.AddInt("channels", &options.channels,
+               "channels <channel>_0..N-1 on every topic (1: just --channel)");
   absl::Status status = flags.Parse(argc, argv);
   if (flags.HelpRequested()) {
     std::cout << flags.Usage();
@@ -677,6 +985,14 @@ int main(int argc, char** argv) {
   if (options.connections < 1 || options.pipeline < 1 || options.batch_size < 1 ||
       options.size < 1) {
     std::cerr << "--connections, --pipeline, --batch-size and --size must be positive\n";
+    return 2;
+  }
+  if (options.topics < 1 || options.channels < 1 || options.rate < 0) {
+    std::cerr << "--topics and --channels must be >= 1, --rate >= 0\n";
+    return 2;
+  }
+  if (options.rate > 0 && options.size < 8) {
+    std::cerr << "--rate needs --size >= 8 (the body carries its send time)\n";
     return 2;
   }
   if (options.compare_features) return nsq::bench::CompareFeatures(std::move(options));

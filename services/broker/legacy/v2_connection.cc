@@ -40,7 +40,6 @@ Connection::Connection(V2Server::Impl* server, asio::io_context& io, tcp::socket
       id_(id),
       hb_timer_(io),
       deadline_timer_(io),
-      flush_timer_(io),
       write_timer_(io) {
   error_code ec;
   const auto remote = socket_.remote_endpoint(ec);
@@ -550,7 +549,6 @@ void Connection::Close() {
   std::shared_ptr<Connection> keep = std::move(pub_self_);
   hb_timer_.cancel();
   deadline_timer_.cancel();
-  flush_timer_.cancel();
   write_timer_.cancel();
   if (consumer_) {
     consumer_->Close();  // no Deliver after this returns

@@ -99,7 +99,6 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   void SendFatal(std::string_view message);
   void OnDrainPosted();
   void DrainDeliveries();
-  void ArmFlushTimer();
   void Seal();
   void Flush();
   void StartWrite();
@@ -132,7 +131,6 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   // I/O thread state.
   boost::asio::steady_timer hb_timer_;
   boost::asio::steady_timer deadline_timer_;
-  boost::asio::steady_timer flush_timer_;
   boost::asio::steady_timer write_timer_;
   uint64_t hb_generation_ = 0;
   uint64_t write_generation_ = 0;
@@ -149,7 +147,7 @@ class Connection final : public std::enable_shared_from_this<Connection>,
   bool tls_done_ = false;
   bool write_blocked_ = false;
   bool writing_ = false;
-  bool flush_armed_ = false;
+  bool flush_after_write_ = false;  // deliveries wait in out_ for the write in flight
   int pending_codec_ = 0;  // 1 snappy, 2 deflate
   int pending_deflate_level_ = 6;
   std::unique_ptr<StreamCodec> codec_;

@@ -65,23 +65,16 @@ void Connection::DrainDeliveries() {
   }
   inflight_ += static_cast<int64_t>(draining_.size());
   draining_.clear();
-  if (static_cast<int64_t>(out_.size()) >= settings_.output_buffer_size || inflight_ >= rdy_) {
-    Flush();
-  } else {
-    ArmFlushTimer();
+  // nsqd holds a connection's messages until output_buffer_size bytes wait or
+  // output_buffer_timeout passes (250 ms by default), which becomes the latency of every
+  // lightly loaded channel. The settings are upper bounds: here what is ready goes out
+  // now, and while a write is in flight the next messages gather behind it (sealed when
+  // it completes), so a busy connection still writes in large batches.
+  if (writing_ && static_cast<int64_t>(out_.size()) < settings_.output_buffer_size) {
+    flush_after_write_ = true;
+    return;
   }
-}
-
-void Connection::ArmFlushTimer() {
-  if (flush_armed_ || settings_.output_buffer_timeout_ms <= 0) return;
-  flush_armed_ = true;
-  flush_timer_.expires_after(std::chrono::milliseconds(settings_.output_buffer_timeout_ms));
-  auto self = shared_from_this();
-  flush_timer_.async_wait([this, self](const error_code& ec) {
-    flush_armed_ = false;
-    if (ec || closed_) return;
-    Flush();
-  });
+  Flush();
 }
 
 // Moves buffered frames into the wire buffer (compressing them) and writes.
@@ -141,6 +134,10 @@ void Connection::OnWriteDone(const error_code& ec) {
       Close();
       return;
     }
+  }
+  if (flush_after_write_) {
+    flush_after_write_ = false;
+    Seal();
   }
   if (tls_pending_ && sealed_.empty() && out_.empty()) {
     StartTlsHandshake();

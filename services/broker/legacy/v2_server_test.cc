@@ -163,6 +163,23 @@ TEST(V2ServerTest, PublishedMessageArrivesWithTimestampAttemptsIdAndBody) {
   EXPECT_EQ(f->data.size(), 8u + 2 + 16 + 5);
 }
 
+// output_buffer_size/-timeout are upper bounds: a message for an otherwise idle
+// connection is written at once, not after the timeout (nsqd waits up to the timeout for
+// the buffer to fill). The timeout here (30 s) is far past the read's bound (5 s).
+TEST(V2ServerTest, AMessageForAnIdleConnectionIsNotHeldForTheOutputBufferTimeout) {
+  Gateway gw;
+  auto sub = gw.Connect();
+  ASSERT_THAT(sub->Identify("{\"feature_negotiation\":true,\"output_buffer_size\":65536,"
+                            "\"output_buffer_timeout\":30000}"),
+              HasSubstr("\"output_buffer_timeout\":30000"));
+  ASSERT_TRUE(sub->Subscribe("t", "c", 100));
+  auto pub = gw.Connect();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(pub->Pub("t", absl::StrCat("m", i)), "0 OK");
+    ASSERT_EQ(ExpectMessage(*sub, absl::StrCat("m", i)), "ok") << i;
+  }
+}
+
 TEST(V2ServerTest, MpubPublishesEveryPartInOrder) {
   Gateway gw;
   auto pub = gw.Connect();

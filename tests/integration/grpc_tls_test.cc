@@ -203,6 +203,20 @@ TEST_F(GrpcTlsTest, GrpcTlsFlagReusesTheLegacyTlsFilesAndClientPolicy) {
   EXPECT_TRUE(PublishTo(b, TlsConfig(/*cert=*/true)).ok());
 }
 
+TEST_F(GrpcTlsTest, GrpcTlsFlagWithTheRequirePolicyWantsAnyClientCertificate) {
+  broker::BrokerOptions o = BrokerOpts();
+  o.tls_cert = certs_.server_cert_file;
+  o.tls_key = certs_.server_key_file;
+  o.tls_client_auth_policy = "require";  // nsqd's: a certificate, not verified
+  o.grpc_tls = true;
+  broker::BrokerServer* b = StartBroker(o);
+  EXPECT_EQ(PublishTo(b, TlsConfig(/*cert=*/false)).code(), absl::StatusCode::kUnavailable);
+  client::Config untrusted = TlsConfig();
+  untrusted.grpc_tls_cert = certs_.untrusted_cert_file;
+  untrusted.grpc_tls_key = certs_.untrusted_key_file;
+  EXPECT_TRUE(PublishTo(b, untrusted).ok());
+}
+
 TEST_F(GrpcTlsTest, BadTlsFilesStopEveryServiceAtStart) {
   broker::BrokerOptions o = BrokerOpts();
   o.grpc_tls_cert = "/nonexistent/cert.pem";

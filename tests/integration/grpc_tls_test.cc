@@ -256,7 +256,8 @@ TEST_F(GrpcTlsTest, BrokerRegistersWithAMutualTlsDiscoveryAndConsumersFindIt) {
   o.discovery_tls.cert_file = certs_.client_cert_file;
   o.discovery_tls.key_file = certs_.client_key_file;
   broker::BrokerServer* b = StartBroker(o);
-  ASSERT_TRUE(PublishTo(b, TlsConfig()).ok());
+  absl::Status published = PublishTo(b, TlsConfig());
+  ASSERT_TRUE(published.ok()) << published;
   ASSERT_TRUE(WaitFor([&] { return d->registry()->Lookup("orders").has_value(); }));
 
   // A broker without a client certificate is not registered.
@@ -264,7 +265,8 @@ TEST_F(GrpcTlsTest, BrokerRegistersWithAMutualTlsDiscoveryAndConsumersFindIt) {
   no_cert.discovery_addresses = {discovery_address};
   no_cert.discovery_tls.ca_file = certs_.ca_file;
   broker::BrokerServer* lone = StartBroker(no_cert);
-  ASSERT_TRUE(PublishTo(lone, TlsConfig(), "lonely").ok());
+  absl::Status lonely = PublishTo(lone, TlsConfig(), "lonely");
+  ASSERT_TRUE(lonely.ok()) << lonely;
 
   // The client library looks the topic up in discovery, then subscribes, both over mTLS.
   client::ConsumerOptions c;

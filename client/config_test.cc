@@ -57,5 +57,19 @@ TEST(ConfigTest, ValidateRejectsHeartbeatAtOrAboveReadTimeout) {
   EXPECT_FALSE(c.Validate().ok());
 }
 
+TEST(ConfigTest, GrpcTlsOptionsAreSettableByName) {
+  Config c;
+  ASSERT_TRUE(c.SetFlag("grpc_tls_ca_file,ca.pem").ok());
+  ASSERT_TRUE(c.SetFlag("grpc_tls_server_name,broker.local").ok());
+  ASSERT_TRUE(c.SetFlag("grpc_tls").ok());
+  EXPECT_EQ(c.grpc_tls_ca_file, "ca.pem");
+  EXPECT_EQ(c.grpc_tls_server_name, "broker.local");
+  EXPECT_TRUE(c.grpc_tls);
+  ASSERT_TRUE(c.SetFlag("grpc_tls_cert,c.pem").ok());
+  EXPECT_FALSE(c.Validate().ok());  // without grpc_tls_key
+  ASSERT_TRUE(c.SetFlag("grpc_tls_key,k.pem").ok());
+  EXPECT_TRUE(c.Validate().ok());
+}
+
 }  // namespace
 }  // namespace nsq::client

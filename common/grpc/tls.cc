@@ -171,13 +171,13 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
 void RegisterClientFlags(flags::FlagSet* f, ClientOptions* o, const std::string& prefix,
                          bool auth_secret) {
   f->AddBool(prefix + "tls", &o->tls,
-             "use TLS toward the gRPC server, verified with the system's roots (implied by the other " +
+             "use TLS toward the gRPC server, verified with the system's roots (implied by the other --" +
                  prefix + "tls-* flags)");
   f->AddString(prefix + "tls-ca", &o->ca_file,
                "PEM file of the CA certificates that verify the gRPC server (enables TLS)");
   f->AddString(prefix + "tls-cert", &o->cert_file,
                "PEM client certificate presented to a gRPC server that requires one (enables TLS)");
-  f->AddString(prefix + "tls-key", &o->key_file, "PEM private key of " + prefix + "tls-cert");
+  f->AddString(prefix + "tls-key", &o->key_file, "PEM private key of --" + prefix + "tls-cert");
   f->AddString(prefix + "tls-server-name", &o->server_name,
                "name expected in the gRPC server's certificate instead of the address's host (enables TLS)");
   if (auth_secret) {

@@ -397,5 +397,76 @@ TEST(BrokerOptionsTest, PolicyFlagsAreInTheHelp) {
   }
 }
 
+// gRPC TLS stays off with nsqd's --tls-* alone; --grpc-tls reuses them with their client
+// policy; --grpc-tls-* files win.
+TEST(BrokerOptionsTest, GrpcTlsIsOffUnlessAskedAndReusesTheTlsFiles) {
+  BrokerOptions legacy_only;
+  legacy_only.node_id = 1;
+  ASSERT_TRUE(ParseArgs(&legacy_only, {"--tls-cert=c.pem", "--tls-key=k.pem"}).ok());
+  ASSERT_TRUE(legacy_only.Validate().ok());
+  EXPECT_FALSE(legacy_only.GrpcServerTls()->enabled());
+
+  BrokerOptions reuse;
+  ASSERT_TRUE(ParseArgs(&reuse, {"--tls-cert=c.pem", "--tls-key=k.pem", "--grpc-tls"}).ok());
+  auto tls = reuse.GrpcServerTls();
+  ASSERT_TRUE(tls.ok()) << tls.status();
+  EXPECT_EQ(tls->cert_file, "c.pem");
+  EXPECT_EQ(tls->key_file, "k.pem");
+  EXPECT_EQ(tls->client_ca_file, "");
+  EXPECT_FALSE(tls->require_client_cert);
+
+  BrokerOptions verify;
+  ASSERT_TRUE(ParseArgs(&verify, {"--tls-cert=c.pem", "--tls-key=k.pem", "--tls-root-ca-file=ca.pem",
+                                  "--tls-client-auth-policy=require-verify", "--grpc-tls=true"})
+                  .ok());
+  EXPECT_EQ(verify.GrpcServerTls()->client_ca_file, "ca.pem");
+  BrokerOptions require;
+  ASSERT_TRUE(ParseArgs(&require, {"--tls-cert=c.pem", "--tls-key=k.pem",
+                                   "--tls-client-auth-policy=require", "--grpc-tls"})
+                  .ok());
+  EXPECT_TRUE(require.GrpcServerTls()->require_client_cert);
+
+  BrokerOptions own;
+  ASSERT_TRUE(ParseArgs(&own, {"--tls-cert=c.pem", "--tls-key=k.pem", "--tls-client-auth-policy=require",
+                               "--grpc-tls-cert=g.pem", "--grpc-tls-key=gk.pem",
+                               "--grpc-tls-client-ca=gca.pem"})
+                  .ok());
+  tls = own.GrpcServerTls();
+  ASSERT_TRUE(tls.ok());
+  EXPECT_EQ(tls->cert_file, "g.pem");
+  EXPECT_EQ(tls->client_ca_file, "gca.pem");
+  EXPECT_FALSE(tls->require_client_cert);  // its own files: not the V2 policy
+}
+
+TEST(BrokerOptionsTest, GrpcTlsWithoutACertificateIsAClearError) {
+  BrokerOptions nothing;
+  nothing.node_id = 1;
+  ASSERT_TRUE(ParseArgs(&nothing, {"--grpc-tls"}).ok());
+  EXPECT_NE(nothing.Validate().message().find("gRPC TLS needs a certificate"), std::string::npos);
+  BrokerOptions half;
+  half.node_id = 1;
+  ASSERT_TRUE(ParseArgs(&half, {"--grpc-tls-cert=g.pem"}).ok());
+  EXPECT_NE(half.Validate().message().find("--grpc-tls-cert and --grpc-tls-key"), std::string::npos);
+  BrokerOptions no_ca;
+  no_ca.node_id = 1;
+  ASSERT_TRUE(ParseArgs(&no_ca, {"--tls-cert=c.pem", "--tls-key=k.pem", "--tls-client-auth-policy=require-verify",
+                                 "--grpc-tls"})
+                  .ok());
+  EXPECT_NE(no_ca.Validate().message().find("--tls-root-ca-file or --grpc-tls-client-ca"), std::string::npos);
+}
+
+TEST(BrokerOptionsTest, DiscoveryTlsFlagsFillTheRegistrarsClientOptions) {
+  BrokerOptions o;
+  ASSERT_TRUE(ParseArgs(&o, {"--discovery-tls-ca=ca.pem", "--discovery-tls-cert=c.pem",
+                             "--discovery-tls-key=k.pem", "--discovery-tls-server-name=nsqlookupd"})
+                  .ok());
+  EXPECT_TRUE(o.discovery_tls.UseTls());
+  EXPECT_EQ(o.discovery_tls.ca_file, "ca.pem");
+  EXPECT_EQ(o.discovery_tls.server_name, "nsqlookupd");
+  BrokerOptions plain;
+  ASSERT_TRUE(ParseArgs(&plain, {}).ok());
+  EXPECT_FALSE(plain.discovery_tls.UseTls());
+}
+
 }  // namespace
 }  // namespace nsq::broker

@@ -77,5 +77,25 @@ TEST(DiscoveryOptionsTest, EveryConfigKeyIsRead) {
   EXPECT_EQ(o.tombstone_lifetime, absl::Seconds(7));
 }
 
+TEST(DiscoveryOptionsTest, GrpcTlsFlagsAreCheckedTogether) {
+  DiscoveryOptions o;
+  flags::FlagSet f("nsqlookupd");
+  ASSERT_TRUE(ParseArgs(&o, {"--grpc-tls-cert=c.pem", "--grpc-tls-key=k.pem", "--grpc-tls-client-ca=ca.pem"}, &f)
+                  .ok());
+  ASSERT_TRUE(o.Validate().ok());
+  EXPECT_TRUE(o.GrpcServerTls().enabled());
+  EXPECT_EQ(o.GrpcServerTls().client_ca_file, "ca.pem");
+
+  DiscoveryOptions half;
+  flags::FlagSet g("nsqlookupd");
+  ASSERT_TRUE(ParseArgs(&half, {"--grpc-tls-key=k.pem"}, &g).ok());
+  EXPECT_FALSE(half.Validate().ok());
+  DiscoveryOptions ca_only;
+  flags::FlagSet h("nsqlookupd");
+  ASSERT_TRUE(ParseArgs(&ca_only, {"--grpc-tls-client-ca=ca.pem"}, &h).ok());
+  EXPECT_FALSE(ca_only.Validate().ok());
+  EXPECT_FALSE(DiscoveryOptions().GrpcServerTls().enabled());
+}
+
 }  // namespace
 }  // namespace nsq::discovery

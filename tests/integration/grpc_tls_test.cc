@@ -203,6 +203,20 @@ TEST_F(GrpcTlsTest, GrpcTlsFlagReusesTheLegacyTlsFilesAndClientPolicy) {
   EXPECT_TRUE(PublishTo(b, TlsConfig(/*cert=*/true)).ok());
 }
 
+TEST_F(GrpcTlsTest, GrpcTlsFlagWithTheRequirePolicyWantsAnyClientCertificate) {
+  broker::BrokerOptions o = BrokerOpts();
+  o.tls_cert = certs_.server_cert_file;
+  o.tls_key = certs_.server_key_file;
+  o.tls_client_auth_policy = "require";  // nsqd's: a certificate, not verified
+  o.grpc_tls = true;
+  broker::BrokerServer* b = StartBroker(o);
+  EXPECT_EQ(PublishTo(b, TlsConfig(/*cert=*/false)).code(), absl::StatusCode::kUnavailable);
+  client::Config untrusted = TlsConfig();
+  untrusted.grpc_tls_cert = certs_.untrusted_cert_file;
+  untrusted.grpc_tls_key = certs_.untrusted_key_file;
+  EXPECT_TRUE(PublishTo(b, untrusted).ok());
+}
+
 TEST_F(GrpcTlsTest, BadTlsFilesStopEveryServiceAtStart) {
   broker::BrokerOptions o = BrokerOpts();
   o.grpc_tls_cert = "/nonexistent/cert.pem";
@@ -242,7 +256,8 @@ TEST_F(GrpcTlsTest, BrokerRegistersWithAMutualTlsDiscoveryAndConsumersFindIt) {
   o.discovery_tls.cert_file = certs_.client_cert_file;
   o.discovery_tls.key_file = certs_.client_key_file;
   broker::BrokerServer* b = StartBroker(o);
-  ASSERT_TRUE(PublishTo(b, TlsConfig()).ok());
+  absl::Status published = PublishTo(b, TlsConfig());
+  ASSERT_TRUE(published.ok()) << published;
   ASSERT_TRUE(WaitFor([&] { return d->registry()->Lookup("orders").has_value(); }));
 
   // A broker without a client certificate is not registered.
@@ -250,7 +265,8 @@ TEST_F(GrpcTlsTest, BrokerRegistersWithAMutualTlsDiscoveryAndConsumersFindIt) {
   no_cert.discovery_addresses = {discovery_address};
   no_cert.discovery_tls.ca_file = certs_.ca_file;
   broker::BrokerServer* lone = StartBroker(no_cert);
-  ASSERT_TRUE(PublishTo(lone, TlsConfig(), "lonely").ok());
+  absl::Status lonely = PublishTo(lone, TlsConfig(), "lonely");
+  ASSERT_TRUE(lonely.ok()) << lonely;
 
   // The client library looks the topic up in discovery, then subscribes, both over mTLS.
   client::ConsumerOptions c;

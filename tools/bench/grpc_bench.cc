@@ -46,6 +46,7 @@
 #include "services/broker/core/memory_storage.h"
 #include "services/broker/core/storage.h"
 #include "services/broker/grpc/broker_service.h"
+#include "tools/bench/bench_util.h"
 
 namespace nsq::bench {
 namespace {
@@ -97,20 +98,9 @@ struct Options {
 // keeps up never meets it; reaching it is counted and printed (the rate fell behind).
 constexpr int kMaxRateCallsInFlight = 64;
 
-std::string TopicName(const Options& o, int i) {
-  return o.topics == 1 ? o.topic : absl::StrCat(o.topic, "_", i);
-}
-std::string ChannelName(const Options& o, int j) {
-  return o.channels == 1 ? o.channel : absl::StrCat(o.channel, "_", j);
-}
+std::string TopicName(const Options& o, int i) { return FanoutName(o.topic, o.topics, i); }
+std::string ChannelName(const Options& o, int j) { return FanoutName(o.channel, o.channels, j); }
 
-// The time stamp in a --rate body: subscribers in this process (or on this host) compare
-// it with their own clock.
-int64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
-}
 
 // What a run measured (msgs/s), for --compare-features.
 struct RunResult {
@@ -315,11 +305,10 @@ class RatePublisher {
       request.set_topic(topics_[next_topic]);
       next_topic = (next_topic + 1) % topics_.size();
       request.clear_bodies();
-      const int64_t now = NowNs();
       for (int64_t i = 0; i < due; ++i) {
         std::string* body = request.add_bodies();
         body->assign(static_cast<size_t>(options_.size), 'a');
-        std::memcpy(body->data(), &now, sizeof(now));
+        StampBody(body->data(), body->size());
       }
       slot->response.Clear();
       slot->context = std::make_unique<grpc::ClientContext>();
@@ -399,10 +388,8 @@ class Subscriber final : public grpc::ClientBidiReactor<SubscribeRequest, Subscr
       if (sample_from_ns_ >= 0) {
         const int64_t now = NowNs();
         for (const auto& m : response_.messages()) {
-          if (m.body().size() < sizeof(int64_t)) continue;
-          int64_t sent;
-          std::memcpy(&sent, m.body().data(), sizeof(sent));
-          if (sent >= sample_from_ns_) samples_.push_back(now - sent);
+          const int64_t sent = BodyStamp(m.body().data(), m.body().size());
+          if (sent >= 0 && sent >= sample_from_ns_) samples_.push_back(now - sent);
         }
       }
       *received_ += n;
@@ -685,23 +672,6 @@ bool SetPolicy(const Options& options) {
   return true;
 }
 
-// v2_bench's latency line.
-void ReportLatency(std::vector<int64_t>* samples) {
-  if (samples->empty()) {
-    std::printf("latency: no samples\n");
-    std::fflush(stdout);
-    return;
-  }
-  std::sort(samples->begin(), samples->end());
-  auto at = [&](double q) {
-    const size_t i = std::min(samples->size() - 1, static_cast<size_t>(q * samples->size()));
-    return static_cast<double>((*samples)[i]) / 1000.0;
-  };
-  std::printf("latency: %zu samples, p50 %.0f us, p99 %.0f us, p999 %.0f us, max %.0f us\n",
-              samples->size(), at(0.5), at(0.99), at(0.999),
-              static_cast<double>(samples->back()) / 1000.0);
-  std::fflush(stdout);
-}
 
 broker::EngineOptions InProcessEngineOptions(const Options& options) {
   broker::EngineOptions e;

@@ -37,6 +37,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/flags/flags.h"
+#include "tools/bench/bench_util.h"
 
 namespace nsq::bench {
 namespace {
@@ -62,18 +63,8 @@ struct Options {
   int64_t messages = 0;  // pub: stop after about this many (whole commands); 0 = --duration
 };
 
-std::string TopicName(const Options& o, int64_t i) {
-  return o.topics == 1 ? o.topic : absl::StrCat(o.topic, "_", i);
-}
-std::string ChannelName(const Options& o, int64_t j) {
-  return o.channels == 1 ? o.channel : absl::StrCat(o.channel, "_", j);
-}
-
-int64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
-}
+std::string TopicName(const Options& o, int64_t i) { return FanoutName(o.topic, o.topics, i); }
+std::string ChannelName(const Options& o, int64_t j) { return FanoutName(o.channel, o.channels, j); }
 
 void Be32(std::string* out, uint32_t v) {
   out->push_back(static_cast<char>(v >> 24));
@@ -191,10 +182,7 @@ struct Totals {
 void AppendBody(std::string* out, int64_t size, bool stamp) {
   const size_t at = out->size();
   out->append(static_cast<size_t>(size), 'a');
-  if (stamp && size >= 8) {
-    const int64_t now = NowNs();
-    std::memcpy(out->data() + at, &now, sizeof(now));
-  }
+  if (stamp) StampBody(out->data() + at, static_cast<size_t>(size));
 }
 
 // Appends a PUB of one message, or an MPUB of `n`, to `topic`.
@@ -387,10 +375,9 @@ void ReaderLoop(const Options& o, std::vector<std::unique_ptr<ReaderConn>> conns
         c.fins.append(data.data() + 10, 16);
         c.fins += '\n';
         ++got;
-        if (o.rate > 0 && data.size() >= 26 + 8) {
-          int64_t sent;
-          std::memcpy(&sent, data.data() + 26, sizeof(sent));
-          if (sent >= sample_from_ns) samples.push_back(now - sent);
+        if (o.rate > 0) {
+          const int64_t sent = BodyStamp(data.data() + 26, data.size() - 26);
+          if (sent >= 0 && sent >= sample_from_ns) samples.push_back(now - sent);
         }
       }
       if (!c.fins.empty()) {
@@ -463,21 +450,6 @@ void Report(const char* phase, int64_t msgs, absl::Duration elapsed, int64_t siz
   std::fflush(stdout);
 }
 
-void ReportLatency(std::vector<int64_t>* samples) {
-  if (samples->empty()) {
-    std::printf("latency: no samples\n");
-    return;
-  }
-  std::sort(samples->begin(), samples->end());
-  auto at = [&](double q) {
-    const size_t i = std::min(samples->size() - 1, static_cast<size_t>(q * samples->size()));
-    return static_cast<double>((*samples)[i]) / 1000.0;
-  };
-  std::printf("latency: %zu samples, p50 %.0f us, p99 %.0f us, p999 %.0f us, max %.0f us\n",
-              samples->size(), at(0.5), at(0.99), at(0.999),
-              static_cast<double>(samples->back()) / 1000.0);
-  std::fflush(stdout);
-}
 
 void StartWriters(const Options& o, Totals* totals, std::atomic<bool>* failed,
                   std::vector<std::thread>* threads) {

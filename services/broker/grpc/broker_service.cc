@@ -64,7 +64,7 @@ class BrokerServiceImpl final : public BrokerServiceBase {
     if (!authorizer_.enabled()) {
       return HandlePublish(engine_, options_.max_body_size, context, request, response);
     }
-    return Authorized(context, Access::Publish(request->topic()),
+    return Authorized(context, TopicAccess(*request),
                       [this, request, response](grpc::ServerUnaryReactor* reactor) {
                         RunPublish(engine_, options_.max_body_size, reactor, request, response);
                       });
@@ -78,83 +78,68 @@ class BrokerServiceImpl final : public BrokerServiceBase {
   grpc::ServerUnaryReactor* CreateTopic(grpc::CallbackServerContext* context,
                                         const nsq::v1::TopicRequest* request,
                                         nsq::v1::TopicResponse* /*response*/) override {
-    return Authorized(context, Access::Publish(request->topic()),
-                      [this, request](grpc::ServerUnaryReactor* reactor) {
-                        reactor->Finish(ToGrpcStatus(engine_->CreateTopic(request->topic())));
-                      });
+    return Simple(context, TopicAccess(*request),
+                  [this, request] { return engine_->CreateTopic(request->topic()); });
   }
   grpc::ServerUnaryReactor* DeleteTopic(grpc::CallbackServerContext* context,
                                         const nsq::v1::TopicRequest* request,
                                         nsq::v1::TopicResponse* /*response*/) override {
-    return Authorized(context, Access::Publish(request->topic()),
-                      [this, request](grpc::ServerUnaryReactor* reactor) {
-                        reactor->Finish(ToGrpcStatus(engine_->DeleteTopic(request->topic())));
-                      });
+    return Simple(context, TopicAccess(*request),
+                  [this, request] { return engine_->DeleteTopic(request->topic()); });
   }
   grpc::ServerUnaryReactor* EmptyTopic(grpc::CallbackServerContext* context,
                                        const nsq::v1::TopicRequest* request,
                                        nsq::v1::TopicResponse* /*response*/) override {
-    return Authorized(context, Access::Publish(request->topic()),
-                      [this, request](grpc::ServerUnaryReactor* reactor) {
-                        reactor->Finish(ToGrpcStatus(engine_->EmptyTopic(request->topic())));
-                      });
+    return Simple(context, TopicAccess(*request),
+                  [this, request] { return engine_->EmptyTopic(request->topic()); });
   }
   grpc::ServerUnaryReactor* PauseTopic(grpc::CallbackServerContext* context,
                                        const nsq::v1::TopicRequest* request,
                                        nsq::v1::TopicResponse* /*response*/) override {
-    return Authorized(context, Access::Publish(request->topic()),
-                      [this, request](grpc::ServerUnaryReactor* reactor) {
-                        reactor->Finish(ToGrpcStatus(engine_->SetTopicPaused(request->topic(), true)));
-                      });
+    return Simple(context, TopicAccess(*request),
+                  [this, request] { return engine_->SetTopicPaused(request->topic(), true); });
   }
   grpc::ServerUnaryReactor* UnpauseTopic(grpc::CallbackServerContext* context,
                                          const nsq::v1::TopicRequest* request,
                                          nsq::v1::TopicResponse* /*response*/) override {
-    return Authorized(context, Access::Publish(request->topic()),
-                      [this, request](grpc::ServerUnaryReactor* reactor) {
-                        reactor->Finish(ToGrpcStatus(engine_->SetTopicPaused(request->topic(), false)));
-                      });
+    return Simple(context, TopicAccess(*request),
+                  [this, request] { return engine_->SetTopicPaused(request->topic(), false); });
   }
 
   grpc::ServerUnaryReactor* CreateChannel(grpc::CallbackServerContext* context,
                                           const nsq::v1::ChannelRequest* request,
                                           nsq::v1::ChannelResponse* /*response*/) override {
-    return Authorized(context, Access::Subscribe(request->topic(), request->channel()),
-                      [this, request](grpc::ServerUnaryReactor* reactor) {
-                        reactor->Finish(ToGrpcStatus(engine_->CreateChannel(request->topic(), request->channel())));
-                      });
+    return Simple(context, ChannelAccess(*request), [this, request] {
+      return engine_->CreateChannel(request->topic(), request->channel());
+    });
   }
   grpc::ServerUnaryReactor* DeleteChannel(grpc::CallbackServerContext* context,
                                           const nsq::v1::ChannelRequest* request,
                                           nsq::v1::ChannelResponse* /*response*/) override {
-    return Authorized(context, Access::Subscribe(request->topic(), request->channel()),
-                      [this, request](grpc::ServerUnaryReactor* reactor) {
-                        reactor->Finish(ToGrpcStatus(engine_->DeleteChannel(request->topic(), request->channel())));
-                      });
+    return Simple(context, ChannelAccess(*request), [this, request] {
+      return engine_->DeleteChannel(request->topic(), request->channel());
+    });
   }
   grpc::ServerUnaryReactor* EmptyChannel(grpc::CallbackServerContext* context,
                                          const nsq::v1::ChannelRequest* request,
                                          nsq::v1::ChannelResponse* /*response*/) override {
-    return Authorized(context, Access::Subscribe(request->topic(), request->channel()),
-                      [this, request](grpc::ServerUnaryReactor* reactor) {
-                        reactor->Finish(ToGrpcStatus(engine_->EmptyChannel(request->topic(), request->channel())));
-                      });
+    return Simple(context, ChannelAccess(*request), [this, request] {
+      return engine_->EmptyChannel(request->topic(), request->channel());
+    });
   }
   grpc::ServerUnaryReactor* PauseChannel(grpc::CallbackServerContext* context,
                                          const nsq::v1::ChannelRequest* request,
                                          nsq::v1::ChannelResponse* /*response*/) override {
-    return Authorized(context, Access::Subscribe(request->topic(), request->channel()),
-                      [this, request](grpc::ServerUnaryReactor* reactor) {
-                        reactor->Finish(ToGrpcStatus(engine_->SetChannelPaused(request->topic(), request->channel(), true)));
-                      });
+    return Simple(context, ChannelAccess(*request), [this, request] {
+      return engine_->SetChannelPaused(request->topic(), request->channel(), true);
+    });
   }
   grpc::ServerUnaryReactor* UnpauseChannel(grpc::CallbackServerContext* context,
                                            const nsq::v1::ChannelRequest* request,
                                            nsq::v1::ChannelResponse* /*response*/) override {
-    return Authorized(context, Access::Subscribe(request->topic(), request->channel()),
-                      [this, request](grpc::ServerUnaryReactor* reactor) {
-                        reactor->Finish(ToGrpcStatus(engine_->SetChannelPaused(request->topic(), request->channel(), false)));
-                      });
+    return Simple(context, ChannelAccess(*request), [this, request] {
+      return engine_->SetChannelPaused(request->topic(), request->channel(), false);
+    });
   }
 
   grpc::ServerUnaryReactor* GetStats(grpc::CallbackServerContext* context,
@@ -189,35 +174,33 @@ class BrokerServiceImpl final : public BrokerServiceBase {
   grpc::ServerUnaryReactor* SetChannelPolicy(grpc::CallbackServerContext* context,
                                              const nsq::v1::SetChannelPolicyRequest* request,
                                              nsq::v1::ChannelResponse*) override {
-    return Authorized(context, Access::Subscribe(request->topic(), request->channel()),
-                      [this, request](grpc::ServerUnaryReactor* reactor) {
-                        reactor->Finish(ToGrpcStatus(engine_->SetChannelPolicy(
-                            request->topic(), request->channel(), PolicyFromProto(request->policy()))));
-                      });
+    return Simple(context, ChannelAccess(*request), [this, request] {
+      return engine_->SetChannelPolicy(
+          request->topic(), request->channel(), PolicyFromProto(request->policy()));
+    });
   }
   grpc::ServerUnaryReactor* SetTopicPolicy(grpc::CallbackServerContext* context,
                                            const nsq::v1::SetTopicPolicyRequest* request,
                                            nsq::v1::TopicResponse*) override {
-    return Authorized(context, Access::Publish(request->topic()),
+    return Authorized(context, TopicAccess(*request),
                       [this, request](grpc::ServerUnaryReactor* reactor) {
-                        reactor->Finish(ToGrpcStatus(
-                            engine_->SetTopicPolicy(request->topic(), PolicyFromProto(request->policy()))));
+                        reactor->Finish(ToGrpcStatus(engine_->SetTopicPolicy(
+                            request->topic(), PolicyFromProto(request->policy()))));
                       });
   }
   grpc::ServerUnaryReactor* GetTopicPolicy(grpc::CallbackServerContext* context,
                                            const nsq::v1::TopicRequest* request,
                                            nsq::v1::ChannelPolicy* response) override {
-    return Authorized(context, Access::Authenticated(),
-                      [this, request, response](grpc::ServerUnaryReactor* reactor) {
-                        absl::StatusOr<QueuePolicy> policy = engine_->GetTopicPolicy(request->topic());
-                        if (policy.ok()) PolicyToProto(*policy, response);
-                        reactor->Finish(ToGrpcStatus(policy.status()));
-                      });
+    return Simple(context, Access::Authenticated(), [this, request, response] {
+      absl::StatusOr<QueuePolicy> policy = engine_->GetTopicPolicy(request->topic());
+      if (policy.ok()) PolicyToProto(*policy, response);
+      return policy.status();
+    });
   }
   grpc::ServerUnaryReactor* Peek(grpc::CallbackServerContext* context,
                                  const nsq::v1::PeekRequest* request,
                                  nsq::v1::PeekResponse* response) override {
-    return Authorized(context, Access::Subscribe(request->topic(), request->channel()),
+    return Authorized(context, ChannelAccess(*request),
                       [this, request, response](grpc::ServerUnaryReactor* reactor) {
                         reactor->Finish(ToGrpcStatus(RunPeek(*request, response)));
                       });
@@ -225,7 +208,8 @@ class BrokerServiceImpl final : public BrokerServiceBase {
 
   absl::Status RunPeek(const nsq::v1::PeekRequest& request, nsq::v1::PeekResponse* response) {
     if (request.limit() < 0 || request.limit() > kMaxPeek) {
-      return absl::InvalidArgumentError(absl::StrCat("E_INVALID limit must be within 0-", kMaxPeek));
+      return absl::InvalidArgumentError(
+          absl::StrCat("E_INVALID limit must be within 0-", kMaxPeek));
     }
     const size_t limit = request.limit() == 0 ? 10 : static_cast<size_t>(request.limit());
     auto peeked = engine_->Peek(request.topic(), request.channel(), limit);
@@ -236,6 +220,24 @@ class BrokerServiceImpl final : public BrokerServiceBase {
 
  private:
   static constexpr int32_t kMaxPeek = 1000;
+
+  // What a topic RPC needs: publish on the topic; a channel RPC: subscribe on the channel.
+  template <typename Request>
+  static Access TopicAccess(const Request& r) {
+    return Access::Publish(r.topic());
+  }
+  template <typename Request>
+  static Access ChannelAccess(const Request& r) {
+    return Access::Subscribe(r.topic(), r.channel());
+  }
+
+  // Authorized, for the RPCs answered with one status: `run` returns it.
+  template <typename Run>
+  grpc::ServerUnaryReactor* Simple(grpc::CallbackServerContext* context, Access access, Run run) {
+    return Authorized(context, std::move(access), [run](grpc::ServerUnaryReactor* reactor) mutable {
+      reactor->Finish(ToGrpcStatus(run()));
+    });
+  }
 
   // Runs `body` with the call's reactor once the caller may do `access`: at once without
   // auth or with a cached identity; else from the auth worker once the auth server

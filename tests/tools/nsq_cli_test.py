@@ -1,13 +1,18 @@
 """The nsq command-line client against our nsqd and nsqlookupd: pub then sub gets the
 bodies, stats shows depth, topic and channel actions take effect, lookup finds the
-broker, and bad input is a clear error with a non-zero exit status."""
+broker, and bad input is a clear error with a non-zero exit status; and toward a broker
+with gRPC TLS and an auth server (--grpc-tls-*, --grpc-auth-secret)."""
+import http.server
 import json
 import os
 import signal
 import subprocess
+import threading
 import unittest
 
-from cluster import Cluster, tool, wait_for
+from cluster import Cluster, tmpdir, tool, wait_for
+# The certificates (openssl at test time) and the auth server of the tools' TLS test.
+from grpc_tls_auth_test import SECRET, AuthHandler, make_certs
 
 NSQ = tool("nsq")
 
@@ -209,6 +214,82 @@ class NsqCliTest(unittest.TestCase):
         self.assertIn("usage: nsq sub", r.stdout)
         self.assertIn("--count", r.stdout)
         self.assertIn("--address", r.stdout)
+
+
+class NsqCliTlsAuthTest(unittest.TestCase):
+    """A broker whose gRPC port serves TLS with a certificate for 127.0.0.1 and localhost,
+    checking every call with a local auth server."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.auth = http.server.ThreadingHTTPServer(("127.0.0.1", 0), AuthHandler)
+        threading.Thread(target=cls.auth.serve_forever, daemon=True).start()
+        cls.ca, cert, key = make_certs(tmpdir())
+        cls.cluster = Cluster(brokers=0)
+        cls.cluster.brokers.append(cls.cluster.start_broker(
+            "--grpc-tls-cert=" + cert, "--grpc-tls-key=" + key,
+            "--auth-http-address=127.0.0.1:%d" % cls.auth.server_address[1]))
+        cls.broker = "--address=127.0.0.1:%d" % cls.cluster.brokers[0].found["grpc"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cluster.stop()
+        cls.auth.shutdown()
+
+    def nsq(self, *args):
+        return subprocess.run([NSQ, self.broker, *args], capture_output=True, text=True, timeout=60)
+
+    def test_every_command_works_over_tls_with_the_secret(self):
+        secure = ["--grpc-tls-ca=" + self.ca, "--grpc-auth-secret=" + SECRET]
+        for args in (["channel", "create", "tls_t", "c"], ["pub", "tls_t", "a", "b"],
+                     ["topic", "pause", "tls_t"], ["topic", "unpause", "tls_t"]):
+            r = self.nsq(*args, *secure)
+            self.assertEqual(r.returncode, 0, (args, r.stderr))
+        r = self.nsq("stats", "tls_t", "c", *secure)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("depth: 2 ", r.stdout)
+        r = self.nsq("sub", "tls_t", "c", "--count=2", *secure)
+        self.assertEqual((r.returncode, r.stdout), (0, "a\nb\n"), r.stderr)
+        # The name in the certificate, checked instead of the address's host.
+        r = self.nsq("pub", "tls_t", "x", "--grpc-tls-ca=" + self.ca, "--grpc-tls-server-name=localhost",
+                     "--grpc-auth-secret=" + SECRET)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_without_the_secret_the_ca_or_the_right_name_the_call_fails(self):
+        r = self.nsq("pub", "tls_refused", "x", "--grpc-tls-ca=" + self.ca)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("UNAUTHENTICATED: E_AUTH_REQUIRED", r.stderr)
+        r = self.nsq("stats", "--grpc-tls-ca=" + self.ca, "--grpc-auth-secret=wrong")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("E_AUTH_FAILED", r.stderr)
+        r = self.nsq("sub", "tls_refused", "c", "--count=1", "--grpc-tls-ca=" + self.ca)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("UNAUTHENTICATED", r.stderr)
+        r = self.nsq("pub", "tls_refused", "x", "--grpc-auth-secret=" + SECRET)  # plaintext to a TLS port
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("UNAVAILABLE", r.stderr)
+        r = self.nsq("pub", "tls_refused", "x", "--grpc-tls", "--grpc-auth-secret=" + SECRET)  # system roots
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("UNAVAILABLE", r.stderr)
+        r = self.nsq("pub", "tls_refused", "x", "--grpc-tls-ca=" + self.ca, "--grpc-tls-server-name=wrong.example",
+                     "--grpc-auth-secret=" + SECRET)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("UNAVAILABLE", r.stderr)
+
+    def test_a_bad_tls_file_is_a_one_line_usage_error(self):
+        r = self.nsq("stats", "--grpc-tls-ca=/nonexistent/ca.pem")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("/nonexistent/ca.pem", r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        r = self.nsq("stats", "--grpc-tls-cert=" + self.ca)  # a certificate without its key
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+
+    def test_help_lists_the_tls_and_auth_flags(self):
+        r = self.nsq("pub", "--help")
+        for flag in ("--grpc-tls ", "--grpc-tls-ca", "--grpc-tls-cert", "--grpc-tls-key", "--grpc-tls-server-name",
+                     "--grpc-auth-secret"):
+            self.assertIn(flag, r.stdout)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@
 #include "absl/time/time.h"
 #include "common/flags/flags.h"
 #include "common/grpc/server_options.h"
+#include "common/grpc/tls.h"
 #include "common/process/signals.h"
 #include "nsq/v1/broker.grpc.pb.h"
 #include "nsq/v1/discovery.grpc.pb.h"
@@ -45,11 +46,16 @@ struct Globals {
   std::string address = "127.0.0.1:4153";         // the broker's gRPC port
   std::string lookup_address = "127.0.0.1:4162";  // discovery's gRPC port
   absl::Duration timeout = absl::Seconds(5);      // per call (connecting, for sub)
+  // TLS and the auth secret toward both addresses: --grpc-tls, --grpc-tls-ca,
+  // --grpc-tls-cert, --grpc-tls-key, --grpc-tls-server-name, --grpc-auth-secret, as the
+  // admin and the other tools take them.
+  grpcutil::ClientOptions grpc;
 
   void Register(flags::FlagSet* fs) {
     fs->AddString("address", &address, "broker gRPC address (host:port)");
     fs->AddString("lookup-address", &lookup_address, "discovery gRPC address (host:port), for lookup");
     fs->AddDuration("timeout", &timeout, "deadline of each call; for sub, of subscribing");
+    grpcutil::RegisterClientFlags(fs, &grpc, "grpc-", /*auth_secret=*/true);
   }
 };
 
@@ -74,12 +80,18 @@ constexpr CommandInfo kCommands[] = {
 
 std::string MainUsage() {
   std::string s =
-      "usage: nsq [--address=HOST:PORT] [--lookup-address=HOST:PORT] [--timeout=DURATION] COMMAND [ARGS]\n\n"
+      "usage: nsq [--address=HOST:PORT] [--lookup-address=HOST:PORT] [--timeout=DURATION]\n"
+      "           [--grpc-tls] [--grpc-tls-ca=FILE] [--grpc-tls-cert=FILE --grpc-tls-key=FILE]\n"
+      "           [--grpc-tls-server-name=NAME] [--grpc-auth-secret=SECRET] COMMAND [ARGS]\n\n"
       "A client for the nsq-cpp broker's and discovery's gRPC APIs.\n\ncommands:\n";
   for (const CommandInfo& c : kCommands) {
     absl::StrAppend(&s, absl::StrFormat("  %-8s %-48s %s\n", c.name, c.args, c.summary));
   }
   absl::StrAppend(&s,
+                  "\nThe --grpc-* flags apply to --address and --lookup-address alike: TLS (on with any of\n"
+                  "them; system roots without --grpc-tls-ca), a client certificate for mTLS, the name\n"
+                  "expected in the server's certificate, and the secret a broker with --auth-http-address\n"
+                  "asks for (sent as \"authorization: Bearer SECRET\").\n"
                   "\nFlags may come anywhere after the command; `--` ends them. `nsq COMMAND --help` shows a\n"
                   "command's flags. Exit status: 0 ok, 1 a call failed (its gRPC status is printed), 2 a bad\n"
                   "command line.\n");
@@ -175,11 +187,17 @@ class Cli {
       return UsageError(usage, absl::StrCat("unexpected argument \"", (*positional)[max], "\""));
     }
     if (globals_.timeout <= absl::ZeroDuration()) return UsageError(usage, "--timeout must be positive");
+    // A missing or mismatched certificate file is a bad command line too (nothing is sent).
+    auto credentials = grpcutil::MakeChannelCredentials(globals_.grpc);
+    if (!credentials.ok()) return UsageError("", std::string(credentials.status().message()));
+    credentials_ = *std::move(credentials);
     return std::nullopt;
   }
 
+  // Plaintext, or TLS and the auth secret from the --grpc-* flags (credentials made by
+  // Parse).
   std::shared_ptr<grpc::Channel> Channel(const std::string& address) {
-    return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+    return grpcutil::CreateChannel(address, credentials_, globals_.grpc, grpc::ChannelArguments());
   }
   std::unique_ptr<v1::Broker::Stub> Broker() { return v1::Broker::NewStub(Channel(globals_.address)); }
   // A context with the --timeout deadline.
@@ -257,6 +275,10 @@ class Cli {
   // ---- sub
 
   int Sub(const std::vector<std::string>& args) {
+    // Before gRPC's first thread (Parse makes the channel credentials): SIGINT, SIGTERM
+    // and SIGHUP are then taken by Subscribe's watcher. Every other command keeps their
+    // default action, ending the process.
+    process::BlockShutdownSignals();
     flags::FlagSet fs("nsq sub");
     int64_t count = 0;
     int64_t rdy = 100;
@@ -279,9 +301,6 @@ class Cli {
   }
 
   int Subscribe(const std::string& topic, const std::string& channel, int64_t count, int64_t rdy, bool print_id) {
-    // Before gRPC's first thread: SIGINT/SIGTERM/SIGHUP are then taken by the watcher
-    // below (every other command keeps their default action, ending the process).
-    process::BlockShutdownSignals();
     auto stub = Broker();
     grpc::ClientContext ctx;
     auto stream = stub->Subscribe(&ctx);
@@ -699,6 +718,7 @@ class Cli {
   std::ostream& out_;
   std::ostream& err_;
   Globals globals_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
   std::string command_;
 };
 

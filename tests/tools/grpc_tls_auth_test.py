@@ -51,17 +51,24 @@ class AuthHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def start_tls_auth_broker():
+    """A local auth server (AuthHandler) and a cluster of one broker whose gRPC port serves
+    TLS and checks every call with it: (auth server, CA file, cluster, gRPC port)."""
+    auth = http.server.ThreadingHTTPServer(("127.0.0.1", 0), AuthHandler)
+    threading.Thread(target=auth.serve_forever, daemon=True).start()
+    ca, cert, key = make_certs(tmpdir())
+    cluster = Cluster(brokers=0)
+    cluster.brokers.append(cluster.start_broker(
+        "--grpc-tls-cert=" + cert, "--grpc-tls-key=" + key,
+        "--auth-http-address=127.0.0.1:%d" % auth.server_address[1]))
+    return auth, ca, cluster, cluster.brokers[0].found["grpc"]
+
+
 class GrpcTlsAuthToolsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.auth = http.server.ThreadingHTTPServer(("127.0.0.1", 0), AuthHandler)
-        threading.Thread(target=cls.auth.serve_forever, daemon=True).start()
-        cls.ca, cert, key = make_certs(tmpdir())
-        cls.cluster = Cluster(brokers=0)
-        cls.cluster.brokers.append(cls.cluster.start_broker(
-            "--grpc-tls-cert=" + cert, "--grpc-tls-key=" + key,
-            "--auth-http-address=127.0.0.1:%d" % cls.auth.server_address[1]))
-        cls.broker = "--broker-address=127.0.0.1:%d" % cls.cluster.brokers[0].found["grpc"]
+        cls.auth, cls.ca, cls.cluster, port = start_tls_auth_broker()
+        cls.broker = "--broker-address=127.0.0.1:%d" % port
         cls.secure = ["--grpc-tls-ca=" + cls.ca, "--grpc-auth-secret=" + SECRET]
 
     @classmethod

@@ -2,17 +2,15 @@
 bodies, stats shows depth, topic and channel actions take effect, lookup finds the
 broker, and bad input is a clear error with a non-zero exit status; and toward a broker
 with gRPC TLS and an auth server (--grpc-tls-*, --grpc-auth-secret)."""
-import http.server
 import json
 import os
 import signal
 import subprocess
-import threading
 import unittest
 
-from cluster import Cluster, tmpdir, tool, wait_for
+from cluster import Cluster, tool, wait_for
 # The certificates (openssl at test time) and the auth server of the tools' TLS test.
-from grpc_tls_auth_test import SECRET, AuthHandler, make_certs
+from grpc_tls_auth_test import SECRET, start_tls_auth_broker
 
 NSQ = tool("nsq")
 
@@ -222,14 +220,8 @@ class NsqCliTlsAuthTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.auth = http.server.ThreadingHTTPServer(("127.0.0.1", 0), AuthHandler)
-        threading.Thread(target=cls.auth.serve_forever, daemon=True).start()
-        cls.ca, cert, key = make_certs(tmpdir())
-        cls.cluster = Cluster(brokers=0)
-        cls.cluster.brokers.append(cls.cluster.start_broker(
-            "--grpc-tls-cert=" + cert, "--grpc-tls-key=" + key,
-            "--auth-http-address=127.0.0.1:%d" % cls.auth.server_address[1]))
-        cls.broker = "--address=127.0.0.1:%d" % cls.cluster.brokers[0].found["grpc"]
+        cls.auth, cls.ca, cls.cluster, port = start_tls_auth_broker()
+        cls.broker = "--address=127.0.0.1:%d" % port
 
     @classmethod
     def tearDownClass(cls):

@@ -127,32 +127,26 @@ class FrameReader {
     pos_ += 4 + size;
     return true;
   }
-  // True when a whole frame is already buffered (no read needed).
-  bool Buffered() const {
-    return end_ - pos_ >= 8 && end_ - pos_ >= 4 + ReadBe32(buf_.data() + pos_);
-  }
   // One recv into the buffer; false on EOF/error.
   bool Fill() {
-    if (pos_ > 0) {
-      std::memmove(buf_.data(), buf_.data() + pos_, end_ - pos_);
-      end_ -= pos_;
-      pos_ = 0;
-    }
-    if (buf_.size() - end_ < buf_.size() / 4) Reserve(buf_.size() * 2);
+    Compact();
+    if (buf_.size() - end_ < buf_.size() / 4) buf_.resize(buf_.size() * 2);
     const ssize_t n = ::recv(fd_, buf_.data() + end_, buf_.size() - end_, 0);
     if (n <= 0) return false;
     end_ += static_cast<size_t>(n);
     return true;
   }
-  int fd() const { return fd_; }
 
  private:
+  // Moves the unread bytes to the front.
+  void Compact() {
+    if (pos_ == 0) return;
+    std::memmove(buf_.data(), buf_.data() + pos_, end_ - pos_);
+    end_ -= pos_;
+    pos_ = 0;
+  }
   void Reserve(size_t n) {
-    if (pos_ > 0) {
-      std::memmove(buf_.data(), buf_.data() + pos_, end_ - pos_);
-      end_ -= pos_;
-      pos_ = 0;
-    }
+    Compact();
     if (buf_.size() < n) buf_.resize(n);
   }
   int fd_;

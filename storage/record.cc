@@ -11,6 +11,7 @@ namespace {
 
 constexpr uint8_t kVersion = 1;
 constexpr uint8_t kVersionWithExtra = 2;
+constexpr uint8_t kVersionPack = 3;
 
 void PutU64(uint64_t v, char* p) {
   for (int i = 7; i >= 0; --i) {
@@ -128,6 +129,58 @@ bool DecodeRecord(std::string_view r, broker::QueuedMessage* out) {
   out->attempts = GetU16(p + 5);
   out->deliver_at_ns = static_cast<int64_t>(GetU64(p + 15));
   out->backend_seq = 0;
+  return true;
+}
+
+void EncodePackLength(uint32_t length, char* out) {
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(length >> (24 - 8 * i));
+}
+
+namespace {
+uint32_t GetU32(const char* p) {
+  return (static_cast<uint32_t>(static_cast<uint8_t>(p[0])) << 24) |
+         (static_cast<uint32_t>(static_cast<uint8_t>(p[1])) << 16) |
+         (static_cast<uint32_t>(static_cast<uint8_t>(p[2])) << 8) |
+         static_cast<uint32_t>(static_cast<uint8_t>(p[3]));
+}
+}  // namespace
+
+void EncodePackHeader(uint32_t records, char (&p)[kPackHeaderSize]) {
+  p[4] = static_cast<char>(kVersionPack);
+  EncodePackLength(records, p + 5);
+  EncodePackLength(Crc32c(0, p + 4, kPackHeaderSize - 4), p);
+}
+
+ValueRecords::ValueRecords(std::string_view value) : rest_(value) {
+  if (value.size() < 5 || static_cast<uint8_t>(value[4]) != kVersionPack) {
+    count_ = left_ = 1;  // a lone record; DecodeRecord tells whether it is intact
+    return;
+  }
+  pack_ = true;
+  if (value.size() < kPackHeaderSize ||
+      GetU32(value.data()) != Crc32c(0, value.data() + 4, kPackHeaderSize - 4)) {
+    rest_ = {};
+    return;
+  }
+  count_ = left_ = GetU32(value.data() + 5);
+  rest_.remove_prefix(kPackHeaderSize);
+}
+
+bool ValueRecords::Next(std::string_view* record) {
+  if (left_ == 0) return false;
+  if (!pack_) {
+    *record = rest_;
+    left_ = 0;
+    return true;
+  }
+  if (rest_.size() < 4 || GetU32(rest_.data()) > rest_.size() - 4) {
+    left_ = 0;
+    return false;
+  }
+  const uint32_t n = GetU32(rest_.data());
+  *record = rest_.substr(4, n);
+  rest_.remove_prefix(4 + n);
+  --left_;
   return true;
 }
 

@@ -28,6 +28,38 @@ void EncodeRecordHeader(const broker::QueuedMessage& message, std::string_view e
 // damaged record is never turned into a message.
 bool DecodeRecord(std::string_view record, broker::QueuedMessage* out);
 
+// A pack: consecutive records of one non-durable queue under one key (the first one's
+// seq), so that a batch of messages costs RocksDB one key instead of one per message:
+//   [u32 crc32c of the next 5 bytes][u8 version 3][u32 n] then n x ([u32 length][record])
+// Records keep their own checksums: a damaged one is skipped, its neighbours delivered.
+constexpr size_t kPackHeaderSize = 4 + 1 + 4;
+// A pack holds at most this many records and body bytes: about one 64 KiB block, so a
+// damaged block loses no more than it does with one key per record.
+constexpr size_t kPackMaxRecords = 1024;
+constexpr size_t kPackMaxBytes = 60 << 10;
+void EncodePackHeader(uint32_t records, char (&header)[kPackHeaderSize]);
+// The length prefix of one record in a pack.
+void EncodePackLength(uint32_t length, char* out);
+
+// The records of the value under one queue key: a lone record or a pack.
+class ValueRecords {
+ public:
+  explicit ValueRecords(std::string_view value);
+  bool is_pack() const { return pack_; }
+  // Records the value holds: 1 for a lone record (damaged or not), a pack's count, 0 for a
+  // pack whose header is damaged (how many it held is unknown).
+  uint32_t count() const { return count_; }
+  // The next record's bytes (for DecodeRecord); false when none is left or a length runs
+  // past the value (the rest of the pack is damaged).
+  bool Next(std::string_view* record);
+
+ private:
+  std::string_view rest_;
+  uint32_t count_ = 0;
+  uint32_t left_ = 0;
+  bool pack_ = false;
+};
+
 // Queue keys: [u64 queue id][u64 sequence], big-endian so that keys sort in FIFO order.
 std::string QueueKey(uint64_t queue_id, uint64_t seq);
 // The same into out[0..16), without an allocation (a write's per-message key).

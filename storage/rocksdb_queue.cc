@@ -36,6 +36,10 @@ RangeIterator::RangeIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, s
   it_->Seek(lo_);
 }
 
+namespace {
+std::string_view View(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
+}  // namespace
+
 absl::Status RocksQueue::Load() {
   rocksdb::DB* db = s_->db();
   uint64_t cursor = 0;
@@ -48,17 +52,40 @@ absl::Status RocksQueue::Load() {
       return FromRocks(st, "read cursor");
     }
   }
-  RangeIterator it(db, s_->messages_cf(),
-                   QueueKey(id_, cursor), QueueKey(id_ + 1, 0), /*fill_cache=*/true);
-  if (it->Valid()) {
-    next_read_ = SeqOfKey(std::string_view(it->key().data(), it->key().size()));
+  cursor_ = cursor;
+  RangeIterator it(db, s_->messages_cf(), QueueKey(id_, 0), QueueKey(id_ + 1, 0), /*fill_cache=*/true);
+  bool found = false;
+  if (cursor > 0) {
+    // The cursor may point inside a pack: the value at or before it.
+    it->SeekForPrev(QueueKey(id_, cursor));
+    if (it->Valid()) {
+      const uint64_t key = SeqOfKey(View(it->key()));
+      const uint64_t n = std::max<uint32_t>(ValueRecords(View(it->value())).count(), 1);
+      if (key + n > cursor) {
+        head_key_ = key;
+        next_read_ = std::max(key, cursor);
+        found = true;
+      }
+    }
+  }
+  if (!found) {
+    it->Seek(QueueKey(id_, cursor));
+    if (it->Valid()) {
+      head_key_ = next_read_ = SeqOfKey(View(it->key()));
+      found = true;
+    }
+  }
+  if (found) {
     it->SeekToLast();
-    tail_ = SeqOfKey(std::string_view(it->key().data(), it->key().size())) + 1;
+    if (it->Valid()) {
+      tail_ = SeqOfKey(View(it->key())) +
+              std::max<uint32_t>(ValueRecords(View(it->value())).count(), 1);
+    }
   } else {
-    next_read_ = tail_ = std::max(cursor, kInitialSeq);
+    head_key_ = next_read_ = tail_ = std::max(cursor, kInitialSeq);
   }
   if (!it->status().ok()) return FromRocks(it->status(), "open queue");
-  delete_from_ = next_read_;
+  delete_from_ = head_key_;
   if (durable_) {
     live_ = tail_ - next_read_;
     std::string v;
@@ -73,7 +100,7 @@ absl::Status RocksQueue::Load() {
   if (!durable_ && cursor > 0) {
     // Records below the cursor were consumed before a crash cut their deletion short.
     rocksdb::WriteBatch batch;
-    batch.DeleteRange(s_->messages_cf(), QueueKey(id_, 0), QueueKey(id_, next_read_));
+    batch.DeleteRange(s_->messages_cf(), QueueKey(id_, 0), QueueKey(id_, head_key_));
     return s_->Write(&batch, 0);
   }
   return absl::OkStatus();
@@ -97,37 +124,157 @@ void PutQueueRecord(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf,
   EncodeQueueKey(id, seq, key);
   PutRecord(batch, cf, rocksdb::Slice(key, sizeof(key)), m);
 }
+
+// One pack of `messages` under `seq`: the pack header, then per record its length and
+// header in one slice, its extra (if any) and its body, so each body is copied once, into
+// the batch.
+void PutPack(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf, uint64_t id,
+             uint64_t seq, absl::Span<const QueuedMessage> messages) {
+  constexpr size_t kHead = 4 + kRecordHeaderSize;
+  char pack_header[kPackHeaderSize];
+  EncodePackHeader(static_cast<uint32_t>(messages.size()), pack_header);
+  std::vector<char> heads(messages.size() * kHead);
+  std::vector<std::string> extras(messages.size());
+  std::vector<rocksdb::Slice> parts;
+  parts.reserve(1 + 3 * messages.size());
+  parts.emplace_back(pack_header, kPackHeaderSize);
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const QueuedMessage& m = messages[i];
+    char* head = heads.data() + i * kHead;
+    extras[i] = RecordExtra(m);
+    EncodeRecordHeader(m, extras[i], *reinterpret_cast<char(*)[kRecordHeaderSize]>(head + 4));
+    EncodePackLength(static_cast<uint32_t>(kRecordHeaderSize + extras[i].size() + m.message->body.size()), head);
+    parts.emplace_back(head, kHead);
+    if (!extras[i].empty()) parts.emplace_back(extras[i]);
+    parts.emplace_back(m.message->body);
+  }
+  char key[16];
+  EncodeQueueKey(id, seq, key);
+  const rocksdb::Slice key_slice(key, sizeof(key));
+  batch->Put(cf, rocksdb::SliceParts(&key_slice, 1),
+             rocksdb::SliceParts(parts.data(), static_cast<int>(parts.size())));
+}
+
+// The same for records already encoded (the rest of a pack being rewritten).
+void PutRawPack(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf, uint64_t id,
+                uint64_t seq, const std::vector<std::string_view>& records) {
+  char key[16];
+  EncodeQueueKey(id, seq, key);
+  if (records.size() == 1) {
+    batch->Put(cf, rocksdb::Slice(key, sizeof(key)), rocksdb::Slice(records[0].data(), records[0].size()));
+    return;
+  }
+  char pack_header[kPackHeaderSize];
+  EncodePackHeader(static_cast<uint32_t>(records.size()), pack_header);
+  std::vector<char> lengths(records.size() * 4);
+  std::vector<rocksdb::Slice> parts;
+  parts.reserve(1 + 2 * records.size());
+  parts.emplace_back(pack_header, kPackHeaderSize);
+  for (size_t i = 0; i < records.size(); ++i) {
+    EncodePackLength(static_cast<uint32_t>(records[i].size()), lengths.data() + 4 * i);
+    parts.emplace_back(lengths.data() + 4 * i, 4);
+    parts.emplace_back(records[i].data(), records[i].size());
+  }
+  const rocksdb::Slice key_slice(key, sizeof(key));
+  batch->Put(cf, rocksdb::SliceParts(&key_slice, 1),
+             rocksdb::SliceParts(parts.data(), static_cast<int>(parts.size())));
+}
 }  // namespace
 
+void RocksQueue::PutMessages(rocksdb::WriteBatch* batch, uint64_t seq,
+                             absl::Span<const QueuedMessage> messages) const {
+  size_t i = 0;
+  while (i < messages.size()) {
+    size_t j = i, bytes = 0;
+    if (!durable_) {
+      while (j < messages.size() && j - i < kPackMaxRecords &&
+             (j == i || bytes + messages[j].message->body.size() <= kPackMaxBytes)) {
+        bytes += messages[j++].message->body.size() + kRecordHeaderSize + 4;
+      }
+    } else {
+      j = i + 1;
+    }
+    if (j - i == 1) {
+      PutQueueRecord(batch, s_->messages_cf(), id_, seq + i, messages[i]);
+    } else {
+      PutPack(batch, s_->messages_cf(), id_, seq + i, messages.subspan(i, j - i));
+    }
+    i = j;
+  }
+}
+
 absl::Status RocksQueue::Append(absl::Span<const QueuedMessage> messages) {
+  if (messages.empty()) return absl::OkStatus();
   rocksdb::WriteBatch batch(messages.size() * (kRecordHeaderSize + 40 + messages[0].message->body.size()));
-  uint64_t seq = tail_;
-  for (const QueuedMessage& m : messages) PutQueueRecord(&batch, s_->messages_cf(), id_, seq++, m);
+  PutMessages(&batch, tail_, messages);
   if (durable_) batch.Put(s_->meta_cf(), CountKey(id_), U64Value(live_ + messages.size()));
   absl::Status st = s_->Write(&batch, messages.size());
   if (st.ok()) {
-    tail_ = seq;
+    tail_ += messages.size();
     if (durable_) live_ += messages.size();
   }
   return st;
+}
+
+absl::Status RocksQueue::RewriteHeadRest(rocksdb::WriteBatch* batch, bool as_records) {
+  if (head_key_ >= next_read_) return absl::OkStatus();
+  std::string value;
+  rocksdb::Status gs = s_->db()->Get(rocksdb::ReadOptions(), s_->messages_cf(), QueueKey(id_, head_key_), &value);
+  if (gs.IsNotFound()) return absl::OkStatus();
+  if (!gs.ok()) return FromRocks(gs, "read");
+  ValueRecords rs(value);
+  std::vector<std::string_view> rest;
+  std::string_view record;
+  for (uint64_t seq = head_key_; rs.Next(&record); ++seq) {
+    if (seq >= next_read_) rest.push_back(record);
+  }
+  if (as_records) {
+    for (size_t i = 0; i < rest.size(); ++i) PutRawPack(batch, s_->messages_cf(), id_, next_read_ + i, {rest[i]});
+  } else if (!rest.empty()) {
+    PutRawPack(batch, s_->messages_cf(), id_, next_read_, rest);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status RocksQueue::Prepend(absl::Span<const QueuedMessage> messages) {
   if (messages.empty()) return absl::OkStatus();
   if (durable_) return Append(messages);  // records below the head may still be held
   rocksdb::WriteBatch batch;
-  // Consumed records awaiting deletion may sit where these go: delete them first (a
-  // later operation in a batch wins).
+  // Consumed records awaiting deletion (and a partly consumed pack at the head) may sit
+  // where these go: delete them first (a later operation in a batch wins).
   if (delete_from_ < next_read_) {
     batch.DeleteRange(s_->messages_cf(), QueueKey(id_, delete_from_), QueueKey(id_, next_read_));
   }
+  if (absl::Status st = RewriteHeadRest(&batch, /*as_records=*/false); !st.ok()) return st;
   const uint64_t start = next_read_ - messages.size();
-  uint64_t seq = start;
-  for (const QueuedMessage& m : messages) PutQueueRecord(&batch, s_->messages_cf(), id_, seq++, m);
+  PutMessages(&batch, start, messages);
   batch.Put(s_->meta_cf(), CursorKey(id_), U64Value(start));
   absl::Status st = s_->Write(&batch, messages.size());
-  if (st.ok()) next_read_ = delete_from_ = start;
+  if (st.ok()) next_read_ = head_key_ = delete_from_ = cursor_ = start;
   return st;
+}
+
+void RocksQueue::CountLost(uint64_t from, uint64_t to, std::string_view why) {
+  if (to <= from) return;
+  for (uint64_t seq = from; seq < to; ++seq) s_->CountCorrupt();
+  if (!reported_corruption_) {
+    spdlog::error("storage: queue {} records {}..{} {}; skipped (further ones counted in metrics)",
+                  id_, from, to - 1, std::string(why));
+    reported_corruption_ = true;
+  }
+  if (durable_) {
+    for (uint64_t seq = from; seq < to; ++seq) Ack(seq);
+  }
+}
+
+absl::Status RocksQueue::SplitPack(uint64_t key, std::string_view value) {
+  rocksdb::WriteBatch batch(value.size() + 64);
+  batch.Delete(s_->messages_cf(), QueueKey(id_, key));
+  ValueRecords rs(value);
+  std::string_view record;
+  uint64_t seq = key;
+  for (; rs.Next(&record); ++seq) PutRawPack(&batch, s_->messages_cf(), id_, seq, {record});
+  return s_->Write(&batch, 0);
 }
 
 absl::Status RocksQueue::Pop(size_t max, std::vector<QueuedMessage>* out) {
@@ -135,36 +282,70 @@ absl::Status RocksQueue::Pop(size_t max, std::vector<QueuedMessage>* out) {
   // Into the block cache: a Pop that ends inside a block leaves it there for the next
   // Pop, which would otherwise read and checksum the same 64 KiB again (200 B records:
   // ~20% less CPU per drained message).
-  RangeIterator it(s_->db(), s_->messages_cf(), QueueKey(id_, next_read_), QueueKey(id_, tail_),
+  RangeIterator it(s_->db(), s_->messages_cf(), QueueKey(id_, head_key_), QueueKey(id_, tail_),
                    /*fill_cache=*/true);
   size_t taken = 0;
-  const uint64_t read_from = next_read_;
-  uint64_t records = 0;
-  for (; it->Valid() && taken < max; it->Next()) {
-    ++records;
-    const uint64_t seq = SeqOfKey(std::string_view(it->key().data(), it->key().size()));
-    next_read_ = seq + 1;
-    QueuedMessage m;
-    if (!DecodeRecord(std::string_view(it->value().data(), it->value().size()), &m)) {
-      s_->CountCorrupt();
-      if (!reported_corruption_) {
-        spdlog::error("storage: queue {} record {} failed its checksum; skipped (further ones counted in metrics)",
-                      id_, seq);
-        reported_corruption_ = true;
-      }
-      if (durable_) Ack(seq);
+  uint64_t gaps = 0;  // seqs with no record (durable: acked before a restart)
+  auto jump_to = [&](uint64_t seq) {
+    if (seq <= next_read_) return;
+    if (durable_) {
+      gaps += seq - next_read_;
+    } else {
+      CountLost(next_read_, seq, "are missing (damaged)");  // a non-durable queue has no holes
+    }
+    next_read_ = seq;
+  };
+  while (it->Valid() && taken < max) {
+    const uint64_t key = SeqOfKey(View(it->key()));
+    const std::string_view value = View(it->value());
+    jump_to(key);
+    ValueRecords rs(value);
+    if (rs.count() == 0) {
+      // A pack whose header is damaged: its records run up to the next key.
+      it->Next();
+      const uint64_t end = it->Valid() ? SeqOfKey(View(it->key())) : (it->status().ok() ? tail_ : key + 1);
+      CountLost(next_read_, end, "are in a pack whose header failed its checksum");
+      next_read_ = head_key_ = end;
       continue;
     }
-    if (durable_) m.backend_seq = seq;
-    out->push_back(std::move(m));
-    ++taken;
+    if (durable_ && rs.is_pack()) {
+      if (absl::Status st = SplitPack(key, value); !st.ok()) return st;
+    }
+    const uint64_t end = key + rs.count();
+    uint64_t seq = key;
+    std::string_view record;
+    bool intact = true;
+    for (; seq < next_read_ && (intact = rs.Next(&record)); ++seq) {
+    }
+    for (; intact && seq < end && taken < max; ++seq) {
+      if (!(intact = rs.Next(&record))) break;
+      QueuedMessage m;
+      next_read_ = seq + 1;
+      if (!DecodeRecord(record, &m)) {
+        CountLost(seq, seq + 1, "failed its checksum");
+        continue;
+      }
+      if (durable_) m.backend_seq = seq;
+      out->push_back(std::move(m));
+      ++taken;
+    }
+    if (!intact) {
+      CountLost(seq, end, "are in a pack with a damaged length");
+      next_read_ = end;
+    }
+    if (next_read_ < end) {
+      head_key_ = key;  // stopped inside this pack
+      break;
+    }
+    head_key_ = next_read_;
+    it->Next();
   }
   if (!it->status().ok()) {
     if (!it->status().IsCorruption()) return FromRocks(it->status(), "read");
     // A damaged block: skip the records in it (counted, never delivered) so that the
     // intact ones behind it are.
     const uint64_t from = next_read_;
-    next_read_ = FirstReadableSeq(next_read_);
+    next_read_ = head_key_ = FirstReadableSeq(next_read_);
     const uint64_t skipped = next_read_ - from;
     for (uint64_t i = 0; i < skipped; ++i) s_->CountCorrupt();
     spdlog::error("storage: queue {} records {}..{} are in a damaged block ({}); skipped",
@@ -172,13 +353,16 @@ absl::Status RocksQueue::Pop(size_t max, std::vector<QueuedMessage>* out) {
     if (holes_ahead_ > 0) holes_ahead_ -= std::min(holes_ahead_, skipped);
     return absl::OkStatus();
   }
-  if (!it->Valid()) next_read_ = tail_;  // nothing left below the tail (holes after a restart)
+  if (!it->Valid()) {
+    // Nothing left below the tail (holes after a restart).
+    if (durable_) gaps += tail_ - std::min(tail_, next_read_);
+    next_read_ = head_key_ = std::max(next_read_, tail_);
+  }
   if (holes_ahead_ > 0) {
-    const uint64_t passed = next_read_ - read_from;
-    holes_ahead_ -= std::min(holes_ahead_, passed - std::min(passed, records));
+    holes_ahead_ -= std::min(holes_ahead_, gaps);
     if (next_read_ == tail_) holes_ahead_ = 0;
   }
-  if (!durable_ && next_read_ - delete_from_ >= kDeleteRangeEvery) return DeleteConsumed();
+  if (!durable_ && head_key_ - delete_from_ >= kDeleteRangeEvery) return DeleteConsumed();
   return absl::OkStatus();
 }
 
@@ -205,12 +389,16 @@ uint64_t RocksQueue::FirstReadableSeq(uint64_t bad) {
 
 absl::Status RocksQueue::Peek(size_t max, std::vector<QueuedMessage>* out) {
   if (next_read_ >= tail_ || max == 0) return absl::OkStatus();
-  RangeIterator it(s_->db(), s_->messages_cf(), QueueKey(id_, next_read_), QueueKey(id_, tail_));
+  RangeIterator it(s_->db(), s_->messages_cf(), QueueKey(id_, head_key_), QueueKey(id_, tail_));
   for (; it->Valid() && max > 0; it->Next()) {
-    QueuedMessage m;
-    if (!DecodeRecord(std::string_view(it->value().data(), it->value().size()), &m)) continue;
-    out->push_back(std::move(m));
-    --max;
+    ValueRecords rs(View(it->value()));
+    std::string_view record;
+    for (uint64_t seq = SeqOfKey(View(it->key())); max > 0 && rs.Next(&record); ++seq) {
+      QueuedMessage m;
+      if (seq < next_read_ || !DecodeRecord(record, &m)) continue;
+      out->push_back(std::move(m));
+      --max;
+    }
   }
   return FromRocks(it->status(), "peek");
 }
@@ -249,12 +437,17 @@ absl::Status RocksQueue::DeleteAcked() {
 }
 
 absl::Status RocksQueue::DeleteConsumed() {
-  if (delete_from_ >= next_read_) return absl::OkStatus();
+  if (delete_from_ >= head_key_ && cursor_ == next_read_) return absl::OkStatus();
   rocksdb::WriteBatch batch;
-  batch.DeleteRange(s_->messages_cf(), QueueKey(id_, delete_from_), QueueKey(id_, next_read_));
+  if (delete_from_ < head_key_) {
+    batch.DeleteRange(s_->messages_cf(), QueueKey(id_, delete_from_), QueueKey(id_, head_key_));
+  }
   batch.Put(s_->meta_cf(), CursorKey(id_), U64Value(next_read_));
   absl::Status st = s_->Write(&batch, 0);
-  if (st.ok()) delete_from_ = next_read_;
+  if (st.ok()) {
+    delete_from_ = head_key_;
+    cursor_ = next_read_;
+  }
   return st;
 }
 
@@ -266,6 +459,12 @@ absl::Status RocksQueue::MoveTo(std::string registry_key, bool durable) {
     return st;
   }
   rocksdb::WriteBatch batch;
+  const bool split_head = durable && !durable_ && head_key_ < next_read_;
+  if (split_head) {
+    // A durable queue reads from its first key: the consumed part of the head pack goes.
+    batch.Delete(s_->messages_cf(), QueueKey(id_, head_key_));
+    if (absl::Status st = RewriteHeadRest(&batch, /*as_records=*/true); !st.ok()) return st;
+  }
   batch.Delete(s_->meta_cf(), registry_key_);
   batch.Put(s_->meta_cf(), registry_key, U64Value(id_));
   if (durable) {
@@ -279,6 +478,8 @@ absl::Status RocksQueue::MoveTo(std::string registry_key, bool durable) {
   if (st.ok()) {
     registry_key_ = std::move(registry_key);
     if (durable && !durable_) live_ = tail_ - next_read_;
+    if (split_head) head_key_ = delete_from_ = next_read_;
+    if (!durable) cursor_ = next_read_;
     durable_ = durable;
   }
   return st;
@@ -306,7 +507,8 @@ absl::Status RocksQueue::Clear() {
   if (durable_) batch.Put(s_->meta_cf(), CountKey(id_), U64Value(0));
   absl::Status st = s_->Write(&batch, 0);
   if (st.ok()) {
-    next_read_ = delete_from_ = tail_;
+    next_read_ = head_key_ = delete_from_ = tail_;
+    if (!durable_) cursor_ = tail_;
     acked_.clear();
     live_ = holes_ahead_ = 0;
   }
@@ -321,7 +523,7 @@ absl::Status RocksQueue::Destroy() {
   batch.Delete(s_->meta_cf(), registry_key_);
   absl::Status st = s_->Write(&batch, 0);
   destroyed_ = true;
-  next_read_ = tail_;
+  next_read_ = head_key_ = tail_;
   acked_.clear();
   return st;
 }

@@ -6,7 +6,11 @@
 //
 // Layout: records under [u64 queue id][u64 seq] in the `messages` column family; the read
 // cursor under "cursor/<id>" in the default one (not written for durable queues, whose
-// records stay until acked).
+// records stay until acked). A non-durable queue writes each batch of messages as packs
+// (record.h: one key for up to kPackMaxRecords consecutive records, the key being the
+// first one's seq), so seqs stay contiguous and a pack at key k holds k..k+n-1. Durable
+// queues keep one key per record (acks delete records one by one); a pack that reaches
+// one (a topic's backlog adopted by a durable channel) is split into records when popped.
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
@@ -107,6 +111,18 @@ class RocksQueue final : public broker::BackendQueue {
 
  private:
   absl::Status DeleteConsumed();
+  // Puts `messages` at seq.. into `batch`: lone records for a durable queue, packs otherwise.
+  void PutMessages(rocksdb::WriteBatch* batch, uint64_t seq,
+                   absl::Span<const broker::QueuedMessage> messages) const;
+  // When the head is inside a pack (head_key_ < next_read_): puts the pack's unconsumed
+  // records under next_read_ on (as one pack, or one key each when `as_records`), so that
+  // no key below next_read_ holds anything unconsumed. The caller deletes the old key
+  // (the batch's range deletion up to next_read_ comes first).
+  absl::Status RewriteHeadRest(rocksdb::WriteBatch* batch, bool as_records);
+  // Durable: rewrites the pack at `key` as one key per record (they are acked one by one).
+  absl::Status SplitPack(uint64_t key, std::string_view value);
+  // Records lost to damage (a failed checksum, a damaged pack or block).
+  void CountLost(uint64_t from, uint64_t to, std::string_view why);
   // Corruption: whether a read from `seq` gets past damaged blocks, and the first seq
   // after `bad` that does (tail_ if none).
   bool ReadableAt(uint64_t seq);
@@ -118,8 +134,12 @@ class RocksQueue final : public broker::BackendQueue {
   bool durable_;
   std::string registry_key_;
   uint64_t next_read_ = kInitialSeq;  // next record to pop
+  // The key of the value holding next_read_: below next_read_ when the head is inside a
+  // pack. Every key below it is consumed.
+  uint64_t head_key_ = kInitialSeq;
   uint64_t tail_ = kInitialSeq;       // next record to append
-  uint64_t delete_from_ = kInitialSeq;  // not durable: consumed records from here to next_read_
+  uint64_t delete_from_ = kInitialSeq;  // not durable: consumed keys from here to head_key_
+  uint64_t cursor_ = 0;                 // not durable: the cursor on disk
   std::vector<uint64_t> acked_;       // durable: records to delete
   // Durable: records on disk (held ones included), and deleted seqs between next_read_
   // and tail_ (acked before a restart), so that Depth() is the true count.

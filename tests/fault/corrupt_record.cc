@@ -1,6 +1,7 @@
 // Damages a stopped broker's RocksDB on purpose, for corruption_test.py:
 //   corrupt_record <data-path>/nsqd.rocksdb record <n>   flips one body byte of the nth
-//       message record (0-based, in key order) through RocksDB itself, so only our own
+//       message record (0-based, in key order, counting the records inside packs)
+//       through RocksDB itself, so only our own
 //       record checksum (storage/record.h) can tell; prints the record's key.
 //   corrupt_record <data-path>/nsqd.rocksdb flush        flushes the memtables, so that
 //       the records are in SST files (which the test then damages byte by byte).
@@ -8,6 +9,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "rocksdb/db.h"
@@ -55,25 +57,35 @@ int main(int argc, char** argv) {
     if (!st.ok()) rc = Fail("flush", st);
   } else if (mode == "record" && argc == 4) {
     const long want = std::strtol(argv[3], nullptr, 10);
+    // Records are single values or packs of them (storage/record.h): count records.
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), messages));
     long i = 0;
-    for (it->SeekToFirst(); it->Valid() && i < want; it->Next()) ++i;
-    if (!it->Valid()) {
-      std::fprintf(stderr, "corrupt_record: fewer than %ld records\n", want + 1);
-      rc = 1;
-    } else {
+    bool done = false;
+    for (it->SeekToFirst(); it->Valid() && !done; it->Next()) {
       std::string key = it->key().ToString(), value = it->value().ToString();
-      if (value.size() <= nsq::storage::kRecordHeaderSize) {
-        std::fprintf(stderr, "corrupt_record: record %ld has no body\n", want);
-        rc = 1;
-      } else {
-        value[nsq::storage::kRecordHeaderSize] ^= 0x20;  // one bit of the body's first byte
+      nsq::storage::ValueRecords records(value);
+      std::string_view record;
+      for (uint64_t seq = nsq::storage::SeqOfKey(key); records.Next(&record); ++seq, ++i) {
+        if (i < want) continue;
+        done = true;
+        if (record.size() <= nsq::storage::kRecordHeaderSize) {
+          std::fprintf(stderr, "corrupt_record: record %ld has no body\n", want);
+          rc = 1;
+          break;
+        }
+        const size_t at = static_cast<size_t>(record.data() - value.data()) + nsq::storage::kRecordHeaderSize;
+        const std::string body_start = value.substr(at, 12);
+        value[at] ^= 0x20;  // one bit of the body's first byte
         st = db->Put(rocksdb::WriteOptions(), messages, key, value);
         if (!st.ok()) rc = Fail("put", st);
         std::printf("corrupted record %ld: seq %llu, body starts %s\n", want,
-                    static_cast<unsigned long long>(nsq::storage::SeqOfKey(key)),
-                    it->value().ToString().substr(nsq::storage::kRecordHeaderSize, 12).c_str());
+                    static_cast<unsigned long long>(seq), body_start.c_str());
+        break;
       }
+    }
+    if (!done) {
+      std::fprintf(stderr, "corrupt_record: fewer than %ld records\n", want + 1);
+      rc = 1;
     }
   } else {
     std::fprintf(stderr, "corrupt_record: unknown mode %s\n", mode.c_str());

@@ -75,11 +75,10 @@ class CorruptionTest(unittest.TestCase):
         print("overwrote 16 bytes of %s (%d bytes) at offset %d" %
               (os.path.basename(sst), size, offset), flush=True)
 
-    def run_damaged_sst(self):
-        seed, rng = seeded_rng("damaged SST file")
+    def run_damaged_sst(self, flags):
+        seed, rng = seeded_rng("damaged SST file " + flags[0])
         total = scaled(20000, minimum=4000)
-        flags = ["--mem-queue-size=0"]
-        ledger = Ledger("damaged-sst")
+        ledger = Ledger("damaged-sst " + flags[0])
         data = tmpdir()
         broker = Broker(*flags, data_path=data)
         publish(broker, ledger, total)
@@ -97,7 +96,14 @@ class CorruptionTest(unittest.TestCase):
         return seed, ledger, drained, counted, log
 
     def test_damaged_sst_block_is_skipped_counted_and_the_rest_delivered(self):
-        seed, ledger, drained, counted, log = self.run_damaged_sst()
+        # Durable (one key per record) and not (packs of records under one key, each
+        # pack about one block).
+        for flags in (["--mem-queue-size=0"], ["--mem-queue-size=100"]):
+            with self.subTest(flags=flags):
+                self.check_damaged_sst(flags)
+
+    def check_damaged_sst(self, flags):
+        seed, ledger, drained, counted, log = self.run_damaged_sst(flags)
         self.assertEqual(ledger.corrupt, 0, "seed %d: a damaged payload was delivered" % seed)
         self.assertIsNotNone(drained, "seed %d: the channel stalled at the damaged block" % seed)
         # At most the damaged block's records (and one either side) are gone, and none

@@ -1,0 +1,350 @@
+// Packs (record.h): a non-durable queue writes each batch of messages as values of up to
+// kPackMaxRecords records under one key. These tests look at the keys themselves (the
+// database opened directly while the storage is closed) and at every operation that
+// meets a pack part way: pops, peeks, restarts, prepends, damage, and a durable queue
+// adopting a packed one.
+#include <rocksdb/db.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "storage/record.h"
+#include "storage/rocksdb_storage.h"
+#include "storage/storage_test_util.h"
+
+namespace nsq::storage {
+namespace {
+
+using broker::QueuedMessage;
+using storage_testing::Msg;
+using storage_testing::Msgs;
+using storage_testing::NewDataPath;
+using storage_testing::OpenAt;
+using storage_testing::PopBodies;
+using ::testing::ElementsAre;
+using ::testing::SizeIs;
+
+// The messages column family of a closed storage, opened directly.
+class RawDb {
+ public:
+  explicit RawDb(const std::string& data_path) {
+    const std::string path = data_path + "/nsqd.rocksdb";
+    std::vector<std::string> names;
+    EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Status st = rocksdb::DB::Open(rocksdb::DBOptions(), path, cfs, &handles_, &raw);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    db_.reset(raw);
+    for (auto* h : handles_) {
+      if (h->GetName() == "messages") messages_ = h;
+    }
+  }
+  ~RawDb() {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  }
+
+  // Every (seq, records in its value) in key order.
+  std::vector<std::pair<uint64_t, uint32_t>> Values() {
+    std::vector<std::pair<uint64_t, uint32_t>> out;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), messages_));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const std::string key = it->key().ToString();
+      out.emplace_back(SeqOfKey(key), ValueRecords(it->value().ToString()).count());
+    }
+    return out;
+  }
+  size_t LargestValue() {
+    size_t largest = 0;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), messages_));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) largest = std::max(largest, it->value().size());
+    return largest;
+  }
+  // Changes byte `offset` of the value at the `nth` key (offset from the value's end when
+  // negative).
+  void Damage(size_t nth, long offset) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), messages_));
+    it->SeekToFirst();
+    for (size_t i = 0; i < nth && it->Valid(); ++i) it->Next();
+    ASSERT_TRUE(it->Valid());
+    std::string key = it->key().ToString(), value = it->value().ToString();
+    const size_t at = offset >= 0 ? static_cast<size_t>(offset) : value.size() - static_cast<size_t>(-offset);
+    value[at] ^= 0x20;
+    ASSERT_TRUE(db_->Put(rocksdb::WriteOptions(), messages_, key, value).ok());
+  }
+  // The byte offset of the body of record `index` in the pack at the `nth` key.
+  size_t BodyOffset(size_t nth, size_t index) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), messages_));
+    it->SeekToFirst();
+    for (size_t i = 0; i < nth && it->Valid(); ++i) it->Next();
+    EXPECT_TRUE(it->Valid());
+    const std::string value = it->value().ToString();
+    ValueRecords rs(value);
+    std::string_view record;
+    for (size_t i = 0; i <= index; ++i) EXPECT_TRUE(rs.Next(&record));
+    return static_cast<size_t>(record.data() - value.data()) + kRecordHeaderSize;
+  }
+
+ private:
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* messages_ = nullptr;
+};
+
+std::vector<QueuedMessage> Sized(int from, int to, size_t size) {
+  std::vector<QueuedMessage> out;
+  for (int i = from; i < to; ++i) {
+    std::string body = std::to_string(i);
+    body.resize(size, 'x');
+    out.push_back(Msg(body));
+  }
+  return out;
+}
+
+std::vector<std::string> Expected(int from, int to) {
+  std::vector<std::string> out;
+  for (int i = from; i < to; ++i) out.push_back(std::to_string(i));
+  return out;
+}
+
+TEST(RocksPackTest, ABatchIsWrittenAsPacksAndALoneMessageAsARecord) {
+  const std::string path = NewDataPath();
+  {
+    auto s = OpenAt(path);
+    auto q = *s->OpenQueue("t", "c", false);
+    ASSERT_TRUE(q->Append(Msgs(0, 3000)).ok());  // tiny bodies: packs of kPackMaxRecords
+    ASSERT_TRUE(q->Append(Msgs(3000, 3001)).ok());
+    ASSERT_TRUE(q->Append(Sized(3001, 3201, 1024)).ok());  // 200 KiB: split by bytes
+  }
+  RawDb raw(path);
+  const auto values = raw.Values();
+  ASSERT_EQ(values.size(), 3u + 1u + 4u);
+  EXPECT_EQ(values[0].second, kPackMaxRecords);
+  EXPECT_EQ(values[1].first, values[0].first + kPackMaxRecords);
+  EXPECT_EQ(values[2].second, 3000 - 2 * kPackMaxRecords);
+  EXPECT_EQ(values[3].second, 1u);  // the lone message
+  uint64_t records = 0;
+  for (size_t i = 0; i < values.size(); ++i) {
+    records += values[i].second;
+    if (i > 0) EXPECT_EQ(values[i].first, values[i - 1].first + values[i - 1].second) << i;
+  }
+  EXPECT_EQ(records, 3201u);
+  EXPECT_LE(raw.LargestValue(), kPackMaxBytes + 2048);
+}
+
+TEST(RocksPackTest, PopsAndPeeksInsideAPackAndAcrossPacksKeepOrder) {
+  auto s = OpenAt(NewDataPath());
+  auto q = *s->OpenQueue("t", "c", false);
+  ASSERT_TRUE(q->Append(Msgs(0, 10)).ok());
+  ASSERT_TRUE(q->Append(Msgs(10, 11)).ok());
+  ASSERT_TRUE(q->Append(Msgs(11, 20)).ok());
+  EXPECT_THAT(PopBodies(q.get(), 3), ElementsAre("0", "1", "2"));
+  std::vector<QueuedMessage> peeked;
+  ASSERT_TRUE(q->Peek(9, &peeked).ok());
+  ASSERT_THAT(peeked, SizeIs(9));
+  EXPECT_EQ(peeked.front().message->body, "3");
+  EXPECT_EQ(peeked.back().message->body, "11");
+  EXPECT_EQ(q->Depth(), 17);
+  EXPECT_THAT(PopBodies(q.get(), 8), ElementsAre("3", "4", "5", "6", "7", "8", "9", "10"));
+  EXPECT_THAT(PopBodies(q.get(), 100), Expected(11, 20));
+  EXPECT_EQ(q->Depth(), 0);
+}
+
+TEST(RocksPackTest, AReopenedQueueResumesInsideAPackAndDeletesWhatWasConsumed) {
+  const std::string path = NewDataPath();
+  {
+    auto s = OpenAt(path);
+    auto q = *s->OpenQueue("t", "c", false);
+    ASSERT_TRUE(q->Append(Msgs(0, 100)).ok());
+    ASSERT_TRUE(q->Append(Msgs(100, 200)).ok());
+    EXPECT_THAT(PopBodies(q.get(), 130), SizeIs(130));
+    ASSERT_TRUE(q->Flush().ok());
+  }
+  {
+    auto s = OpenAt(path);
+    auto q = *s->OpenQueue("t", "c", false);
+    EXPECT_EQ(q->Depth(), 70);
+    EXPECT_THAT(PopBodies(q.get(), 5), ElementsAre("130", "131", "132", "133", "134"));
+    ASSERT_TRUE(q->Flush().ok());
+  }
+  {
+    RawDb raw(path);
+    // The first pack is gone (wholly consumed); the second stays until it is.
+    const auto values = raw.Values();
+    ASSERT_EQ(values.size(), 1u);
+    EXPECT_EQ(values[0].second, 100u);
+  }
+  auto s = OpenAt(path);
+  auto q = *s->OpenQueue("t", "c", false);
+  EXPECT_EQ(q->Depth(), 65);
+  EXPECT_THAT(PopBodies(q.get(), 1000), Expected(135, 200));
+}
+
+TEST(RocksPackTest, PrependBelowAPartlyConsumedPackKeepsTheRestOfIt) {
+  const std::string path = NewDataPath();
+  {
+    auto s = OpenAt(path);
+    auto q = *s->OpenQueue("t", "c", false);
+    ASSERT_TRUE(q->Append(Msgs(0, 10)).ok());
+    EXPECT_THAT(PopBodies(q.get(), 3), ElementsAre("0", "1", "2"));
+    // More than was consumed of the pack: they reach below its key.
+    ASSERT_TRUE(q->Prepend(Msgs(100, 105)).ok());
+    EXPECT_EQ(q->Depth(), 12);
+    EXPECT_THAT(PopBodies(q.get(), 2), ElementsAre("100", "101"));
+    ASSERT_TRUE(q->Prepend({Msg("a")}).ok());
+    EXPECT_EQ(q->Depth(), 11);
+  }
+  auto s = OpenAt(path);
+  auto q = *s->OpenQueue("t", "c", false);
+  EXPECT_EQ(q->Depth(), 11);
+  EXPECT_THAT(PopBodies(q.get(), 100),
+              ElementsAre("a", "102", "103", "104", "3", "4", "5", "6", "7", "8", "9"));
+}
+
+TEST(RocksPackTest, ADamagedRecordInAPackIsSkippedAndItsNeighboursDelivered) {
+  const std::string path = NewDataPath();
+  {
+    auto s = OpenAt(path);
+    auto q = *s->OpenQueue("t", "c", false);
+    ASSERT_TRUE(q->Append(Sized(0, 50, 100)).ok());
+  }
+  {
+    RawDb raw(path);
+    raw.Damage(0, static_cast<long>(raw.BodyOffset(0, 17)));
+  }
+  auto s = OpenAt(path);
+  auto q = *s->OpenQueue("t", "c", false);
+  std::vector<std::string> want = Expected(0, 50);
+  want.erase(want.begin() + 17);
+  std::vector<std::string> got;
+  for (auto& b : PopBodies(q.get(), 100)) got.push_back(b.substr(0, b.find('x')));
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(s->Counters().corrupt_records, 1u);
+  EXPECT_EQ(q->Depth(), 0);
+}
+
+TEST(RocksPackTest, APackWithADamagedHeaderIsCountedAndTheNextOneDelivered) {
+  const std::string path = NewDataPath();
+  {
+    auto s = OpenAt(path);
+    auto q = *s->OpenQueue("t", "c", false);
+    ASSERT_TRUE(q->Append(Msgs(0, 20)).ok());
+    ASSERT_TRUE(q->Append(Msgs(20, 30)).ok());
+  }
+  {
+    RawDb raw(path);
+    raw.Damage(0, 6);  // inside the record count
+  }
+  auto s = OpenAt(path);
+  auto q = *s->OpenQueue("t", "c", false);
+  EXPECT_THAT(PopBodies(q.get(), 100), Expected(20, 30));
+  EXPECT_EQ(s->Counters().corrupt_records, 20u);
+  EXPECT_EQ(q->Depth(), 0);
+}
+
+TEST(RocksPackTest, ADamagedLengthLosesTheRestOfItsPackOnly) {
+  const std::string path = NewDataPath();
+  {
+    auto s = OpenAt(path);
+    auto q = *s->OpenQueue("t", "c", false);
+    ASSERT_TRUE(q->Append(Msgs(0, 20)).ok());
+    ASSERT_TRUE(q->Append(Msgs(20, 30)).ok());
+  }
+  {
+    RawDb raw(path);
+    // The length of record 5: it now runs past the value's end.
+    raw.Damage(0, static_cast<long>(raw.BodyOffset(0, 5) - kRecordHeaderSize - 4));
+  }
+  auto s = OpenAt(path);
+  auto q = *s->OpenQueue("t", "c", false);
+  std::vector<std::string> want = Expected(0, 5);
+  for (auto& b : Expected(20, 30)) want.push_back(b);
+  EXPECT_EQ(PopBodies(q.get(), 100), want);
+  EXPECT_EQ(s->Counters().corrupt_records, 15u);
+}
+
+TEST(RocksPackTest, ADurableQueueAdoptingAPackedOneAcksItsRecordsOneByOne) {
+  // A topic's backlog (packed) becomes a durable channel's queue (--mem-queue-size=0).
+  const std::string path = NewDataPath();
+  {
+    auto s = OpenAt(path);
+    auto backlog = *s->OpenQueue("t", "", false);
+    ASSERT_TRUE(backlog->Append(Msgs(0, 10)).ok());
+    ASSERT_TRUE(backlog->Append(Msgs(10, 20)).ok());
+    EXPECT_THAT(PopBodies(backlog.get(), 4), SizeIs(4));  // head inside the first pack
+    ASSERT_TRUE(s->MoveQueue(backlog.get(), "t", "c", /*durable=*/true).ok());
+    std::vector<QueuedMessage> popped;
+    EXPECT_THAT(PopBodies(backlog.get(), 8, &popped), Expected(4, 12));
+    for (const auto& m : popped) ASSERT_NE(m.backend_seq, 0u);
+    for (size_t i = 0; i < popped.size(); i += 2) backlog->Ack(popped[i].backend_seq);  // 4, 6, 8, 10
+    ASSERT_TRUE(backlog->Flush().ok());
+  }
+  {
+    // The unacked ones come back, each under its own key, and the depth is true.
+    auto s = OpenAt(path);
+    auto q = *s->OpenQueue("t", "c", true);
+    EXPECT_EQ(q->Depth(), 12);
+    std::vector<QueuedMessage> popped;
+    EXPECT_THAT(PopBodies(q.get(), 100, &popped),
+                ElementsAre("5", "7", "9", "11", "12", "13", "14", "15", "16", "17", "18", "19"));
+    for (const auto& m : popped) q->Ack(m.backend_seq);
+    ASSERT_TRUE(q->Flush().ok());
+  }
+  {
+    RawDb raw(path);
+    EXPECT_THAT(raw.Values(), SizeIs(0));
+  }
+  auto s = OpenAt(path);
+  auto q = *s->OpenQueue("t", "c", true);
+  EXPECT_EQ(q->Depth(), 0);
+}
+
+TEST(RocksPackTest, ADurableQueueWritesOneKeyPerRecord) {
+  const std::string path = NewDataPath();
+  {
+    auto s = OpenAt(path);
+    auto q = *s->OpenQueue("t", "c", true);
+    ASSERT_TRUE(q->Append(Msgs(0, 50)).ok());
+  }
+  RawDb raw(path);
+  const auto values = raw.Values();
+  ASSERT_THAT(values, SizeIs(50));
+  for (const auto& v : values) EXPECT_EQ(v.second, 1u);
+}
+
+TEST(RocksPackTest, ValueRecordsReadsALoneRecordAndRefusesATruncatedPack) {
+  std::string lone;
+  EncodeRecord(Msg("hello"), &lone);
+  ValueRecords one(lone);
+  std::string_view record;
+  EXPECT_FALSE(one.is_pack());
+  EXPECT_EQ(one.count(), 1u);
+  ASSERT_TRUE(one.Next(&record));
+  QueuedMessage m;
+  ASSERT_TRUE(DecodeRecord(record, &m));
+  EXPECT_EQ(m.message->body, "hello");
+  EXPECT_FALSE(one.Next(&record));
+
+  char header[kPackHeaderSize];
+  EncodePackHeader(2, header);
+  std::string pack(header, kPackHeaderSize);
+  char len[4];
+  EncodePackLength(static_cast<uint32_t>(lone.size()), len);
+  pack.append(len, 4).append(lone);
+  pack.append(len, 4).append(lone.substr(0, 10));  // the second is cut short
+  ValueRecords two(pack);
+  EXPECT_TRUE(two.is_pack());
+  EXPECT_EQ(two.count(), 2u);
+  ASSERT_TRUE(two.Next(&record));
+  EXPECT_TRUE(DecodeRecord(record, &m));
+  EXPECT_FALSE(two.Next(&record));
+  EXPECT_EQ(ValueRecords(pack.substr(0, 7)).count(), 0u);  // header cut short
+}
+
+}  // namespace
+}  // namespace nsq::storage

@@ -13,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/record.h"
+#include "storage/rocksdb_queue.h"
 #include "storage/rocksdb_storage.h"
 #include "storage/storage_test_util.h"
 
@@ -285,7 +286,7 @@ TEST(RocksPackTest, ADurableQueueAdoptingAPackedOneAcksItsRecordsOneByOne) {
     ASSERT_TRUE(backlog->Flush().ok());
   }
   {
-    // The unacked ones come back, each under its own key, and the depth is true.
+    // The unacked ones come back and the depth is true.
     auto s = OpenAt(path);
     auto q = *s->OpenQueue("t", "c", true);
     EXPECT_EQ(q->Depth(), 12);
@@ -304,17 +305,129 @@ TEST(RocksPackTest, ADurableQueueAdoptingAPackedOneAcksItsRecordsOneByOne) {
   EXPECT_EQ(q->Depth(), 0);
 }
 
-TEST(RocksPackTest, ADurableQueueWritesOneKeyPerRecord) {
+TEST(RocksPackTest, ADurablePackStaysUntilEveryRecordInItIsAckedAndRestartsKnowWhichAre) {
   const std::string path = NewDataPath();
   {
     auto s = OpenAt(path);
     auto q = *s->OpenQueue("t", "c", true);
     ASSERT_TRUE(q->Append(Msgs(0, 50)).ok());
+    ASSERT_TRUE(q->Append(Msgs(50, 60)).ok());
+    std::vector<QueuedMessage> popped;
+    ASSERT_THAT(PopBodies(q.get(), 100, &popped), SizeIs(60));
+    for (int i = 0; i < 60; ++i) {
+      if (i != 20 && i != 21 && i != 55) q->Ack(popped[i].backend_seq);
+    }
+    q->Ack(popped[0].backend_seq);  // twice: counted once
+    ASSERT_TRUE(q->Flush().ok());
+  }
+  {
+    RawDb raw(path);
+    const auto values = raw.Values();
+    ASSERT_THAT(values, SizeIs(2));  // both packs, each partly held
+    EXPECT_EQ(values[0].second, 50u);
+    EXPECT_EQ(values[1].second, 10u);
+  }
+  {
+    auto s = OpenAt(path);
+    auto q = *s->OpenQueue("t", "c", true);
+    EXPECT_EQ(q->Depth(), 3);
+    std::vector<QueuedMessage> peeked;
+    ASSERT_TRUE(q->Peek(10, &peeked).ok());
+    ASSERT_THAT(peeked, SizeIs(3));
+    EXPECT_EQ(peeked[2].message->body, "55");
+    std::vector<QueuedMessage> popped;
+    EXPECT_THAT(PopBodies(q.get(), 100, &popped), ElementsAre("20", "21", "55"));
+    EXPECT_EQ(q->Depth(), 0);
+    q->Ack(popped[0].backend_seq);
+    q->Ack(popped[2].backend_seq);
+    ASSERT_TRUE(q->Flush().ok());
+  }
+  {
+    RawDb raw(path);
+    ASSERT_THAT(raw.Values(), SizeIs(1));  // the second pack is gone
+  }
+  {
+    auto s = OpenAt(path);
+    auto q = *s->OpenQueue("t", "c", true);
+    EXPECT_EQ(q->Depth(), 1);
+    std::vector<QueuedMessage> popped;
+    EXPECT_THAT(PopBodies(q.get(), 100, &popped), ElementsAre("21"));
+    q->Ack(popped[0].backend_seq);
+    ASSERT_TRUE(q->Flush().ok());
   }
   RawDb raw(path);
-  const auto values = raw.Values();
-  ASSERT_THAT(values, SizeIs(50));
-  for (const auto& v : values) EXPECT_EQ(v.second, 1u);
+  EXPECT_THAT(raw.Values(), SizeIs(0));
+}
+
+TEST(RocksPackTest, UpdateRewritesHeldRecordsInsideAPack) {
+  const std::string path = NewDataPath();
+  {
+    auto s = OpenAt(path);
+    auto q = *s->OpenQueue("t", "c", true);
+    ASSERT_TRUE(q->Append(Msgs(0, 5)).ok());
+    std::vector<QueuedMessage> popped;
+    ASSERT_THAT(PopBodies(q.get(), 5, &popped), SizeIs(5));
+    q->Ack(popped[0].backend_seq);
+    popped[1].attempts = 7;
+    popped[3].attempts = 2;
+    popped[3].deliver_at_ns = 999;
+    ASSERT_TRUE(q->Update({popped[1], popped[3]}).ok());
+    ASSERT_TRUE(q->Flush().ok());
+  }
+  auto s = OpenAt(path);
+  auto q = *s->OpenQueue("t", "c", true);
+  std::vector<QueuedMessage> popped;
+  ASSERT_THAT(PopBodies(q.get(), 10, &popped), ElementsAre("1", "2", "3", "4"));
+  EXPECT_EQ(popped[0].attempts, 7);
+  EXPECT_EQ(popped[1].attempts, 0);
+  EXPECT_EQ(popped[2].attempts, 2);
+  EXPECT_EQ(popped[2].deliver_at_ns, 999);
+}
+
+TEST(RocksPackTest, ClearingADurableQueueForgetsItsPacksAcks) {
+  const std::string path = NewDataPath();
+  {
+    auto s = OpenAt(path);
+    auto q = *s->OpenQueue("t", "c", true);
+    ASSERT_TRUE(q->Append(Msgs(0, 5)).ok());
+    std::vector<QueuedMessage> popped;
+    ASSERT_THAT(PopBodies(q.get(), 5, &popped), SizeIs(5));
+    q->Ack(popped[1].backend_seq);
+    ASSERT_TRUE(q->Flush().ok());
+    ASSERT_TRUE(q->Clear().ok());
+    ASSERT_TRUE(q->Append(Msgs(10, 15)).ok());
+  }
+  auto s = OpenAt(path);
+  auto q = *s->OpenQueue("t", "c", true);
+  EXPECT_EQ(q->Depth(), 5);
+  EXPECT_THAT(PopBodies(q.get(), 10), Expected(10, 15));
+}
+
+TEST(RocksPackTest, AnIdleMostlyAckedPackShrinksToItsHeldRecords) {
+  const std::string path = NewDataPath();
+  {
+    auto s = OpenAt(path);
+    auto q = *s->OpenQueue("t", "c", true);
+    ASSERT_TRUE(q->Append(Msgs(0, 10)).ok());
+    std::vector<QueuedMessage> popped;
+    ASSERT_THAT(PopBodies(q.get(), 10, &popped), SizeIs(10));
+    for (int i = 0; i < 7; ++i) q->Ack(popped[i].backend_seq);
+    ASSERT_TRUE(q->Flush().ok());  // the acks, and the pack's mark
+    for (int i = 0; i < kShrinkIdlePacksAfter; ++i) ASSERT_TRUE(q->Flush().ok());
+    q->Ack(popped[7].backend_seq);  // a lone record now
+    ASSERT_TRUE(q->Flush().ok());
+  }
+  {
+    RawDb raw(path);
+    const auto values = raw.Values();
+    ASSERT_THAT(values, SizeIs(2));
+    EXPECT_EQ(values[0].second, 1u);
+    EXPECT_EQ(values[1].first, values[0].first + 1);
+  }
+  auto s = OpenAt(path);
+  auto q = *s->OpenQueue("t", "c", true);
+  EXPECT_EQ(q->Depth(), 2);
+  EXPECT_THAT(PopBodies(q.get(), 10), ElementsAre("8", "9"));
 }
 
 TEST(RocksPackTest, ValueRecordsReadsALoneRecordAndRefusesATruncatedPack) {

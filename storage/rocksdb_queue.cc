@@ -13,6 +13,8 @@ using broker::QueuedMessage;
 
 std::string CursorKey(uint64_t id) { return absl::StrCat("cursor/", id); }
 std::string CountKey(uint64_t id) { return absl::StrCat("count/", id); }
+std::string AckMarkPrefix(uint64_t id) { return absl::StrCat("acks/", id, "/"); }
+std::string AckMarkKey(uint64_t id, uint64_t key) { return AckMarkPrefix(id) + QueueKey(key, 0).substr(0, 8); }
 
 std::string U64Value(uint64_t v) { return QueueKey(v, 0).substr(0, 8); }
 
@@ -96,6 +98,27 @@ absl::Status RocksQueue::Load() {
     } else if (!cs.ok() && !cs.IsNotFound()) {
       return FromRocks(cs, "read queue count");
     }
+    // Packs partly acked before the restart: their acked records are holes.
+    const std::string prefix = AckMarkPrefix(id_);
+    std::string end = prefix;
+    end.back() = '/' + 1;
+    RangeIterator marks(db, s_->meta_cf(), prefix, end);
+    for (; marks->Valid(); marks->Next()) {
+      const std::string_view k = View(marks->key()), v = View(marks->value());
+      if (k.size() != prefix.size() + 8 || v.size() < 4) continue;
+      const uint64_t key = SeqOfKey(std::string(8, '\0') + std::string(k.substr(prefix.size())));
+      HeldPack& p = packs_[key];
+      p.n = static_cast<uint32_t>(ValueU64(std::string(4, '\0') + std::string(v.substr(0, 4))));
+      p.bits.assign(p.n, false);
+      for (uint32_t i = 0; i < p.n && 4 + i / 8 < v.size(); ++i) {
+        if ((static_cast<uint8_t>(v[4 + i / 8]) >> (i % 8)) & 1) {
+          p.bits[i] = true;
+          ++p.acked;
+        }
+      }
+      p.marked = true;
+    }
+    if (!marks->status().ok()) return FromRocks(marks->status(), "read ack marks");
   }
   if (!durable_ && cursor > 0) {
     // Records below the cursor were consumed before a crash cut their deletion short.
@@ -186,13 +209,9 @@ void RocksQueue::PutMessages(rocksdb::WriteBatch* batch, uint64_t seq,
   size_t i = 0;
   while (i < messages.size()) {
     size_t j = i, bytes = 0;
-    if (!durable_) {
-      while (j < messages.size() && j - i < kPackMaxRecords &&
-             (j == i || bytes + messages[j].message->body.size() <= kPackMaxBytes)) {
-        bytes += messages[j++].message->body.size() + kRecordHeaderSize + 4;
-      }
-    } else {
-      j = i + 1;
+    while (j < messages.size() && j - i < kPackMaxRecords &&
+           (j == i || bytes + messages[j].message->body.size() <= kPackMaxBytes)) {
+      bytes += messages[j++].message->body.size() + kRecordHeaderSize + 4;
     }
     if (j - i == 1) {
       PutQueueRecord(batch, s_->messages_cf(), id_, seq + i, messages[i]);
@@ -267,14 +286,19 @@ void RocksQueue::CountLost(uint64_t from, uint64_t to, std::string_view why) {
   }
 }
 
-absl::Status RocksQueue::SplitPack(uint64_t key, std::string_view value) {
-  rocksdb::WriteBatch batch(value.size() + 64);
-  batch.Delete(s_->messages_cf(), QueueKey(id_, key));
-  ValueRecords rs(value);
-  std::string_view record;
-  uint64_t seq = key;
-  for (; rs.Next(&record); ++seq) PutRawPack(&batch, s_->messages_cf(), id_, seq, {record});
-  return s_->Write(&batch, 0);
+RocksQueue::HeldPack* RocksQueue::PackOf(uint64_t seq, uint64_t* key) {
+  auto it = packs_.upper_bound(seq);
+  if (it == packs_.begin()) return nullptr;
+  --it;
+  if (seq >= it->first + it->second.n) return nullptr;
+  *key = it->first;
+  return &it->second;
+}
+
+bool RocksQueue::AckedInPack(uint64_t seq) {
+  uint64_t key = 0;
+  HeldPack* p = packs_.empty() ? nullptr : PackOf(seq, &key);
+  return p != nullptr && p->bits[seq - key];
 }
 
 absl::Status RocksQueue::Pop(size_t max, std::vector<QueuedMessage>* out) {
@@ -304,12 +328,19 @@ absl::Status RocksQueue::Pop(size_t max, std::vector<QueuedMessage>* out) {
       // A pack whose header is damaged: its records run up to the next key.
       it->Next();
       const uint64_t end = it->Valid() ? SeqOfKey(View(it->key())) : (it->status().ok() ? tail_ : key + 1);
+      if (durable_ && end - key > 1) {
+        HeldPack& p = packs_[key];  // so that the acks below delete it
+        p.n = static_cast<uint32_t>(end - key);
+        p.bits.assign(p.n, false);
+      }
       CountLost(next_read_, end, "are in a pack whose header failed its checksum");
       next_read_ = head_key_ = end;
       continue;
     }
-    if (durable_ && rs.is_pack()) {
-      if (absl::Status st = SplitPack(key, value); !st.ok()) return st;
+    if (durable_ && rs.is_pack() && packs_.find(key) == packs_.end()) {
+      HeldPack& p = packs_[key];  // held until every record in it is acked
+      p.n = rs.count();
+      p.bits.assign(p.n, false);
     }
     const uint64_t end = key + rs.count();
     uint64_t seq = key;
@@ -321,6 +352,10 @@ absl::Status RocksQueue::Pop(size_t max, std::vector<QueuedMessage>* out) {
       if (!(intact = rs.Next(&record))) break;
       QueuedMessage m;
       next_read_ = seq + 1;
+      if (durable_ && rs.is_pack() && AckedInPack(seq)) {
+        ++gaps;  // acked before a restart
+        continue;
+      }
       if (!DecodeRecord(record, &m)) {
         CountLost(seq, seq + 1, "failed its checksum");
         continue;
@@ -395,7 +430,7 @@ absl::Status RocksQueue::Peek(size_t max, std::vector<QueuedMessage>* out) {
     std::string_view record;
     for (uint64_t seq = SeqOfKey(View(it->key())); max > 0 && rs.Next(&record); ++seq) {
       QueuedMessage m;
-      if (seq < next_read_ || !DecodeRecord(record, &m)) continue;
+      if (seq < next_read_ || (durable_ && AckedInPack(seq)) || !DecodeRecord(record, &m)) continue;
       out->push_back(std::move(m));
       --max;
     }
@@ -405,32 +440,91 @@ absl::Status RocksQueue::Peek(size_t max, std::vector<QueuedMessage>* out) {
 
 void RocksQueue::Ack(uint64_t seq) {
   if (!durable_ || seq == 0) return;
-  acked_.push_back(seq);
-  if (acked_.size() >= kAckBatch) DeleteAcked().IgnoreError();
+  uint64_t key = 0;
+  if (HeldPack* p = packs_.empty() ? nullptr : PackOf(seq, &key); p != nullptr) {
+    if (p->bits[seq - key]) return;  // acked already
+    p->bits[seq - key] = true;
+    p->dirty = true;
+    ++pending_acks_;
+    if (++p->acked == p->n) {
+      acked_.emplace_back(key, p->n);
+      if (p->marked) unmark_.push_back(key);
+      packs_.erase(key);
+    }
+  } else {
+    acked_.emplace_back(seq, 1);
+    ++pending_acks_;
+  }
+  if (pending_acks_ >= kAckBatch) DeleteAcked().IgnoreError();
 }
 
 absl::Status RocksQueue::DeleteAcked() {
-  if (acked_.empty()) return absl::OkStatus();
+  if (pending_acks_ == 0 && acked_.empty() && unmark_.empty() && packs_.empty()) return absl::OkStatus();
   // FINs mostly arrive in delivery order: long runs of consecutive records go as one
   // range deletion (one tombstone instead of thousands of memtable inserts), short ones
-  // as point deletions (many small range tombstones would slow every read).
+  // as point deletions (many small range tombstones would slow every read). Keys tile the
+  // seq range, so a run of wholly acked keys covers nothing else.
   std::sort(acked_.begin(), acked_.end());
   rocksdb::WriteBatch batch;
   size_t i = 0;
   while (i < acked_.size()) {
     size_t j = i + 1;
-    while (j < acked_.size() && acked_[j] == acked_[j - 1] + 1) ++j;
-    if (j - i >= kRangeDeleteRun) {
-      batch.DeleteRange(s_->messages_cf(), QueueKey(id_, acked_[i]), QueueKey(id_, acked_[j - 1] + 1));
+    uint64_t records = acked_[i].second;
+    while (j < acked_.size() && acked_[j].first == acked_[j - 1].first + acked_[j - 1].second) {
+      records += acked_[j++].second;
+    }
+    if (records >= kRangeDeleteRun && j - i > 1) {
+      batch.DeleteRange(s_->messages_cf(), QueueKey(id_, acked_[i].first),
+                        QueueKey(id_, acked_[j - 1].first + acked_[j - 1].second));
     } else {
-      for (size_t k = i; k < j; ++k) batch.Delete(s_->messages_cf(), QueueKey(id_, acked_[k]));
+      for (size_t k = i; k < j; ++k) batch.Delete(s_->messages_cf(), QueueKey(id_, acked_[k].first));
     }
     i = j;
   }
-  const uint64_t live = live_ - std::min<uint64_t>(live_, acked_.size());
+  for (uint64_t key : unmark_) batch.Delete(s_->meta_cf(), AckMarkKey(id_, key));
+  // Packs still partly held: long idle ones shrink to their held records; the others'
+  // marks say which records are acked.
+  for (auto it = packs_.begin(); it != packs_.end();) {
+    const uint64_t key = it->first;
+    HeldPack& p = it->second;
+    p.idle = p.dirty ? 0 : p.idle + 1;
+    if (p.idle < kShrinkIdlePacksAfter || 2 * p.acked < p.n) {
+      ++it;
+      continue;
+    }
+    std::string value;
+    rocksdb::Status gs = s_->db()->Get(rocksdb::ReadOptions(), s_->messages_cf(), QueueKey(id_, key), &value);
+    if (!gs.ok()) {
+      ++it;
+      continue;  // tried again with the next write
+    }
+    batch.Delete(s_->messages_cf(), QueueKey(id_, key));
+    ValueRecords rs(value);
+    std::string_view record;
+    for (uint64_t seq = key; rs.Next(&record); ++seq) {
+      if (!p.bits[seq - key]) PutRawPack(&batch, s_->messages_cf(), id_, seq, {record});
+    }
+    if (p.marked) batch.Delete(s_->meta_cf(), AckMarkKey(id_, key));
+    it = packs_.erase(it);
+  }
+  for (auto& [key, p] : packs_) {
+    if (!p.dirty || p.acked == 0) continue;
+    std::string mark = U64Value(p.n).substr(4);
+    mark.resize(4 + (p.n + 7) / 8, '\0');
+    for (uint32_t r = 0; r < p.n; ++r) {
+      if (p.bits[r]) mark[4 + r / 8] = static_cast<char>(static_cast<uint8_t>(mark[4 + r / 8]) | (1u << (r % 8)));
+    }
+    batch.Put(s_->meta_cf(), AckMarkKey(id_, key), mark);
+    p.dirty = false;
+    p.marked = true;
+  }
+  if (batch.Count() == 0 && pending_acks_ == 0) return absl::OkStatus();
+  const uint64_t live = live_ - std::min<uint64_t>(live_, pending_acks_);
   batch.Put(s_->meta_cf(), CountKey(id_), U64Value(live));
-  const size_t n = acked_.size();
   acked_.clear();
+  unmark_.clear();
+  const uint64_t n = pending_acks_;
+  pending_acks_ = 0;
   absl::Status st = s_->Write(&batch, 0);
   if (st.ok()) live_ -= std::min<uint64_t>(live_, n);
   return st;
@@ -473,6 +567,7 @@ absl::Status RocksQueue::MoveTo(std::string registry_key, bool durable) {
   } else {
     batch.Delete(s_->meta_cf(), CountKey(id_));
     batch.Put(s_->meta_cf(), CursorKey(id_), U64Value(next_read_));
+    if (durable_) DropAckMarks(&batch);
   }
   absl::Status st = s_->Write(&batch, 0);
   if (st.ok()) {
@@ -488,10 +583,40 @@ absl::Status RocksQueue::MoveTo(std::string registry_key, bool durable) {
 absl::Status RocksQueue::Update(absl::Span<const QueuedMessage> messages) {
   rocksdb::WriteBatch batch;
   size_t n = 0;
+  // Records inside packs: each pack is rewritten once, with the new records in it.
+  absl::btree_map<uint64_t, absl::btree_map<uint64_t, const QueuedMessage*>> in_packs;
   for (const QueuedMessage& m : messages) {
     if (m.backend_seq == 0) continue;
-    PutQueueRecord(&batch, s_->messages_cf(), id_, m.backend_seq, m);
+    uint64_t key = 0;
+    if (!packs_.empty() && PackOf(m.backend_seq, &key) != nullptr) {
+      in_packs[key][m.backend_seq] = &m;
+    } else {
+      PutQueueRecord(&batch, s_->messages_cf(), id_, m.backend_seq, m);
+    }
     ++n;
+  }
+  for (const auto& [key, changed] : in_packs) {
+    std::string value;
+    rocksdb::Status gs = s_->db()->Get(rocksdb::ReadOptions(), s_->messages_cf(), QueueKey(id_, key), &value);
+    if (gs.IsNotFound()) continue;
+    if (!gs.ok()) return FromRocks(gs, "read");
+    ValueRecords rs(value);
+    std::vector<std::string> encoded;
+    encoded.reserve(changed.size());
+    std::vector<std::string_view> records;
+    std::string_view record;
+    for (uint64_t seq = key; rs.Next(&record); ++seq) {
+      auto c = changed.find(seq);
+      if (c == changed.end()) {
+        records.push_back(record);
+        continue;
+      }
+      encoded.emplace_back();
+      EncodeRecord(*c->second, &encoded.back());
+      records.push_back(encoded.back());
+    }
+    // A damaged pack stays as it is rather than lose the records past the damage.
+    if (records.size() == rs.count()) PutRawPack(&batch, s_->messages_cf(), id_, key, records);
   }
   return n == 0 ? absl::OkStatus() : s_->Write(&batch, n);
 }
@@ -500,9 +625,21 @@ absl::Status RocksQueue::Flush() {
   return durable_ ? DeleteAcked() : DeleteConsumed();
 }
 
+void RocksQueue::DropAckMarks(rocksdb::WriteBatch* batch) {
+  const std::string prefix = AckMarkPrefix(id_);
+  std::string end = prefix;
+  end.back() = '/' + 1;
+  batch->DeleteRange(s_->meta_cf(), prefix, end);
+  packs_.clear();
+  unmark_.clear();
+  acked_.clear();
+  pending_acks_ = 0;
+}
+
 absl::Status RocksQueue::Clear() {
   rocksdb::WriteBatch batch;
   batch.DeleteRange(s_->messages_cf(), QueueKey(id_, 0), QueueKey(id_ + 1, 0));
+  DropAckMarks(&batch);
   if (!durable_) batch.Put(s_->meta_cf(), CursorKey(id_), U64Value(tail_));
   if (durable_) batch.Put(s_->meta_cf(), CountKey(id_), U64Value(0));
   absl::Status st = s_->Write(&batch, 0);
@@ -521,6 +658,7 @@ absl::Status RocksQueue::Destroy() {
   batch.Delete(s_->meta_cf(), CursorKey(id_));
   batch.Delete(s_->meta_cf(), CountKey(id_));
   batch.Delete(s_->meta_cf(), registry_key_);
+  DropAckMarks(&batch);
   absl::Status st = s_->Write(&batch, 0);
   destroyed_ = true;
   next_read_ = head_key_ = tail_;

@@ -9,8 +9,8 @@
 // records stay until acked). A non-durable queue writes each batch of messages as packs
 // (record.h: one key for up to kPackMaxRecords consecutive records, the key being the
 // first one's seq), so seqs stay contiguous and a pack at key k holds k..k+n-1. Durable
-// queues keep one key per record (acks delete records one by one); a pack that reaches
-// one (a topic's backlog adopted by a durable channel) is split into records when popped.
+// queues too: a popped pack stays until all its records are acked; which ones are, for a
+// partly acked pack, goes under "acks/<id>/<key>" with the queue's other ack deletions.
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/btree_map.h"
 #include "absl/status/status.h"
 #include "absl/types/span.h"
 #include "services/broker/core/storage.h"
@@ -35,8 +36,15 @@ constexpr uint64_t kDeleteRangeEvery = 10000;
 constexpr size_t kAckBatch = 4096;
 // ...with runs of at least this many consecutive records as one range deletion.
 constexpr size_t kRangeDeleteRun = 256;
+// A pack at least half acked that got no new ack over this many ack writes (about a
+// second apart while its channel is active) is rewritten as its held records alone, so a
+// few long-held messages (deferred requeues) do not keep whole packs on disk.
+constexpr int kShrinkIdlePacksAfter = 3;
 
 std::string CursorKey(uint64_t id);
+// Durable queues: the acked records of a partly acked pack, [u32 n][one bit per record].
+std::string AckMarkKey(uint64_t id, uint64_t key);
+std::string AckMarkPrefix(uint64_t id);
 // Durable queues: how many records the queue holds (acked ones leave holes in the seq
 // range), written in the batch of every change of it.
 std::string CountKey(uint64_t id);
@@ -111,7 +119,7 @@ class RocksQueue final : public broker::BackendQueue {
 
  private:
   absl::Status DeleteConsumed();
-  // Puts `messages` at seq.. into `batch`: lone records for a durable queue, packs otherwise.
+  // Puts `messages` at seq.. into `batch`: packs (a lone record for a single message).
   void PutMessages(rocksdb::WriteBatch* batch, uint64_t seq,
                    absl::Span<const broker::QueuedMessage> messages) const;
   // When the head is inside a pack (head_key_ < next_read_): puts the pack's unconsumed
@@ -119,8 +127,19 @@ class RocksQueue final : public broker::BackendQueue {
   // no key below next_read_ holds anything unconsumed. The caller deletes the old key
   // (the batch's range deletion up to next_read_ comes first).
   absl::Status RewriteHeadRest(rocksdb::WriteBatch* batch, bool as_records);
-  // Durable: rewrites the pack at `key` as one key per record (they are acked one by one).
-  absl::Status SplitPack(uint64_t key, std::string_view value);
+  // Durable: the pack holding `seq`, if it is one being tracked.
+  struct HeldPack {
+    uint32_t n = 0;
+    uint32_t acked = 0;
+    std::vector<bool> bits;  // acked records
+    bool dirty = false;      // acks not yet under its mark
+    bool marked = false;     // its mark is on disk
+    int idle = 0;            // ack writes since its last new ack
+  };
+  HeldPack* PackOf(uint64_t seq, uint64_t* key);
+  bool AckedInPack(uint64_t seq);
+  // Durable: forgets every pack's acks, and deletes their marks in `batch`.
+  void DropAckMarks(rocksdb::WriteBatch* batch);
   // Records lost to damage (a failed checksum, a damaged pack or block).
   void CountLost(uint64_t from, uint64_t to, std::string_view why);
   // Corruption: whether a read from `seq` gets past damaged blocks, and the first seq
@@ -140,7 +159,13 @@ class RocksQueue final : public broker::BackendQueue {
   uint64_t tail_ = kInitialSeq;       // next record to append
   uint64_t delete_from_ = kInitialSeq;  // not durable: consumed keys from here to head_key_
   uint64_t cursor_ = 0;                 // not durable: the cursor on disk
-  std::vector<uint64_t> acked_;       // durable: records to delete
+  // Durable: keys to delete (a record, or a pack all of whose records are acked) and how
+  // many records each holds; acks not yet written; popped packs not wholly acked by key;
+  // marks of packs since wholly acked, to delete.
+  std::vector<std::pair<uint64_t, uint32_t>> acked_;
+  uint64_t pending_acks_ = 0;
+  absl::btree_map<uint64_t, HeldPack> packs_;
+  std::vector<uint64_t> unmark_;
   // Durable: records on disk (held ones included), and deleted seqs between next_read_
   // and tail_ (acked before a restart), so that Depth() is the true count.
   uint64_t live_ = 0;

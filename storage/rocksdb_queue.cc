@@ -401,25 +401,35 @@ absl::Status RocksQueue::Pop(size_t max, std::vector<QueuedMessage>* out) {
   return absl::OkStatus();
 }
 
-bool RocksQueue::ReadableAt(uint64_t seq) {
+bool RocksQueue::ReadableAt(uint64_t seq, uint64_t* found) {
   RangeIterator it(s_->db(), s_->messages_cf(), QueueKey(id_, seq), QueueKey(id_, tail_));
-  return it->status().ok();
+  if (!it->status().ok()) return false;
+  *found = it->Valid() ? SeqOfKey(View(it->key())) : tail_;
+  return true;
 }
 
 uint64_t RocksQueue::FirstReadableSeq(uint64_t bad) {
   // Gallop forward from the damaged seq, then bisect: the damaged block is one run of
-  // keys, and a seek past it reads the next block.
-  uint64_t lo = bad, hi = bad;
+  // keys, and a seek past it reads the next block. The answer is the first key there:
+  // the seqs before it belong to the damaged block's last value (a pack's records).
+  uint64_t lo = bad, hi = bad, found = tail_;
   for (uint64_t step = 1;; step *= 2) {
     hi = std::min(tail_, bad + step);
-    if (hi == tail_ || ReadableAt(hi)) break;
+    if (hi == tail_ || ReadableAt(hi, &found)) break;
     lo = hi;
   }
+  if (hi == tail_) found = tail_;
   while (hi - lo > 1) {
     const uint64_t mid = lo + (hi - lo) / 2;
-    (ReadableAt(mid) ? hi : lo) = mid;
+    uint64_t at = 0;
+    if (ReadableAt(mid, &at)) {
+      hi = mid;
+      found = at;
+    } else {
+      lo = mid;
+    }
   }
-  return hi;
+  return std::max(hi, found);
 }
 
 absl::Status RocksQueue::Peek(size_t max, std::vector<QueuedMessage>* out) {

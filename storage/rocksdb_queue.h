@@ -142,9 +142,9 @@ class RocksQueue final : public broker::BackendQueue {
   void DropAckMarks(rocksdb::WriteBatch* batch);
   // Records lost to damage (a failed checksum, a damaged pack or block).
   void CountLost(uint64_t from, uint64_t to, std::string_view why);
-  // Corruption: whether a read from `seq` gets past damaged blocks, and the first seq
-  // after `bad` that does (tail_ if none).
-  bool ReadableAt(uint64_t seq);
+  // Corruption: whether a read from `seq` gets past damaged blocks (and the first key at
+  // or after it), and the first key after `bad` that is readable (tail_ if none).
+  bool ReadableAt(uint64_t seq, uint64_t* found);
   uint64_t FirstReadableSeq(uint64_t bad);
   absl::Status DeleteAcked();
 

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -21,11 +22,22 @@ struct MessageId {
   // False unless `raw` is exactly 16 bytes.
   static bool FromBytes(std::string_view raw, MessageId* out);
 
-  friend bool operator==(const MessageId& a, const MessageId& b) { return a.bytes == b.bytes; }
+  // As two words: every FIN, REQ and TOUCH looks its id up in a channel's in-flight map
+  // (a byte-string hash and a memcmp call were ~10% of a consuming broker's CPU).
+  friend bool operator==(const MessageId& a, const MessageId& b) {
+    return a.word(0) == b.word(0) && a.word(1) == b.word(1);
+  }
   friend bool operator!=(const MessageId& a, const MessageId& b) { return !(a == b); }
   template <typename H>
   friend H AbslHashValue(H h, const MessageId& id) {
-    return H::combine(std::move(h), id.view());
+    return H::combine(std::move(h), id.word(0), id.word(1));
+  }
+
+ private:
+  uint64_t word(int i) const {
+    uint64_t w;
+    std::memcpy(&w, bytes.data() + 8 * i, sizeof(w));
+    return w;
   }
 };
 

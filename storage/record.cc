@@ -12,6 +12,7 @@ namespace {
 constexpr uint8_t kVersion = 1;
 constexpr uint8_t kVersionWithExtra = 2;
 constexpr uint8_t kVersionPack = 3;
+constexpr uint8_t kVersionRef = 4;
 
 void PutU64(uint64_t v, char* p) {
   for (int i = 7; i >= 0; --i) {
@@ -151,7 +152,25 @@ void EncodePackHeader(uint32_t records, char (&p)[kPackHeaderSize]) {
   EncodePackLength(Crc32c(0, p + 4, kPackHeaderSize - 4), p);
 }
 
+void EncodeRef(uint32_t records, uint64_t store, uint64_t first, char (&p)[kRefSize]) {
+  p[4] = static_cast<char>(kVersionRef);
+  EncodePackLength(records, p + 5);
+  PutU64(store, p + 9);
+  PutU64(first, p + 17);
+  EncodePackLength(Crc32c(0, p + 4, kRefSize - 4), p);
+}
+
 ValueRecords::ValueRecords(std::string_view value) : rest_(value) {
+  if (value.size() >= 5 && static_cast<uint8_t>(value[4]) == kVersionRef) {
+    ref_ = true;
+    rest_ = {};
+    if (value.size() == kRefSize && GetU32(value.data()) == Crc32c(0, value.data() + 4, kRefSize - 4)) {
+      count_ = GetU32(value.data() + 5);
+      ref_store_ = GetU64(value.data() + 9);
+      ref_first_ = GetU64(value.data() + 17);
+    }
+    return;
+  }
   if (value.size() < 5 || static_cast<uint8_t>(value[4]) != kVersionPack) {
     count_ = left_ = 1;  // a lone record; DecodeRecord tells whether it is intact
     return;
@@ -167,7 +186,7 @@ ValueRecords::ValueRecords(std::string_view value) : rest_(value) {
 }
 
 bool ValueRecords::Next(std::string_view* record) {
-  if (left_ == 0) return false;
+  if (left_ == 0 || ref_) return false;
   if (!pack_) {
     *record = rest_;
     left_ = 0;

@@ -41,13 +41,23 @@ void EncodePackHeader(uint32_t records, char (&header)[kPackHeaderSize]);
 // The length prefix of one record in a pack.
 void EncodePackLength(uint32_t length, char* out);
 
-// The records of the value under one queue key: a lone record or a pack.
+// A reference: n consecutive records of a topic's shared store (rocksdb_shared.h), which
+// holds each body once for all the topic's channels that overflow:
+//   [u32 crc32c of the next 21 bytes][u8 version 4][u32 n][u64 store id][u64 first seq]
+constexpr size_t kRefSize = 4 + 1 + 4 + 8 + 8;
+void EncodeRef(uint32_t records, uint64_t store, uint64_t first, char (&ref)[kRefSize]);
+
+// The records of the value under one queue key: a lone record, a pack, or a reference
+// (whose records are read from the shared store: Next() gives none).
 class ValueRecords {
  public:
   explicit ValueRecords(std::string_view value);
   bool is_pack() const { return pack_; }
-  // Records the value holds: 1 for a lone record (damaged or not), a pack's count, 0 for a
-  // pack whose header is damaged (how many it held is unknown).
+  bool is_ref() const { return ref_; }
+  uint64_t ref_store() const { return ref_store_; }
+  uint64_t ref_first() const { return ref_first_; }
+  // Records the value holds: 1 for a lone record (damaged or not), a pack's or a
+  // reference's count, 0 for a pack or reference whose header is damaged.
   uint32_t count() const { return count_; }
   // The next record's bytes (for DecodeRecord); false when none is left or a length runs
   // past the value (the rest of the pack is damaged).
@@ -58,6 +68,9 @@ class ValueRecords {
   uint32_t count_ = 0;
   uint32_t left_ = 0;
   bool pack_ = false;
+  bool ref_ = false;
+  uint64_t ref_store_ = 0;
+  uint64_t ref_first_ = 0;
 };
 
 // Queue keys: [u64 queue id][u64 sequence], big-endian so that keys sort in FIFO order.

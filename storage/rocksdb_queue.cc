@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 #include "storage/record.h"
+#include "storage/rocksdb_shared.h"
 
 namespace nsq::storage {
 
@@ -120,6 +121,16 @@ absl::Status RocksQueue::Load() {
     }
     if (!marks->status().ok()) return FromRocks(marks->status(), "read ack marks");
   }
+  if (shared_ != nullptr) {
+    std::string v;
+    rocksdb::Status fs = db->Get(rocksdb::ReadOptions(), s_->meta_cf(), FloorKey(shared_->id(), id_), &v);
+    if (fs.ok()) {
+      saved_floor_ = ValueU64(v);
+      pending_floor_ = next_read_ < tail_ ? saved_floor_ : kNoFloor;
+    } else if (!fs.IsNotFound()) {
+      return FromRocks(fs, "read shared store floor");
+    }
+  }
   if (!durable_ && cursor > 0) {
     // Records below the cursor were consumed before a crash cut their deletion short.
     rocksdb::WriteBatch batch;
@@ -147,6 +158,8 @@ void PutQueueRecord(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf,
   EncodeQueueKey(id, seq, key);
   PutRecord(batch, cf, rocksdb::Slice(key, sizeof(key)), m);
 }
+
+}  // namespace
 
 // One pack of `messages` under `seq`: the pack header, then per record its length and
 // header in one slice, its extra (if any) and its body, so each body is copied once, into
@@ -178,6 +191,7 @@ void PutPack(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf, uint64
              rocksdb::SliceParts(parts.data(), static_cast<int>(parts.size())));
 }
 
+namespace {
 // The same for records already encoded (the rest of a pack being rewritten).
 void PutRawPack(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf, uint64_t id,
                 uint64_t seq, const std::vector<std::string_view>& records) {
@@ -204,6 +218,33 @@ void PutRawPack(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf, uin
 }
 }  // namespace
 
+void PutRef(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf, uint64_t id, uint64_t seq,
+            uint32_t n, uint64_t store, uint64_t first) {
+  char key[16];
+  EncodeQueueKey(id, seq, key);
+  char ref[kRefSize];
+  EncodeRef(n, store, first, ref);
+  batch->Put(cf, rocksdb::Slice(key, sizeof(key)), rocksdb::Slice(ref, kRefSize));
+}
+
+RocksQueue::~RocksQueue() {
+  if (!destroyed_) Flush().IgnoreError();
+  if (shared_ != nullptr) shared_->RemoveChannel();
+}
+
+void RocksQueue::AttachShared(SharedStore* shared) {
+  shared_ = shared;
+  shared_->AddChannel();
+  // Earlier references (before a restart) all end below the store's tail.
+  last_ref_end_ = shared_->tail();
+}
+
+void RocksQueue::DetachShared(rocksdb::WriteBatch* batch) {
+  if (shared_ == nullptr) return;
+  batch->Delete(s_->meta_cf(), FloorKey(shared_->id(), id_));
+  pending_floor_ = saved_floor_ = kNoFloor;
+}
+
 void RocksQueue::PutMessages(rocksdb::WriteBatch* batch, uint64_t seq,
                              absl::Span<const QueuedMessage> messages) const {
   size_t i = 0;
@@ -225,12 +266,33 @@ void RocksQueue::PutMessages(rocksdb::WriteBatch* batch, uint64_t seq,
 absl::Status RocksQueue::Append(absl::Span<const QueuedMessage> messages) {
   if (messages.empty()) return absl::OkStatus();
   rocksdb::WriteBatch batch(messages.size() * (kRecordHeaderSize + 40 + messages[0].message->body.size()));
-  PutMessages(&batch, tail_, messages);
+  bool registered = false;
+  uint64_t first_ref = kNoFloor;
+  if (shared_ != nullptr && !durable_ && shared_->active()) {
+    // Bodies once for all the topic's channels: references into its shared store.
+    std::vector<SharedStore::Run> runs;
+    registered = shared_->Place(id_, &last_ref_end_, messages, &batch, &runs);
+    for (const SharedStore::Run& r : runs) {
+      if (r.first == 0) {
+        PutMessages(&batch, tail_ + r.offset, messages.subspan(r.offset, r.count));
+        continue;
+      }
+      if (first_ref == kNoFloor) first_ref = r.first;
+      PutRef(&batch, s_->messages_cf(), id_, tail_ + r.offset, static_cast<uint32_t>(r.count),
+             shared_->id(), r.first);
+    }
+  } else {
+    PutMessages(&batch, tail_, messages);
+  }
   if (durable_) batch.Put(s_->meta_cf(), CountKey(id_), U64Value(live_ + messages.size()));
   absl::Status st = s_->Write(&batch, messages.size());
   if (st.ok()) {
     tail_ += messages.size();
     if (durable_) live_ += messages.size();
+    if (registered) saved_floor_ = first_ref;
+    if (pending_floor_ == kNoFloor) pending_floor_ = first_ref;
+  } else if (registered) {
+    shared_->SetFloor(id_, kNoFloor);
   }
   return st;
 }
@@ -242,6 +304,14 @@ absl::Status RocksQueue::RewriteHeadRest(rocksdb::WriteBatch* batch, bool as_rec
   if (gs.IsNotFound()) return absl::OkStatus();
   if (!gs.ok()) return FromRocks(gs, "read");
   ValueRecords rs(value);
+  if (rs.is_ref()) {
+    // The rest of a reference is a reference.
+    if (head_key_ + rs.count() > next_read_) {
+      PutRef(batch, s_->messages_cf(), id_, next_read_, static_cast<uint32_t>(head_key_ + rs.count() - next_read_),
+             rs.ref_store(), rs.ref_first() + (next_read_ - head_key_));
+    }
+    return absl::OkStatus();
+  }
   std::vector<std::string_view> rest;
   std::string_view record;
   for (uint64_t seq = head_key_; rs.Next(&record); ++seq) {
@@ -310,6 +380,7 @@ absl::Status RocksQueue::Pop(size_t max, std::vector<QueuedMessage>* out) {
                    /*fill_cache=*/true);
   size_t taken = 0;
   uint64_t gaps = 0;  // seqs with no record (durable: acked before a restart)
+  std::unique_ptr<SharedStore::Reader> shared_reader;
   auto jump_to = [&](uint64_t seq) {
     if (seq <= next_read_) return;
     if (durable_) {
@@ -346,10 +417,29 @@ absl::Status RocksQueue::Pop(size_t max, std::vector<QueuedMessage>* out) {
     uint64_t seq = key;
     std::string_view record;
     bool intact = true;
-    for (; seq < next_read_ && (intact = rs.Next(&record)); ++seq) {
+    if (rs.is_ref()) {
+      seq = std::max(seq, next_read_);
+      if (shared_ != nullptr && rs.ref_store() == shared_->id() && !shared_reader) {
+        shared_reader = std::make_unique<SharedStore::Reader>(shared_);
+      }
+    } else {
+      for (; seq < next_read_ && (intact = rs.Next(&record)); ++seq) {
+      }
     }
     for (; intact && seq < end && taken < max; ++seq) {
-      if (!(intact = rs.Next(&record))) break;
+      if (rs.is_ref()) {
+        if (shared_ == nullptr || rs.ref_store() != shared_->id() ||
+            !shared_reader->Read(rs.ref_first() + (seq - key), &record)) {
+          if (shared_reader && !shared_reader->status().ok() && !shared_reader->status().IsCorruption()) {
+            return FromRocks(shared_reader->status(), "read shared store");
+          }
+          next_read_ = seq + 1;
+          CountLost(seq, seq + 1, "are missing from the topic's shared store (damaged)");
+          continue;
+        }
+      } else if (!(intact = rs.Next(&record))) {
+        break;
+      }
       QueuedMessage m;
       next_read_ = seq + 1;
       if (durable_ && rs.is_pack() && AckedInPack(seq)) {
@@ -368,6 +458,7 @@ absl::Status RocksQueue::Pop(size_t max, std::vector<QueuedMessage>* out) {
       CountLost(seq, end, "are in a pack with a damaged length");
       next_read_ = end;
     }
+    if (rs.is_ref()) pending_floor_ = rs.ref_first() + (next_read_ - key);
     if (next_read_ < end) {
       head_key_ = key;  // stopped inside this pack
       break;
@@ -388,6 +479,7 @@ absl::Status RocksQueue::Pop(size_t max, std::vector<QueuedMessage>* out) {
     if (holes_ahead_ > 0) holes_ahead_ -= std::min(holes_ahead_, skipped);
     return absl::OkStatus();
   }
+  if (next_read_ >= tail_ && shared_ != nullptr) pending_floor_ = kNoFloor;  // no references left
   if (!it->Valid()) {
     // Nothing left below the tail (holes after a restart).
     if (durable_) gaps += tail_ - std::min(tail_, next_read_);
@@ -435,10 +527,23 @@ uint64_t RocksQueue::FirstReadableSeq(uint64_t bad) {
 absl::Status RocksQueue::Peek(size_t max, std::vector<QueuedMessage>* out) {
   if (next_read_ >= tail_ || max == 0) return absl::OkStatus();
   RangeIterator it(s_->db(), s_->messages_cf(), QueueKey(id_, head_key_), QueueKey(id_, tail_));
+  std::unique_ptr<SharedStore::Reader> reader;
   for (; it->Valid() && max > 0; it->Next()) {
     ValueRecords rs(View(it->value()));
     std::string_view record;
-    for (uint64_t seq = SeqOfKey(View(it->key())); max > 0 && rs.Next(&record); ++seq) {
+    const uint64_t key = SeqOfKey(View(it->key()));
+    if (rs.is_ref()) {
+      if (shared_ == nullptr || rs.ref_store() != shared_->id()) continue;
+      if (!reader) reader = std::make_unique<SharedStore::Reader>(shared_);
+      for (uint64_t seq = std::max(key, next_read_); max > 0 && seq < key + rs.count(); ++seq) {
+        QueuedMessage m;
+        if (!reader->Read(rs.ref_first() + (seq - key), &record) || !DecodeRecord(record, &m)) continue;
+        out->push_back(std::move(m));
+        --max;
+      }
+      continue;
+    }
+    for (uint64_t seq = key; max > 0 && rs.Next(&record); ++seq) {
       QueuedMessage m;
       if (seq < next_read_ || (durable_ && AckedInPack(seq)) || !DecodeRecord(record, &m)) continue;
       out->push_back(std::move(m));
@@ -541,21 +646,38 @@ absl::Status RocksQueue::DeleteAcked() {
 }
 
 absl::Status RocksQueue::DeleteConsumed() {
-  if (delete_from_ >= head_key_ && cursor_ == next_read_) return absl::OkStatus();
+  if (delete_from_ >= head_key_ && cursor_ == next_read_ && pending_floor_ == saved_floor_) {
+    return absl::OkStatus();
+  }
   rocksdb::WriteBatch batch;
   if (delete_from_ < head_key_) {
     batch.DeleteRange(s_->messages_cf(), QueueKey(id_, delete_from_), QueueKey(id_, head_key_));
   }
   batch.Put(s_->meta_cf(), CursorKey(id_), U64Value(next_read_));
+  // The floor goes with the cursor: a restart reads from that cursor, so the shared
+  // store keeps everything the references after it name.
+  const bool floor_changed = shared_ != nullptr && pending_floor_ != saved_floor_;
+  if (floor_changed) {
+    if (pending_floor_ == kNoFloor) {
+      batch.Delete(s_->meta_cf(), FloorKey(shared_->id(), id_));
+    } else {
+      batch.Put(s_->meta_cf(), FloorKey(shared_->id(), id_), U64Value(pending_floor_));
+    }
+  }
   absl::Status st = s_->Write(&batch, 0);
   if (st.ok()) {
     delete_from_ = head_key_;
     cursor_ = next_read_;
+    if (floor_changed) {
+      saved_floor_ = pending_floor_;
+      shared_->SetFloor(id_, saved_floor_);
+      st = shared_->Collect();
+    }
   }
   return st;
 }
 
-absl::Status RocksQueue::MoveTo(std::string registry_key, bool durable) {
+absl::Status RocksQueue::MoveTo(std::string registry_key, bool durable, SharedStore* shared) {
   // Consumed records go first: a durable queue reads from its first record on.
   if (!durable_) {
     if (absl::Status st = DeleteConsumed(); !st.ok()) return st;
@@ -571,6 +693,8 @@ absl::Status RocksQueue::MoveTo(std::string registry_key, bool durable) {
   }
   batch.Delete(s_->meta_cf(), registry_key_);
   batch.Put(s_->meta_cf(), registry_key, U64Value(id_));
+  const bool detach = shared_ != nullptr && shared != shared_;
+  if (detach) DetachShared(&batch);  // a queue moving away holds no references (an empty swap queue)
   if (durable) {
     batch.Delete(s_->meta_cf(), CursorKey(id_));
     if (!durable_) batch.Put(s_->meta_cf(), CountKey(id_), U64Value(tail_ - next_read_));
@@ -586,6 +710,12 @@ absl::Status RocksQueue::MoveTo(std::string registry_key, bool durable) {
     if (split_head) head_key_ = delete_from_ = next_read_;
     if (!durable) cursor_ = next_read_;
     durable_ = durable;
+    if (detach) {
+      shared_->SetFloor(id_, kNoFloor);
+      shared_->RemoveChannel();
+      shared_ = nullptr;
+    }
+    if (shared != nullptr && shared_ == nullptr && !durable) AttachShared(shared);
   }
   return st;
 }
@@ -650,6 +780,7 @@ absl::Status RocksQueue::Clear() {
   rocksdb::WriteBatch batch;
   batch.DeleteRange(s_->messages_cf(), QueueKey(id_, 0), QueueKey(id_ + 1, 0));
   DropAckMarks(&batch);
+  DetachShared(&batch);
   if (!durable_) batch.Put(s_->meta_cf(), CursorKey(id_), U64Value(tail_));
   if (durable_) batch.Put(s_->meta_cf(), CountKey(id_), U64Value(0));
   absl::Status st = s_->Write(&batch, 0);
@@ -658,6 +789,10 @@ absl::Status RocksQueue::Clear() {
     if (!durable_) cursor_ = tail_;
     acked_.clear();
     live_ = holes_ahead_ = 0;
+    if (shared_ != nullptr) {
+      shared_->SetFloor(id_, kNoFloor);
+      st = shared_->Collect();
+    }
   }
   return st;
 }
@@ -669,8 +804,13 @@ absl::Status RocksQueue::Destroy() {
   batch.Delete(s_->meta_cf(), CountKey(id_));
   batch.Delete(s_->meta_cf(), registry_key_);
   DropAckMarks(&batch);
+  DetachShared(&batch);
   absl::Status st = s_->Write(&batch, 0);
   destroyed_ = true;
+  if (st.ok() && shared_ != nullptr) {
+    shared_->SetFloor(id_, kNoFloor);
+    st = shared_->Collect();
+  }
   next_read_ = head_key_ = tail_;
   acked_.clear();
   return st;

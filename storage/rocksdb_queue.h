@@ -28,6 +28,8 @@
 
 namespace nsq::storage {
 
+// A queue that holds no reference into its topic's shared store has no floor.
+constexpr uint64_t kNoFloor = ~uint64_t{0};
 // New queues start here so that Prepend (shutdown) has room below the head.
 constexpr uint64_t kInitialSeq = uint64_t{1} << 40;
 // Consumed records are deleted in ranges this large (never one by one: see limits.md).
@@ -61,6 +63,7 @@ class RangeIterator {
   RangeIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string lower,
                 std::string upper, bool fill_cache = false);
   rocksdb::Iterator* operator->() const { return it_.get(); }
+  rocksdb::Iterator* get() const { return it_.get(); }
 
  private:
   const std::string lower_;
@@ -69,6 +72,12 @@ class RangeIterator {
   const rocksdb::Slice up_;
   std::unique_ptr<rocksdb::Iterator> it_;
 };
+
+// One pack of `messages` (record.h) under [id][seq].
+void PutPack(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf, uint64_t id,
+             uint64_t seq, absl::Span<const broker::QueuedMessage> messages);
+
+class SharedStore;
 
 // Puts `m`'s record under `key` into `batch`: header, extra and body as parts, so the
 // body is copied once, into the batch.
@@ -96,11 +105,12 @@ class RocksQueue final : public broker::BackendQueue {
   RocksQueue(QueueDatabase* storage, uint64_t id, bool durable, std::string registry_key)
       : s_(storage), id_(id), durable_(durable), registry_key_(std::move(registry_key)) {}
 
-  // Re-registers this queue under `registry_key` with the given durability.
-  absl::Status MoveTo(std::string registry_key, bool durable);
-  ~RocksQueue() override {
-    if (!destroyed_) Flush().IgnoreError();
-  }
+  // Re-registers this queue under `registry_key` with the given durability; `shared`
+  // is the store of its topic when it becomes a non-durable channel's queue.
+  absl::Status MoveTo(std::string registry_key, bool durable, SharedStore* shared);
+  ~RocksQueue() override;
+  // A non-durable channel queue shares its topic's store (rocksdb_shared.h). Before Load.
+  void AttachShared(SharedStore* shared);
 
   absl::Status Load();
 
@@ -172,6 +182,13 @@ class RocksQueue final : public broker::BackendQueue {
   uint64_t holes_ahead_ = 0;
   bool destroyed_ = false;
   bool reported_corruption_ = false;
+  // Shared store: the topic's, or null; references put here rise above this; the floor
+  // to write with the next cursor (kNoFloor: no references left) and the one on disk.
+  SharedStore* shared_ = nullptr;
+  uint64_t last_ref_end_ = 0;
+  uint64_t pending_floor_ = kNoFloor;
+  uint64_t saved_floor_ = kNoFloor;
+  void DetachShared(rocksdb::WriteBatch* batch);
 };
 
 }  // namespace nsq::storage

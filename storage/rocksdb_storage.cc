@@ -16,6 +16,7 @@
 #include <limits>
 #include <thread>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -24,6 +25,7 @@
 #include "storage/record.h"
 #include "storage/rocksdb_deferred.h"
 #include "storage/rocksdb_queue.h"
+#include "storage/rocksdb_shared.h"
 
 namespace nsq::storage {
 namespace {
@@ -102,8 +104,14 @@ class RocksStorageImpl final : public RocksStorage, public QueueDatabase {
                          bool durable) override {
     auto* q = dynamic_cast<RocksQueue*>(queue);
     if (q == nullptr) return absl::InvalidArgumentError("MoveQueue: not a queue of this storage");
+    SharedStore* shared = nullptr;
+    if (!channel.empty() && !durable) {
+      absl::StatusOr<SharedStore*> s = SharedFor(topic);
+      if (!s.ok()) return s.status();
+      shared = *s;
+    }
     absl::MutexLock lock(&registry_mu_);
-    return q->MoveTo(QueueRegistryKey(topic, channel), durable);
+    return q->MoveTo(QueueRegistryKey(topic, channel), durable, shared);
   }
   absl::StatusOr<std::unique_ptr<broker::DeferredQueue>> OpenDeferred(
       std::string_view topic, std::string_view channel) override;
@@ -181,6 +189,10 @@ class RocksStorageImpl final : public RocksStorage, public QueueDatabase {
   void SyncLoop();
   // The queue id registered under `key`, assigning the next one if there is none.
   absl::StatusOr<uint64_t> QueueId(const std::string& key);
+  // The topic's shared store (rocksdb_shared.h), opened on first use.
+  absl::StatusOr<SharedStore*> SharedFor(std::string_view topic);
+  absl::Mutex shared_mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<SharedStore>> shared_ ABSL_GUARDED_BY(shared_mu_);
 
   const RocksStorageOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
@@ -429,8 +441,26 @@ absl::StatusOr<std::unique_ptr<BackendQueue>> RocksStorageImpl::OpenQueue(std::s
   absl::StatusOr<uint64_t> id = QueueId(key);
   if (!id.ok()) return id.status();
   auto queue = std::make_unique<RocksQueue>(this, *id, durable, key);
+  if (!channel.empty() && !durable) {
+    absl::StatusOr<SharedStore*> shared = SharedFor(topic);
+    if (!shared.ok()) return shared.status();
+    queue->AttachShared(*shared);
+  }
   if (absl::Status st = queue->Load(); !st.ok()) return st;
   return std::unique_ptr<BackendQueue>(std::move(queue));
+}
+
+absl::StatusOr<SharedStore*> RocksStorageImpl::SharedFor(std::string_view topic) {
+  absl::MutexLock lock(&shared_mu_);
+  auto it = shared_.find(std::string(topic));
+  if (it != shared_.end()) return it->second.get();
+  absl::StatusOr<uint64_t> id = QueueId(absl::StrCat("shared/", std::string(topic)));
+  if (!id.ok()) return id.status();
+  auto store = std::make_unique<SharedStore>(this, *id);
+  if (absl::Status st = store->Load(); !st.ok()) return st;
+  SharedStore* raw = store.get();
+  shared_.emplace(std::string(topic), std::move(store));
+  return raw;
 }
 
 absl::StatusOr<std::unique_ptr<broker::DeferredQueue>> RocksStorageImpl::OpenDeferred(

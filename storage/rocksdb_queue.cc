@@ -29,14 +29,14 @@ absl::Status FromRocks(const rocksdb::Status& st, std::string_view what) {
 }
 
 RangeIterator::RangeIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string lower,
-                             std::string upper, bool fill_cache)
+                             std::string upper, bool fill_cache, bool seek)
     : lower_(std::move(lower)), upper_(std::move(upper)), lo_(lower_), up_(upper_) {
   rocksdb::ReadOptions ro;
   ro.iterate_lower_bound = &lo_;
   ro.iterate_upper_bound = &up_;
   ro.fill_cache = fill_cache;
   it_.reset(db->NewIterator(ro, cf));
-  it_->Seek(lo_);
+  if (seek) it_->Seek(lo_);
 }
 
 namespace {

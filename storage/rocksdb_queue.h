@@ -60,8 +60,9 @@ absl::Status FromRocks(const rocksdb::Status& st, std::string_view what);
 // for what is read once (queues are).
 class RangeIterator {
  public:
+  // `seek`: positioned at `lower` (else unpositioned, for a Seek of the caller's own).
   RangeIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string lower,
-                std::string upper, bool fill_cache = false);
+                std::string upper, bool fill_cache = false, bool seek = true);
   rocksdb::Iterator* operator->() const { return it_.get(); }
   rocksdb::Iterator* get() const { return it_.get(); }
 

@@ -26,7 +26,7 @@ absl::Status SharedStore::Load() {
   absl::MutexLock lock(&mu_);
   RangeIterator it(s_->db(), s_->messages_cf(), QueueKey(id_, 0), QueueKey(id_ + 1, 0));
   if (it->Valid()) {
-    deleted_below_ = SeqOfKey(View(it->key()));
+    deleted_below_ = match_below_ = SeqOfKey(View(it->key()));
     it->SeekToLast();
     if (it->Valid()) {
       tail_ = SeqOfKey(View(it->key())) + std::max<uint32_t>(ValueRecords(View(it->value())).count(), 1);
@@ -91,7 +91,7 @@ bool SharedStore::Place(uint64_t queue, uint64_t* last_ref_end, absl::Span<const
     const QueuedMessage& m = messages[i];
     if (m.attempts != 0 || m.deliver_at_ns != 0) continue;  // its record differs per channel
     auto it = recent_.find(m.message.get());
-    if (it != recent_.end() && it->second.id == m.message->id && it->second.seq >= deleted_below_) {
+    if (it != recent_.end() && it->second.id == m.message->id && it->second.seq >= match_below_) {
       seqs[i] = it->second.seq;
       continue;
     }
@@ -121,6 +121,7 @@ bool SharedStore::Place(uint64_t queue, uint64_t* last_ref_end, absl::Span<const
         bytes += messages[j++].message->body.size() + kRecordHeaderSize + 4;
       }
       PutPack(batch, s_->messages_cf(), id_, seqs[i], messages.subspan(i, j - i));
+      pack_keys_.push_back(seqs[i]);
       i = j;
     }
   }
@@ -151,39 +152,75 @@ bool SharedStore::Place(uint64_t queue, uint64_t* last_ref_end, absl::Span<const
 }
 
 absl::Status SharedStore::Collect() {
-  rocksdb::WriteBatch batch;
-  uint64_t below = 0;
+  uint64_t floor = 0, from = 0, below = 0;
   {
     absl::MutexLock lock(&mu_);
-    uint64_t floor = tail_;
+    if (collecting_) return absl::OkStatus();
+    floor = tail_;
     for (const auto& [queue, f] : floors_) floor = std::min(floor, f);
     if (floor <= deleted_below_) return absl::OkStatus();
-    // The value holding `floor` stays whole (it may be a pack that starts below it).
+    // The value holding `floor` stays whole (a pack that starts below it): the last pack
+    // key at or below it, known for packs written since the store was opened.
+    from = deleted_below_;
     below = floor;
-    if (floor < tail_) {
-      RangeIterator it(s_->db(), s_->messages_cf(), QueueKey(id_, 0), QueueKey(id_ + 1, 0));
-      it->SeekForPrev(QueueKey(id_, floor));
-      if (!it->status().ok()) return FromRocks(it->status(), "read shared store");
-      if (it->Valid()) {
-        const uint64_t key = SeqOfKey(View(it->key()));
-        if (key + std::max<uint32_t>(ValueRecords(View(it->value())).count(), 1) > floor) below = key;
-      }
+    if (floor < tail_ && !pack_keys_.empty() && pack_keys_.front() <= floor) {
+      auto it = std::upper_bound(pack_keys_.begin(), pack_keys_.end(), floor);
+      below = *std::prev(it);
+      pack_keys_.erase(pack_keys_.begin(), std::prev(it));
+    } else if (floor < tail_) {
+      below = 0;  // found by a seek, below
     }
-    if (below <= deleted_below_) return absl::OkStatus();
-    batch.DeleteRange(s_->messages_cf(), QueueKey(id_, deleted_below_), QueueKey(id_, below));
-    deleted_below_ = below;
+    collecting_ = true;
+    match_below_ = std::max(match_below_, floor);
   }
-  return s_->Write(&batch, 0);
+  if (below == 0) {
+    // Written before a restart: the value at or before the floor.
+    RangeIterator it(s_->db(), s_->messages_cf(), QueueKey(id_, from), QueueKey(id_ + 1, 0),
+                     /*fill_cache=*/false, /*seek=*/false);
+    it->SeekForPrev(QueueKey(id_, floor));
+    below = from;
+    if (it->Valid()) {
+      const uint64_t key = SeqOfKey(View(it->key()));
+      below = key + std::max<uint32_t>(ValueRecords(View(it->value())).count(), 1) > floor ? key : floor;
+    }
+    if (!it->status().ok()) {
+      absl::MutexLock lock(&mu_);
+      collecting_ = false;
+      return FromRocks(it->status(), "read shared store");
+    }
+  }
+  absl::Status st;
+  if (below > from) {
+    rocksdb::WriteBatch batch;
+    batch.DeleteRange(s_->messages_cf(), QueueKey(id_, from), QueueKey(id_, below));
+    st = s_->Write(&batch, 0);
+  }
+  absl::MutexLock lock(&mu_);
+  collecting_ = false;
+  if (st.ok() && below > deleted_below_) deleted_below_ = below;
+  return st;
 }
 
 bool SharedStore::Reader::Load(uint64_t seq) {
   if (!it_) {
     it_ = std::make_unique<RangeIterator>(store_->s_->db(), store_->s_->messages_cf(),
                                           QueueKey(store_->id_, 0), QueueKey(store_->id_ + 1, 0),
-                                          /*fill_cache=*/true);
+                                          /*fill_cache=*/true, /*seek=*/false);
   }
-  it_->get()->SeekForPrev(QueueKey(store_->id_, seq));
-  if (!it_->get()->Valid()) return false;
+  // References mostly start where a pack does: a forward seek finds it; else the pack
+  // before holds the seq.
+  rocksdb::Iterator* it = it_->get();
+  const std::string target = QueueKey(store_->id_, seq);
+  it->Seek(target);
+  if (!it->Valid() || it->key().compare(target) != 0) {
+    if (!it->status().ok()) return false;
+    if (it->Valid()) {
+      it->Prev();
+    } else {
+      it->SeekForPrev(target);
+    }
+  }
+  if (!it->Valid()) return false;
   key_ = SeqOfKey(View(it_->get()->key()));
   records_ = std::make_unique<ValueRecords>(View(it_->get()->value()));
   end_ = key_ + records_->count();

@@ -95,7 +95,13 @@ class SharedStore {
   int channels_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t tail_ ABSL_GUARDED_BY(mu_) = kInitialSeq;
   uint64_t deleted_below_ ABSL_GUARDED_BY(mu_) = kInitialSeq;
+  // Place references nothing below this: raised when a Collect decides, before it deletes.
+  uint64_t match_below_ ABSL_GUARDED_BY(mu_) = kInitialSeq;
   absl::flat_hash_map<uint64_t, uint64_t> floors_ ABSL_GUARDED_BY(mu_);  // queue id -> floor
+  // Keys of the packs written since the store was opened, in order (what Collect may
+  // delete up to without a seek); one Collect at a time.
+  std::deque<uint64_t> pack_keys_ ABSL_GUARDED_BY(mu_);
+  bool collecting_ ABSL_GUARDED_BY(mu_) = false;
   // Messages stored lately (by the first channel of a publish), for the others: the
   // message object, its id (a reused address is no match) and its store seq.
   struct Recent {

@@ -12,7 +12,7 @@ using broker::QueuedMessage;
 
 // Recently stored messages remembered for the topic's other channels: they append the
 // same publish right after the first one, so a few batches' worth is plenty.
-constexpr size_t kRecentMax = 16384;
+constexpr size_t kRecentMax = 4096;
 
 std::string_view View(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
 

@@ -291,8 +291,10 @@ absl::Status RocksQueue::Append(absl::Span<const QueuedMessage> messages) {
     if (durable_) live_ += messages.size();
     if (registered) saved_floor_ = first_ref;
     if (pending_floor_ == kNoFloor) pending_floor_ = first_ref;
-  } else if (registered) {
-    shared_->SetFloor(id_, kNoFloor);
+  } else if (first_ref != kNoFloor) {
+    // Another channel must not reference records this failed write would have stored.
+    shared_->Forget(messages);
+    if (registered) shared_->SetFloor(id_, kNoFloor);
   }
   return st;
 }

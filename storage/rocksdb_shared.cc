@@ -75,6 +75,14 @@ void SharedStore::SetFloor(uint64_t queue, uint64_t floor) {
   }
 }
 
+void SharedStore::Forget(absl::Span<const QueuedMessage> messages) {
+  absl::MutexLock lock(&mu_);
+  for (const QueuedMessage& m : messages) {
+    auto it = recent_.find(m.message.get());
+    if (it != recent_.end() && it->second.id == m.message->id) recent_.erase(it);
+  }
+}
+
 uint64_t SharedStore::tail() {
   absl::MutexLock lock(&mu_);
   return tail_;

@@ -60,6 +60,9 @@ class SharedStore {
   // write fail).
   bool Place(uint64_t queue, uint64_t* last_ref_end, absl::Span<const broker::QueuedMessage> messages,
              rocksdb::WriteBatch* batch, std::vector<Run>* runs);
+  // The queue's write of what Place put in its batch failed: the records it stored for
+  // `messages` are not there, so the topic's other channels must not reference them.
+  void Forget(absl::Span<const broker::QueuedMessage> messages);
   // The seq the next new record gets: every reference written from now on names one at
   // or above it.
   uint64_t tail();

@@ -25,12 +25,15 @@ class DiskFullTest(unittest.TestCase):
     def tearDown(self):
         subprocess.run(["umount", "-l", self.mnt], capture_output=True)
 
-    def run_mode(self, name, mem_queue_size, drain_while_full=True, room_before_stop=False):
+    def run_mode(self, name, mem_queue_size, drain_while_full=True, room_before_stop=False,
+                 others=()):
         flags = ["--mem-queue-size=%d" % mem_queue_size]
         ledger = Ledger("disk-full " + name)
         data = os.path.join(self.mnt, name)
         broker = Broker(*flags, data_path=data)
         broker.create(TOPIC, CHANNEL)
+        for other in others:  # more channels overflowing with it: one copy of each record
+            broker.create(TOPIC, other)
         pub = V2(broker.tcp)
         error = None
         for i in range(1000):  # 100 KB a batch: 8 MiB fill in far fewer
@@ -106,11 +109,19 @@ class DiskFullTest(unittest.TestCase):
         broker = Broker(*flags, data_path=data)
         self.assertEqual(broker.request("GET", "/ping"), (200, b"OK"))
         drain(broker, TOPIC, CHANNEL, ledger)
+        ledgers = [ledger]
+        for other in others:
+            o = Ledger("disk-full %s channel %s" % (name, other))
+            o.published, o.acked = ledger.published, ledger.acked
+            drain(broker, TOPIC, other, o)
+            ledgers.append(o)
         self.assertEqual(broker.stop(), 0)
-        ledger.print("delivered_while_full=%d" % during)
-        self.assertEqual(ledger.corrupt, 0)
-        lost = sorted(ledger.lost())
-        self.assertEqual(lost, [], "%d acknowledged but never delivered, e.g. %r" % (len(lost), lost[:10]))
+        for each in ledgers:
+            each.print("delivered_while_full=%d" % during)
+            self.assertEqual(each.corrupt, 0)
+            lost = sorted(each.lost())
+            self.assertEqual(lost, [], "%s: %d acknowledged but never delivered, e.g. %r" %
+                             (each.name, len(lost), lost[:10]))
 
     def test_durable_mode(self):
         self.run_mode("durable", 0)
@@ -120,6 +131,12 @@ class DiskFullTest(unittest.TestCase):
 
     def test_default_mode_room_again_before_sigterm_keeps_what_is_held_in_memory(self):
         self.run_mode("default-resumed", 1000, drain_while_full=False, room_before_stop=True)
+
+    def test_default_mode_three_channels_sharing_records_room_again_before_sigterm(self):
+        # The channels overflow together (a shared store): writes fail part way through a
+        # publish's channels, resume, and every channel still gets every message.
+        self.run_mode("default-shared", 1000, drain_while_full=False, room_before_stop=True,
+                      others=("d", "e"))
 
     @unittest.skipUnless(os.environ.get("NSQ_FAULT_KNOWN_BUGS"),
                          "known bug: default mode, SIGTERM while the disk is full loses the "

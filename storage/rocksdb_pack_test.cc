@@ -3,8 +3,6 @@
 // database opened directly while the storage is closed) and at every operation that
 // meets a pack part way: pops, peeks, restarts, prepends, damage, and a durable queue
 // adopting a packed one.
-#include <rocksdb/db.h>
-
 #include <memory>
 #include <string>
 #include <utility>
@@ -26,76 +24,9 @@ using storage_testing::Msgs;
 using storage_testing::NewDataPath;
 using storage_testing::OpenAt;
 using storage_testing::PopBodies;
+using storage_testing::RawMessages;
 using ::testing::ElementsAre;
 using ::testing::SizeIs;
-
-// The messages column family of a closed storage, opened directly.
-class RawDb {
- public:
-  explicit RawDb(const std::string& data_path) {
-    const std::string path = data_path + "/nsqd.rocksdb";
-    std::vector<std::string> names;
-    EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    rocksdb::DB* raw = nullptr;
-    rocksdb::Status st = rocksdb::DB::Open(rocksdb::DBOptions(), path, cfs, &handles_, &raw);
-    EXPECT_TRUE(st.ok()) << st.ToString();
-    db_.reset(raw);
-    for (auto* h : handles_) {
-      if (h->GetName() == "messages") messages_ = h;
-    }
-  }
-  ~RawDb() {
-    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
-  }
-
-  // Every (seq, records in its value) in key order.
-  std::vector<std::pair<uint64_t, uint32_t>> Values() {
-    std::vector<std::pair<uint64_t, uint32_t>> out;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), messages_));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      const std::string key = it->key().ToString();
-      out.emplace_back(SeqOfKey(key), ValueRecords(it->value().ToString()).count());
-    }
-    return out;
-  }
-  size_t LargestValue() {
-    size_t largest = 0;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), messages_));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) largest = std::max(largest, it->value().size());
-    return largest;
-  }
-  // Changes byte `offset` of the value at the `nth` key (offset from the value's end when
-  // negative).
-  void Damage(size_t nth, long offset) {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), messages_));
-    it->SeekToFirst();
-    for (size_t i = 0; i < nth && it->Valid(); ++i) it->Next();
-    ASSERT_TRUE(it->Valid());
-    std::string key = it->key().ToString(), value = it->value().ToString();
-    const size_t at = offset >= 0 ? static_cast<size_t>(offset) : value.size() - static_cast<size_t>(-offset);
-    value[at] ^= 0x20;
-    ASSERT_TRUE(db_->Put(rocksdb::WriteOptions(), messages_, key, value).ok());
-  }
-  // The byte offset of the body of record `index` in the pack at the `nth` key.
-  size_t BodyOffset(size_t nth, size_t index) {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), messages_));
-    it->SeekToFirst();
-    for (size_t i = 0; i < nth && it->Valid(); ++i) it->Next();
-    EXPECT_TRUE(it->Valid());
-    const std::string value = it->value().ToString();
-    ValueRecords rs(value);
-    std::string_view record;
-    for (size_t i = 0; i <= index; ++i) EXPECT_TRUE(rs.Next(&record));
-    return static_cast<size_t>(record.data() - value.data()) + kRecordHeaderSize;
-  }
-
- private:
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  rocksdb::ColumnFamilyHandle* messages_ = nullptr;
-};
 
 std::vector<QueuedMessage> Sized(int from, int to, size_t size) {
   std::vector<QueuedMessage> out;
@@ -122,7 +53,7 @@ TEST(RocksPackTest, ABatchIsWrittenAsPacksAndALoneMessageAsARecord) {
     ASSERT_TRUE(q->Append(Msgs(3000, 3001)).ok());
     ASSERT_TRUE(q->Append(Sized(3001, 3201, 1024)).ok());  // 200 KiB: split by bytes
   }
-  RawDb raw(path);
+  RawMessages raw(path);
   const auto values = raw.Values();
   ASSERT_EQ(values.size(), 3u + 1u + 4u);
   EXPECT_EQ(values[0].second, kPackMaxRecords);
@@ -174,7 +105,7 @@ TEST(RocksPackTest, AReopenedQueueResumesInsideAPackAndDeletesWhatWasConsumed) {
     ASSERT_TRUE(q->Flush().ok());
   }
   {
-    RawDb raw(path);
+    RawMessages raw(path);
     // The first pack is gone (wholly consumed); the second stays until it is.
     const auto values = raw.Values();
     ASSERT_EQ(values.size(), 1u);
@@ -215,7 +146,7 @@ TEST(RocksPackTest, ADamagedRecordInAPackIsSkippedAndItsNeighboursDelivered) {
     ASSERT_TRUE(q->Append(Sized(0, 50, 100)).ok());
   }
   {
-    RawDb raw(path);
+    RawMessages raw(path);
     raw.Damage(0, static_cast<long>(raw.BodyOffset(0, 17)));
   }
   auto s = OpenAt(path);
@@ -238,7 +169,7 @@ TEST(RocksPackTest, APackWithADamagedHeaderIsCountedAndTheNextOneDelivered) {
     ASSERT_TRUE(q->Append(Msgs(20, 30)).ok());
   }
   {
-    RawDb raw(path);
+    RawMessages raw(path);
     raw.Damage(0, 6);  // inside the record count
   }
   auto s = OpenAt(path);
@@ -257,7 +188,7 @@ TEST(RocksPackTest, ADamagedLengthLosesTheRestOfItsPackOnly) {
     ASSERT_TRUE(q->Append(Msgs(20, 30)).ok());
   }
   {
-    RawDb raw(path);
+    RawMessages raw(path);
     // The length of record 5: it now runs past the value's end.
     raw.Damage(0, static_cast<long>(raw.BodyOffset(0, 5) - kRecordHeaderSize - 4));
   }
@@ -297,7 +228,7 @@ TEST(RocksPackTest, ADurableQueueAdoptingAPackedOneAcksItsRecordsOneByOne) {
     ASSERT_TRUE(q->Flush().ok());
   }
   {
-    RawDb raw(path);
+    RawMessages raw(path);
     EXPECT_THAT(raw.Values(), SizeIs(0));
   }
   auto s = OpenAt(path);
@@ -321,7 +252,7 @@ TEST(RocksPackTest, ADurablePackStaysUntilEveryRecordInItIsAckedAndRestartsKnowW
     ASSERT_TRUE(q->Flush().ok());
   }
   {
-    RawDb raw(path);
+    RawMessages raw(path);
     const auto values = raw.Values();
     ASSERT_THAT(values, SizeIs(2));  // both packs, each partly held
     EXPECT_EQ(values[0].second, 50u);
@@ -343,7 +274,7 @@ TEST(RocksPackTest, ADurablePackStaysUntilEveryRecordInItIsAckedAndRestartsKnowW
     ASSERT_TRUE(q->Flush().ok());
   }
   {
-    RawDb raw(path);
+    RawMessages raw(path);
     ASSERT_THAT(raw.Values(), SizeIs(1));  // the second pack is gone
   }
   {
@@ -355,7 +286,7 @@ TEST(RocksPackTest, ADurablePackStaysUntilEveryRecordInItIsAckedAndRestartsKnowW
     q->Ack(popped[0].backend_seq);
     ASSERT_TRUE(q->Flush().ok());
   }
-  RawDb raw(path);
+  RawMessages raw(path);
   EXPECT_THAT(raw.Values(), SizeIs(0));
 }
 
@@ -418,7 +349,7 @@ TEST(RocksPackTest, AnIdleMostlyAckedPackShrinksToItsHeldRecords) {
     ASSERT_TRUE(q->Flush().ok());
   }
   {
-    RawDb raw(path);
+    RawMessages raw(path);
     const auto values = raw.Values();
     ASSERT_THAT(values, SizeIs(2));
     EXPECT_EQ(values[0].second, 1u);

@@ -2,8 +2,6 @@
 // references to one copy of each record. These tests look at what is on disk (the
 // database opened directly while the storage is closed) and at each way a reference is
 // consumed, kept across a restart, or released.
-#include <rocksdb/db.h>
-
 #include <memory>
 #include <string>
 #include <utility>
@@ -26,35 +24,10 @@ using storage_testing::PopBodies;
 using ::testing::ElementsAre;
 using ::testing::SizeIs;
 
-struct Value {
-  uint64_t key_id;  // the queue or store the key belongs to
-  uint32_t records;
-  bool ref;
-  size_t bytes;
-};
+using Value = storage_testing::RawMessages::Entry;
 
 std::vector<Value> ValuesAt(const std::string& data_path) {
-  const std::string path = data_path + "/nsqd.rocksdb";
-  std::vector<std::string> names;
-  EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (const auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  EXPECT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), path, cfs, &handles, &raw).ok());
-  std::unique_ptr<rocksdb::DB> db(raw);
-  std::vector<Value> out;
-  for (auto* h : handles) {
-    if (h->GetName() != "messages") continue;
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), h));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      const std::string key = it->key().ToString(), value = it->value().ToString();
-      ValueRecords rs(value);
-      out.push_back(Value{SeqOfKey(std::string(8, '\0') + key.substr(0, 8)), rs.count(), rs.is_ref(), value.size()});
-    }
-  }
-  for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
-  return out;
+  return storage_testing::RawMessages(data_path).Entries();
 }
 
 size_t Refs(const std::vector<Value>& values) {

@@ -1,6 +1,7 @@
 #include "storage/rocksdb_queue.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -15,7 +16,11 @@ using broker::QueuedMessage;
 std::string CursorKey(uint64_t id) { return absl::StrCat("cursor/", id); }
 std::string CountKey(uint64_t id) { return absl::StrCat("count/", id); }
 std::string AckMarkPrefix(uint64_t id) { return absl::StrCat("acks/", id, "/"); }
-std::string AckMarkKey(uint64_t id, uint64_t key) { return AckMarkPrefix(id) + QueueKey(key, 0).substr(0, 8); }
+std::string AckMarkKey(uint64_t id, uint64_t key) { return AckMarkPrefix(id) + U64Value(key); }
+std::string PrefixEnd(std::string prefix) {
+  prefix.back() = static_cast<char>(prefix.back() + 1);
+  return prefix;
+}
 
 std::string U64Value(uint64_t v) { return QueueKey(v, 0).substr(0, 8); }
 
@@ -101,13 +106,11 @@ absl::Status RocksQueue::Load() {
     }
     // Packs partly acked before the restart: their acked records are holes.
     const std::string prefix = AckMarkPrefix(id_);
-    std::string end = prefix;
-    end.back() = '/' + 1;
-    RangeIterator marks(db, s_->meta_cf(), prefix, end);
+    RangeIterator marks(db, s_->meta_cf(), prefix, PrefixEnd(prefix));
     for (; marks->Valid(); marks->Next()) {
       const std::string_view k = View(marks->key()), v = View(marks->value());
       if (k.size() != prefix.size() + 8 || v.size() < 4) continue;
-      const uint64_t key = SeqOfKey(std::string(8, '\0') + std::string(k.substr(prefix.size())));
+      const uint64_t key = ValueU64(std::string(k.substr(prefix.size())));
       HeldPack& p = packs_[key];
       p.n = static_cast<uint32_t>(ValueU64(std::string(4, '\0') + std::string(v.substr(0, 4))));
       p.bits.assign(p.n, false);
@@ -245,8 +248,8 @@ void RocksQueue::DetachShared(rocksdb::WriteBatch* batch) {
   pending_floor_ = saved_floor_ = kNoFloor;
 }
 
-void RocksQueue::PutMessages(rocksdb::WriteBatch* batch, uint64_t seq,
-                             absl::Span<const QueuedMessage> messages) const {
+void PutPacks(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf, uint64_t id, uint64_t seq,
+              absl::Span<const QueuedMessage> messages, std::vector<uint64_t>* keys) {
   size_t i = 0;
   while (i < messages.size()) {
     size_t j = i, bytes = 0;
@@ -255,10 +258,11 @@ void RocksQueue::PutMessages(rocksdb::WriteBatch* batch, uint64_t seq,
       bytes += messages[j++].message->body.size() + kRecordHeaderSize + 4;
     }
     if (j - i == 1) {
-      PutQueueRecord(batch, s_->messages_cf(), id_, seq + i, messages[i]);
+      PutQueueRecord(batch, cf, id, seq + i, messages[i]);
     } else {
-      PutPack(batch, s_->messages_cf(), id_, seq + i, messages.subspan(i, j - i));
+      PutPack(batch, cf, id, seq + i, messages.subspan(i, j - i));
     }
+    if (keys != nullptr) keys->push_back(seq + i);
     i = j;
   }
 }
@@ -274,7 +278,7 @@ absl::Status RocksQueue::Append(absl::Span<const QueuedMessage> messages) {
     registered = shared_->Place(id_, &last_ref_end_, messages, &batch, &runs);
     for (const SharedStore::Run& r : runs) {
       if (r.first == 0) {
-        PutMessages(&batch, tail_ + r.offset, messages.subspan(r.offset, r.count));
+        PutPacks(&batch, s_->messages_cf(), id_, tail_ + r.offset, messages.subspan(r.offset, r.count));
         continue;
       }
       if (first_ref == kNoFloor) first_ref = r.first;
@@ -282,7 +286,7 @@ absl::Status RocksQueue::Append(absl::Span<const QueuedMessage> messages) {
              shared_->id(), r.first);
     }
   } else {
-    PutMessages(&batch, tail_, messages);
+    PutPacks(&batch, s_->messages_cf(), id_, tail_, messages);
   }
   if (durable_) batch.Put(s_->meta_cf(), CountKey(id_), U64Value(live_ + messages.size()));
   absl::Status st = s_->Write(&batch, messages.size());
@@ -299,7 +303,7 @@ absl::Status RocksQueue::Append(absl::Span<const QueuedMessage> messages) {
   return st;
 }
 
-absl::Status RocksQueue::RewriteHeadRest(rocksdb::WriteBatch* batch, bool as_records) {
+absl::Status RocksQueue::RewriteHeadRest(rocksdb::WriteBatch* batch) {
   if (head_key_ >= next_read_) return absl::OkStatus();
   std::string value;
   rocksdb::Status gs = s_->db()->Get(rocksdb::ReadOptions(), s_->messages_cf(), QueueKey(id_, head_key_), &value);
@@ -319,11 +323,7 @@ absl::Status RocksQueue::RewriteHeadRest(rocksdb::WriteBatch* batch, bool as_rec
   for (uint64_t seq = head_key_; rs.Next(&record); ++seq) {
     if (seq >= next_read_) rest.push_back(record);
   }
-  if (as_records) {
-    for (size_t i = 0; i < rest.size(); ++i) PutRawPack(batch, s_->messages_cf(), id_, next_read_ + i, {rest[i]});
-  } else if (!rest.empty()) {
-    PutRawPack(batch, s_->messages_cf(), id_, next_read_, rest);
-  }
+  if (!rest.empty()) PutRawPack(batch, s_->messages_cf(), id_, next_read_, rest);
   return absl::OkStatus();
 }
 
@@ -336,9 +336,9 @@ absl::Status RocksQueue::Prepend(absl::Span<const QueuedMessage> messages) {
   if (delete_from_ < next_read_) {
     batch.DeleteRange(s_->messages_cf(), QueueKey(id_, delete_from_), QueueKey(id_, next_read_));
   }
-  if (absl::Status st = RewriteHeadRest(&batch, /*as_records=*/false); !st.ok()) return st;
+  if (absl::Status st = RewriteHeadRest(&batch); !st.ok()) return st;
   const uint64_t start = next_read_ - messages.size();
-  PutMessages(&batch, start, messages);
+  PutPacks(&batch, s_->messages_cf(), id_, start, messages);
   batch.Put(s_->meta_cf(), CursorKey(id_), U64Value(start));
   absl::Status st = s_->Write(&batch, messages.size());
   if (st.ok()) next_read_ = head_key_ = delete_from_ = cursor_ = start;
@@ -382,7 +382,7 @@ absl::Status RocksQueue::Pop(size_t max, std::vector<QueuedMessage>* out) {
                    /*fill_cache=*/true);
   size_t taken = 0;
   uint64_t gaps = 0;  // seqs with no record (durable: acked before a restart)
-  std::unique_ptr<SharedStore::Reader> shared_reader;
+  std::optional<SharedStore::Reader> shared_reader;
   auto jump_to = [&](uint64_t seq) {
     if (seq <= next_read_) return;
     if (durable_) {
@@ -422,7 +422,7 @@ absl::Status RocksQueue::Pop(size_t max, std::vector<QueuedMessage>* out) {
     if (rs.is_ref()) {
       seq = std::max(seq, next_read_);
       if (shared_ != nullptr && rs.ref_store() == shared_->id() && !shared_reader) {
-        shared_reader = std::make_unique<SharedStore::Reader>(shared_);
+        shared_reader.emplace(shared_);
       }
     } else {
       for (; seq < next_read_ && (intact = rs.Next(&record)); ++seq) {
@@ -529,14 +529,14 @@ uint64_t RocksQueue::FirstReadableSeq(uint64_t bad) {
 absl::Status RocksQueue::Peek(size_t max, std::vector<QueuedMessage>* out) {
   if (next_read_ >= tail_ || max == 0) return absl::OkStatus();
   RangeIterator it(s_->db(), s_->messages_cf(), QueueKey(id_, head_key_), QueueKey(id_, tail_));
-  std::unique_ptr<SharedStore::Reader> reader;
+  std::optional<SharedStore::Reader> reader;
   for (; it->Valid() && max > 0; it->Next()) {
     ValueRecords rs(View(it->value()));
     std::string_view record;
     const uint64_t key = SeqOfKey(View(it->key()));
     if (rs.is_ref()) {
       if (shared_ == nullptr || rs.ref_store() != shared_->id()) continue;
-      if (!reader) reader = std::make_unique<SharedStore::Reader>(shared_);
+      if (!reader) reader.emplace(shared_);
       for (uint64_t seq = std::max(key, next_read_); max > 0 && seq < key + rs.count(); ++seq) {
         QueuedMessage m;
         if (!reader->Read(rs.ref_first() + (seq - key), &record) || !DecodeRecord(record, &m)) continue;
@@ -691,7 +691,7 @@ absl::Status RocksQueue::MoveTo(std::string registry_key, bool durable, SharedSt
   if (split_head) {
     // A durable queue reads from its first key: the consumed part of the head pack goes.
     batch.Delete(s_->messages_cf(), QueueKey(id_, head_key_));
-    if (absl::Status st = RewriteHeadRest(&batch, /*as_records=*/true); !st.ok()) return st;
+    if (absl::Status st = RewriteHeadRest(&batch); !st.ok()) return st;
   }
   batch.Delete(s_->meta_cf(), registry_key_);
   batch.Put(s_->meta_cf(), registry_key, U64Value(id_));
@@ -768,10 +768,7 @@ absl::Status RocksQueue::Flush() {
 }
 
 void RocksQueue::DropAckMarks(rocksdb::WriteBatch* batch) {
-  const std::string prefix = AckMarkPrefix(id_);
-  std::string end = prefix;
-  end.back() = '/' + 1;
-  batch->DeleteRange(s_->meta_cf(), prefix, end);
+  batch->DeleteRange(s_->meta_cf(), AckMarkPrefix(id_), PrefixEnd(AckMarkPrefix(id_)));
   packs_.clear();
   unmark_.clear();
   acked_.clear();

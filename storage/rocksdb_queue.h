@@ -47,6 +47,8 @@ std::string CursorKey(uint64_t id);
 // Durable queues: the acked records of a partly acked pack, [u32 n][one bit per record].
 std::string AckMarkKey(uint64_t id, uint64_t key);
 std::string AckMarkPrefix(uint64_t id);
+// The first key past every key that starts with `prefix` (which ends in '/').
+std::string PrefixEnd(std::string prefix);
 // Durable queues: how many records the queue holds (acked ones leave holes in the seq
 // range), written in the batch of every change of it.
 std::string CountKey(uint64_t id);
@@ -77,6 +79,12 @@ class RangeIterator {
 // One pack of `messages` (record.h) under [id][seq].
 void PutPack(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf, uint64_t id,
              uint64_t seq, absl::Span<const broker::QueuedMessage> messages);
+
+// `messages` under [id][seq..] as packs of at most kPackMaxRecords records and
+// kPackMaxBytes of bodies (a lone record for a pack of one); each value's key goes to
+// `keys` if given.
+void PutPacks(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* cf, uint64_t id, uint64_t seq,
+              absl::Span<const broker::QueuedMessage> messages, std::vector<uint64_t>* keys = nullptr);
 
 class SharedStore;
 
@@ -130,14 +138,10 @@ class RocksQueue final : public broker::BackendQueue {
 
  private:
   absl::Status DeleteConsumed();
-  // Puts `messages` at seq.. into `batch`: packs (a lone record for a single message).
-  void PutMessages(rocksdb::WriteBatch* batch, uint64_t seq,
-                   absl::Span<const broker::QueuedMessage> messages) const;
-  // When the head is inside a pack (head_key_ < next_read_): puts the pack's unconsumed
-  // records under next_read_ on (as one pack, or one key each when `as_records`), so that
-  // no key below next_read_ holds anything unconsumed. The caller deletes the old key
-  // (the batch's range deletion up to next_read_ comes first).
-  absl::Status RewriteHeadRest(rocksdb::WriteBatch* batch, bool as_records);
+  // When the head is inside a pack or reference (head_key_ < next_read_): puts its
+  // unconsumed records under next_read_, so that no key below next_read_ holds anything
+  // unconsumed. The caller deletes the old key (earlier in the batch).
+  absl::Status RewriteHeadRest(rocksdb::WriteBatch* batch);
   // Durable: the pack holding `seq`, if it is one being tracked.
   struct HeldPack {
     uint32_t n = 0;

@@ -34,9 +34,7 @@ absl::Status SharedStore::Load() {
   }
   if (!it->status().ok()) return FromRocks(it->status(), "open shared store");
   const std::string prefix = FloorPrefix(id_);
-  std::string end = prefix;
-  end.back() = '/' + 1;
-  RangeIterator floors(s_->db(), s_->meta_cf(), prefix, end);
+  RangeIterator floors(s_->db(), s_->meta_cf(), prefix, PrefixEnd(prefix));
   for (; floors->Valid(); floors->Next()) {
     const std::string key(View(floors->key()));
     uint64_t queue = 0;
@@ -59,11 +57,6 @@ void SharedStore::RemoveChannel() {
 bool SharedStore::active() {
   absl::MutexLock lock(&mu_);
   return channels_ >= 2;
-}
-
-bool SharedStore::HasFloor(uint64_t queue) {
-  absl::MutexLock lock(&mu_);
-  return floors_.contains(queue);
 }
 
 void SharedStore::SetFloor(uint64_t queue, uint64_t floor) {
@@ -119,20 +112,11 @@ bool SharedStore::Place(uint64_t queue, uint64_t* last_ref_end, absl::Span<const
     recent_.erase(recent_order_.front());
     recent_order_.pop_front();
   }
+  std::vector<uint64_t> keys;
   for (const auto& [from, n] : fresh_runs) {
-    // Packs of kPackMaxRecords / kPackMaxBytes, as a queue writes its own.
-    size_t i = from;
-    while (i < from + n) {
-      size_t j = i, bytes = 0;
-      while (j < from + n && j - i < kPackMaxRecords &&
-             (j == i || bytes + messages[j].message->body.size() <= kPackMaxBytes)) {
-        bytes += messages[j++].message->body.size() + kRecordHeaderSize + 4;
-      }
-      PutPack(batch, s_->messages_cf(), id_, seqs[i], messages.subspan(i, j - i));
-      pack_keys_.push_back(seqs[i]);
-      i = j;
-    }
+    PutPacks(batch, s_->messages_cf(), id_, seqs[from], messages.subspan(from, n), &keys);
   }
+  pack_keys_.insert(pack_keys_.end(), keys.begin(), keys.end());
   // Runs of consecutive store seqs become references, if they rise past the last one.
   runs->clear();
   size_t i = 0;
@@ -211,9 +195,8 @@ absl::Status SharedStore::Collect() {
 
 bool SharedStore::Reader::Load(uint64_t seq) {
   if (!it_) {
-    it_ = std::make_unique<RangeIterator>(store_->s_->db(), store_->s_->messages_cf(),
-                                          QueueKey(store_->id_, 0), QueueKey(store_->id_ + 1, 0),
-                                          /*fill_cache=*/true, /*seek=*/false);
+    it_.emplace(store_->s_->db(), store_->s_->messages_cf(), QueueKey(store_->id_, 0),
+                QueueKey(store_->id_ + 1, 0), /*fill_cache=*/true, /*seek=*/false);
   }
   // References mostly start where a pack does: a forward seek finds it; else the pack
   // before holds the seq.
@@ -229,11 +212,15 @@ bool SharedStore::Reader::Load(uint64_t seq) {
     }
   }
   if (!it->Valid()) return false;
+  Take();
+  return seq < end_;
+}
+
+void SharedStore::Reader::Take() {
   key_ = SeqOfKey(View(it_->get()->key()));
-  records_ = std::make_unique<ValueRecords>(View(it_->get()->value()));
+  records_.emplace(View(it_->get()->value()));
   end_ = key_ + records_->count();
   next_ = key_;
-  return seq < end_;
 }
 
 bool SharedStore::Reader::Read(uint64_t seq, std::string_view* record) {
@@ -243,10 +230,7 @@ bool SharedStore::Reader::Read(uint64_t seq, std::string_view* record) {
     if (records_ && seq >= end_ && it_->get()->Valid()) {
       it_->get()->Next();
       if (it_->get()->Valid() && SeqOfKey(View(it_->get()->key())) <= seq) {
-        key_ = SeqOfKey(View(it_->get()->key()));
-        records_ = std::make_unique<ValueRecords>(View(it_->get()->value()));
-        end_ = key_ + records_->count();
-        next_ = key_;
+        Take();
         loaded = seq < end_;
       }
     }

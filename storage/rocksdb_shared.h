@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,8 +69,6 @@ class SharedStore {
   uint64_t tail();
   // The queue's floor rose (or, kNoFloor, it holds no references any more).
   void SetFloor(uint64_t queue, uint64_t floor);
-  // Whether the queue holds references (it has a floor).
-  bool HasFloor(uint64_t queue);
   // Deletes the records below every floor. Called with a queue's cursor write.
   absl::Status Collect();
 
@@ -85,10 +84,12 @@ class SharedStore {
 
    private:
     bool Load(uint64_t seq);
+    // Holds the value the iterator is at.
+    void Take();
     SharedStore* store_;
-    std::unique_ptr<RangeIterator> it_;
+    std::optional<RangeIterator> it_;
     uint64_t key_ = 0, end_ = 0, next_ = 0;  // the value held: [key_, end_), next_ after the last read
-    std::unique_ptr<ValueRecords> records_;
+    std::optional<ValueRecords> records_;
   };
 
  private:

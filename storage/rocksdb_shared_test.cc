@@ -10,6 +10,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/record.h"
+#include "storage/rocksdb_queue.h"
+#include "storage/rocksdb_shared.h"
 #include "storage/rocksdb_storage.h"
 #include "storage/storage_test_util.h"
 
@@ -260,6 +262,72 @@ TEST(RocksSharedTest, MoreChannelsThanOneWriteKeepsEveryRecordUntilTheSlowestIsD
   qs.clear();
   s.reset();
   EXPECT_THAT(ValuesAt(path), SizeIs(0));
+}
+
+// A real database whose next write can be made to fail (a full disk, an I/O error).
+class FailingDatabase final : public QueueDatabase {
+ public:
+  FailingDatabase() {
+    rocksdb::DBOptions o;
+    o.create_if_missing = true;
+    o.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+        {rocksdb::kDefaultColumnFamilyName, {}}, {"messages", {}}, {"deferred", {}}};
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Status st = rocksdb::DB::Open(o, NewDataPath(), cfs, &handles_, &raw);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    db_.reset(raw);
+  }
+  ~FailingDatabase() override {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  }
+  void FailNextWrite() { fail_next_ = true; }
+  uint64_t corrupt() const { return corrupt_; }
+
+  rocksdb::DB* db() override { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* messages_cf() override { return handles_[1]; }
+  rocksdb::ColumnFamilyHandle* meta_cf() override { return handles_[0]; }
+  rocksdb::ColumnFamilyHandle* deferred_cf() override { return handles_[2]; }
+  absl::Status Write(rocksdb::WriteBatch* batch, size_t) override {
+    if (fail_next_) {
+      fail_next_ = false;
+      return absl::UnavailableError("storage write failed: injected");
+    }
+    return FromRocks(db_->Write(rocksdb::WriteOptions(), batch), "write");
+  }
+  void CountCorrupt() override { ++corrupt_; }
+
+ private:
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  bool fail_next_ = false;
+  uint64_t corrupt_ = 0;
+};
+
+TEST(RocksSharedTest, ARecordWhoseWriteFailedIsNeverReferencedByTheOtherChannels) {
+  // The first channel's write (which would have stored the publish's records) fails;
+  // the next channel of the same publish succeeds and must get every message.
+  FailingDatabase db;
+  SharedStore store(&db, 1000);
+  ASSERT_TRUE(store.Load().ok());
+  RocksQueue a(&db, 1, false, "queue/t/a"), b(&db, 2, false, "queue/t/b");
+  a.AttachShared(&store);
+  b.AttachShared(&store);
+  ASSERT_TRUE(a.Load().ok());
+  ASSERT_TRUE(b.Load().ok());
+  const auto batch = Batch(0, 10);
+  db.FailNextWrite();
+  EXPECT_FALSE(a.Append(batch).ok());
+  EXPECT_EQ(a.Depth(), 0);
+  ASSERT_TRUE(b.Append(batch).ok());
+  EXPECT_EQ(PopBodies(&b, 100), Names(0, 10));
+  EXPECT_EQ(db.corrupt(), 0u);
+  // And sharing goes on with the next publish.
+  const auto next = Batch(10, 20);
+  ASSERT_TRUE(a.Append(next).ok());
+  ASSERT_TRUE(b.Append(next).ok());
+  EXPECT_EQ(PopBodies(&a, 100), Names(10, 20));
+  EXPECT_EQ(PopBodies(&b, 100), Names(10, 20));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "tests/integration/loopback.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -51,39 +52,14 @@ Answer Call(const std::string& host_port, const std::string& method, const std::
   return a;
 }
 
-// Waits (bounded) until `pred` holds.
-template <typename Pred>
-bool WaitFor(Pred pred, absl::Duration limit = absl::Seconds(20)) {
-  const absl::Time deadline = absl::Now() + limit;
-  while (absl::Now() < deadline) {
-    if (pred()) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return pred();
-}
+using testing_loopback::WaitFor;
 
-broker::BrokerOptions BrokerOpts(const std::string& name) {
-  broker::BrokerOptions o;
-  o.grpc_address = "127.0.0.1:0";
-  o.http_address = "127.0.0.1:0";
-  o.tcp_address = "127.0.0.1:0";
-  o.https_address = "";
-  o.broadcast_address = "127.0.0.1";
-  o.data_path = absl::StrCat(::testing::TempDir(), "/", name, "-", getpid());
-  o.node_id = 1;
-  o.log_level = "warn";
-  return o;
-}
+broker::BrokerOptions BrokerOpts(const std::string& name) { return testing_loopback::LoopbackBroker(name); }
 
 class AdminApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    discovery::DiscoveryOptions d;
-    d.tcp_address = "127.0.0.1:0";
-    d.http_address = "127.0.0.1:0";
-    d.grpc_address = "127.0.0.1:0";
-    d.broadcast_address = "127.0.0.1";
-    discovery_ = std::make_unique<discovery::DiscoveryServer>(d);
+    discovery_ = std::make_unique<discovery::DiscoveryServer>(testing_loopback::LoopbackDiscovery());
     ASSERT_TRUE(discovery_->Start().ok());
     const std::string grpc = absl::StrCat("127.0.0.1:", discovery_->grpc_port());
     for (int i = 0; i < 2; ++i) {

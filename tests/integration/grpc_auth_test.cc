@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/integration/loopback.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -286,23 +287,11 @@ class GrpcAuthClientsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auth_server_.Allow("alice-secret", 60, "alice", kAlice);
-    discovery::DiscoveryOptions d;
-    d.tcp_address = "127.0.0.1:0";
-    d.http_address = "127.0.0.1:0";
-    d.grpc_address = "127.0.0.1:0";
-    d.broadcast_address = "127.0.0.1";
-    discovery_ = std::make_unique<discovery::DiscoveryServer>(d);
+    discovery_ = std::make_unique<discovery::DiscoveryServer>(testing_loopback::LoopbackDiscovery());
     ASSERT_TRUE(discovery_->Start().ok());
-    broker::BrokerOptions o;
+    broker::BrokerOptions o = testing_loopback::LoopbackBroker("grpc_auth_broker");
     o.discovery_addresses = {absl::StrCat("127.0.0.1:", discovery_->grpc_port())};
-    o.grpc_address = "127.0.0.1:0";
-    o.http_address = "127.0.0.1:0";
     o.tcp_address = "";
-    o.https_address = "";
-    o.broadcast_address = "127.0.0.1";
-    o.data_path = absl::StrCat(::testing::TempDir(), "/grpc_auth_broker", getpid());
-    o.node_id = 1;
-    o.log_level = "warn";
     o.auth_http_addresses = {auth_server_.address()};
     broker_ = std::make_unique<broker::BrokerServer>(o);
     ASSERT_TRUE(broker_->Start().ok());

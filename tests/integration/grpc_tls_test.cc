@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/integration/loopback.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -30,16 +31,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// Waits (bounded) until `pred` holds.
-template <typename Pred>
-bool WaitFor(Pred pred, absl::Duration limit = absl::Seconds(20)) {
-  const absl::Time deadline = absl::Now() + limit;
-  while (absl::Now() < deadline) {
-    if (pred()) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return pred();
-}
+using testing_loopback::WaitFor;
 
 class GrpcTlsTest : public ::testing::Test {
  protected:
@@ -54,19 +46,7 @@ class GrpcTlsTest : public ::testing::Test {
     if (discovery_) discovery_->Stop();
   }
 
-  broker::BrokerOptions BrokerOpts() {
-    static int n = 0;
-    broker::BrokerOptions o;
-    o.grpc_address = "127.0.0.1:0";
-    o.http_address = "127.0.0.1:0";
-    o.tcp_address = "127.0.0.1:0";
-    o.https_address = "";
-    o.broadcast_address = "127.0.0.1";
-    o.data_path = absl::StrCat(::testing::TempDir(), "/grpc_tls_broker", getpid(), "_", ++n);
-    o.node_id = 1;
-    o.log_level = "warn";
-    return o;
-  }
+  broker::BrokerOptions BrokerOpts() { return testing_loopback::LoopbackBroker("grpc_tls_broker"); }
   broker::BrokerOptions TlsBrokerOpts() {
     broker::BrokerOptions o = BrokerOpts();
     o.grpc_tls_cert = certs_.server_cert_file;
@@ -125,11 +105,7 @@ class GrpcTlsTest : public ::testing::Test {
   }
 
   discovery::DiscoveryServer* StartDiscovery(bool mtls) {
-    discovery::DiscoveryOptions d;
-    d.tcp_address = "127.0.0.1:0";
-    d.http_address = "127.0.0.1:0";
-    d.grpc_address = "127.0.0.1:0";
-    d.broadcast_address = "127.0.0.1";
+    discovery::DiscoveryOptions d = testing_loopback::LoopbackDiscovery();
     d.grpc_tls_cert = certs_.server_cert_file;
     d.grpc_tls_key = certs_.server_key_file;
     if (mtls) d.grpc_tls_client_ca = certs_.ca_file;

@@ -8,7 +8,7 @@ import threading
 import time
 import unittest
 
-from fault_lib import Broker, Ledger, V2, V2Error, body, drain, scaled, seeded_rng, tmpdir, wait_for
+from fault_lib import Broker, Ledger, V2, drain, publish_batches, scaled, seeded_rng, tmpdir, wait_for
 
 TOPIC, CHANNEL = "crash", "c"
 RDY = 200
@@ -29,26 +29,16 @@ class CrashTest(unittest.TestCase):
         lock = threading.Lock()
         stop = threading.Event()
 
+        def sent(n):
+            with lock:
+                ledger.published += n
+
+        def acked(keys):
+            with lock:
+                ledger.acked.update(keys)
+
         def publisher(pid):
-            prng = random.Random(seed * 31 + pid)
-            c = V2(broker.tcp)
-            seq = 0
-            try:
-                while not stop.is_set():
-                    n = prng.randrange(1, 200)
-                    keys = [pid * 10**9 + seq + i for i in range(n)]
-                    seq += n
-                    with lock:
-                        ledger.published += n
-                    try:
-                        reply = c.mpub(TOPIC, [body(k, 40) for k in keys])
-                    except (OSError, ConnectionError, V2Error):
-                        return  # the broker is gone
-                    if reply == b"OK":
-                        with lock:
-                            ledger.acked.update(keys)
-            finally:
-                c.close()
+            publish_batches(broker.tcp, TOPIC, seed, pid, stop, 40, acked, sent)
 
         def consumer():
             crng = random.Random(seed * 31 + 99)

@@ -9,7 +9,7 @@ import random
 import threading
 import unittest
 
-from fault_lib import Broker, Ledger, V2, V2Error, body, drain, scaled, seeded_rng, tmpdir, wait_for
+from fault_lib import Broker, Ledger, V2, drain, publish_batches, scaled, seeded_rng, tmpdir, wait_for
 
 TOPIC = "fanout"
 CHANNELS = ("fast", "slow", "idle")
@@ -34,27 +34,15 @@ class FanoutOverflowTest(unittest.TestCase):
         stop = threading.Event()
         acked = set()
 
+        def on_acked(keys):
+            with lock:
+                acked.update(keys)
+
         def publisher(pid):
-            prng = random.Random(seed * 31 + pid)
-            c = V2(broker.tcp)
-            seq = 0
-            try:
-                while not stop.is_set():
-                    n = prng.randrange(1, 200)
-                    keys = [pid * 10**9 + seq + i for i in range(n)]
-                    seq += n
-                    try:
-                        reply = c.mpub(TOPIC, [body(k, 100) for k in keys])
-                    except (OSError, ConnectionError, V2Error):
-                        return  # the broker is gone
-                    if reply == b"OK":
-                        with lock:
-                            acked.update(keys)
-            finally:
-                c.close()
+            publish_batches(broker.tcp, TOPIC, seed, pid, stop, 100, on_acked)
 
         def consumer(channel, fin_share):
-            crng = random.Random(seed * 31 + hash(channel) % 1000)
+            crng = random.Random(seed * 31 + 100 + CHANNELS.index(channel))  # reproducible with the seed
             c = V2(broker.tcp)
             try:
                 c.sub(TOPIC, channel, RDY)

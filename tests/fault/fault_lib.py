@@ -304,6 +304,30 @@ class V2:
         return out
 
 
+def publish_batches(port, topic, seed, pid, stop, pad, acked, sent=None):
+    """MPUBs batches of 1-199 seeded bodies (keys pid * 10**9 + n) until `stop` is set or
+    the broker goes away; calls `sent(n)` before each batch and `acked(keys)` after each
+    OK."""
+    prng = random.Random(seed * 31 + pid)
+    c = V2(port)
+    seq = 0
+    try:
+        while not stop.is_set():
+            n = prng.randrange(1, 200)
+            keys = [pid * 10**9 + seq + i for i in range(n)]
+            seq += n
+            if sent:
+                sent(n)
+            try:
+                reply = c.mpub(topic, [body(k, pad) for k in keys])
+            except (OSError, ConnectionError, V2Error):
+                return  # the broker is gone
+            if reply == b"OK":
+                acked(keys)
+    finally:
+        c.close()
+
+
 def drain(broker, topic, channel, ledger, rdy=2500, timeout=180, on_message=None,
           stall_after=None):
     """Consumes `channel` until it is empty (depth, in flight and deferred all 0),
